@@ -1,0 +1,8 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// newCommands lists the subcommands, one file each.
+func newCommands(s streams) []*cobra.Command {
+	return []*cobra.Command{}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in the root command's help and the README.
+const (
+	exitOK          = 0   // success
+	exitError       = 1   // the export or server failed; the message says why
+	exitUsage       = 2   // bad flags, arguments or input; nothing was written
+	exitPartial     = 3   // stopped part way; committed parts are kept for --resume
+	exitInterrupted = 130 // stopped by SIGINT or SIGTERM; committed parts are kept for --resume
+)
+
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    error (the message says what failed and what to do)
+  2    usage error: bad flag, argument or input; nothing was written
+  3    partial: the export stopped part way; committed parts are kept for --resume
+  130  interrupted by SIGINT or SIGTERM; committed parts are kept for --resume`
+
+// errUsage marks errors caused by bad input (exit code 2).
+var errUsage = errors.New("usage")
+
+// usageErrorf returns a bad-input error that exits with code 2.
+func usageErrorf(format string, args ...any) error {
+	return &codeError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// codeError carries the exit code an error should end the process with.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+func (e *codeError) Is(target error) bool {
+	return target == errUsage && e.code == exitUsage
+}
+
+// withCode wraps err so that the process exits with code.
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &codeError{code: code, err: err}
+}
+
+// streams are the process's standard streams, passed down instead of using os.Std* directly.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func newRootCmd(s streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "bqread",
+		Short:         "Export BigQuery tables in parallel through the Storage Read API",
+		Long:          "bqread exports BigQuery tables fast and safely through the BigQuery Storage Read API,\none worker process per read stream, merged into one file.\n\n" + exitCodesHelp,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetIn(s.in)
+	root.SetOut(s.out)
+	root.SetErr(s.err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &codeError{code: exitUsage, err: err}
+	})
+	root.AddCommand(newCommands(s)...)
+	return root
+}
+
+// run executes the command line args and returns the process exit code. Errors are printed once,
+// here, as one line on stderr.
+func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
+	root := newRootCmd(streams{in: in, out: out, err: errOut})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(errOut, "bqread: %v\n", err)
+	return exitCode(ctx, err)
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var ce *codeError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return exitInterrupted
+	}
+	return exitError
+}

@@ -1,0 +1,94 @@
+// Package event is the protocol between a `bqread worker` process and its coordinator: one JSON
+// object per line on the worker's stdout. It does no I/O beyond the writer it is given.
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Kind names what an event reports.
+type Kind string
+
+// The event kinds, in the order a worker sends them.
+const (
+	// Start: the worker opened its stream at Offset (rows already committed by earlier runs).
+	Start Kind = "start"
+	// Progress: rows and bytes received so far by this process, and the server's progress fraction.
+	Progress Kind = "progress"
+	// Segment: a segment file holding rows [Lo, Hi) of the stream was committed at Path.
+	Segment Kind = "segment"
+	// Retry: a transient error; the worker resumes reading at Offset after a backoff.
+	Retry Kind = "retry"
+	// Done: the stream was read to its end; Rows is the stream's total row count.
+	Done Kind = "done"
+	// Error: the worker gives up; Class says whether running it again may help.
+	Error Kind = "error"
+)
+
+// Class classifies a worker error for the coordinator.
+type Class string
+
+// The error classes.
+const (
+	Retryable Class = "retryable" // transient (budget exhausted, stall, crash): restarting the worker may succeed
+	Fatal     Class = "fatal"     // restarting cannot help (permission, expired session, bad data)
+	Usage     Class = "usage"     // bad worker input (manifest, stream index)
+)
+
+// Event is one line of the protocol. Fields that do not apply to a Kind are zero.
+type Event struct {
+	Kind     Kind    `json:"kind"`
+	Stream   int     `json:"stream"`
+	Pid      int     `json:"pid,omitempty"`
+	Offset   int64   `json:"offset,omitempty"`
+	Rows     int64   `json:"rows,omitempty"`
+	Bytes    int64   `json:"bytes,omitempty"`    // wire bytes received by this process
+	Progress float64 `json:"progress,omitempty"` // stats.progress.at_response_end of the last response
+	Path     string  `json:"path,omitempty"`     // segment name in the work dir
+	Lo       int64   `json:"lo,omitempty"`
+	Hi       int64   `json:"hi,omitempty"`
+	Size     int64   `json:"size,omitempty"` // segment file bytes
+	Attempts int     `json:"attempts,omitempty"`
+	Retries  int     `json:"retries,omitempty"`
+	Class    Class   `json:"class,omitempty"`
+	Message  string  `json:"message,omitempty"`
+}
+
+// ErrMalformed is wrapped by Parse errors.
+var ErrMalformed = errors.New("event: malformed line")
+
+// Parse decodes one protocol line.
+func Parse(line []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(line, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch e.Kind {
+	case Start, Progress, Segment, Retry, Done, Error:
+		return e, nil
+	}
+	return Event{}, fmt.Errorf("%w: unknown kind %q", ErrMalformed, e.Kind)
+}
+
+// Writer writes events as JSON lines. It is safe for concurrent use.
+type Writer struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// NewWriter returns a Writer on w.
+func NewWriter(w io.Writer) *Writer { return &Writer{enc: json.NewEncoder(w)} }
+
+// Send writes e as one line.
+func (w *Writer) Send(e Event) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.enc.Encode(e); err != nil {
+		return fmt.Errorf("send %s event: %w", e.Kind, err)
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// tmpSuffix marks files that are being written; List skips them.
+const tmpSuffix = ".tmp"
+
+// Dir is a Store on a local directory. Commits are tmp file → fsync → rename → fsync of the
+// directory, so a committed file survives a crash and a half-written one never carries its final
+// name.
+type Dir struct {
+	root string
+}
+
+// NewDir returns a Store rooted at the directory root, creating it if needed.
+func NewDir(root string) (*Dir, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("create work dir: %w", err)
+	}
+	return &Dir{root: root}, nil
+}
+
+// Root returns the directory the store is rooted at.
+func (d *Dir) Root() string { return d.root }
+
+// Path returns the local path of name.
+func (d *Dir) Path(name string) string { return filepath.Join(d.root, filepath.FromSlash(name)) }
+
+func (d *Dir) checkName(name string) error {
+	if name == "" || path.IsAbs(name) || path.Clean(name) != name || strings.HasPrefix(name, "../") || name == ".." {
+		return fmt.Errorf("store: invalid name %q", name)
+	}
+	return nil
+}
+
+// Create implements Store.
+func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
+	if dir != "" {
+		if err := d.checkName(dir); err != nil {
+			return nil, err
+		}
+	}
+	folder := d.Path(dir)
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		return nil, fmt.Errorf("create file in %s: %w", folder, err)
+	}
+	f, err := os.CreateTemp(folder, ".pending-*"+tmpSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("create file in %s: %w", folder, err)
+	}
+	return &pendingFile{d: d, f: f}, nil
+}
+
+type pendingFile struct {
+	d    *Dir
+	f    *os.File
+	done bool
+}
+
+func (p *pendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+func (p *pendingFile) Commit(name string) error {
+	if p.done {
+		return nil
+	}
+	if err := p.d.checkName(name); err != nil {
+		p.Abort()
+		return err
+	}
+	p.done = true
+	tmp, final := p.f.Name(), p.d.Path(name)
+	if err := p.f.Sync(); err != nil {
+		p.f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := p.f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("commit %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("commit %s: %w", name, err)
+	}
+	return SyncDir(filepath.Dir(final))
+}
+
+func (p *pendingFile) Abort() error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	p.f.Close()
+	if err := os.Remove(p.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("abort %s: %w", p.f.Name(), err)
+	}
+	return nil
+}
+
+// SyncDir fsyncs a directory so that a rename into it is durable.
+func SyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// List implements Store.
+func (d *Dir) List(_ context.Context, prefix string) ([]Entry, error) {
+	var out []Entry
+	err := filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() || strings.HasSuffix(p, tmpSuffix) {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if !strings.HasPrefix(name, prefix) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, Entry{Name: name, Size: info.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", d.root, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Open implements Store.
+func (d *Dir) Open(_ context.Context, name string) (Object, error) {
+	if err := d.checkName(name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(d.Path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open %s: %w", name, ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return &fileObject{File: f, size: info.Size()}, nil
+}
+
+type fileObject struct {
+	*os.File
+	size int64
+}
+
+func (o *fileObject) Size() int64 { return o.size }
+
+// Remove implements Store.
+func (d *Dir) Remove(_ context.Context, name string) error {
+	if err := d.checkName(name); err != nil {
+		return err
+	}
+	if err := os.Remove(d.Path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	return nil
+}
+
+// RemoveAll implements Store. An empty prefix removes the whole root directory.
+func (d *Dir) RemoveAll(_ context.Context, prefix string) error {
+	if prefix == "" {
+		if err := os.RemoveAll(d.root); err != nil {
+			return fmt.Errorf("remove %s: %w", d.root, err)
+		}
+		return nil
+	}
+	if strings.HasSuffix(prefix, "/") {
+		if err := os.RemoveAll(d.Path(strings.TrimSuffix(prefix, "/"))); err != nil {
+			return fmt.Errorf("remove %s: %w", prefix, err)
+		}
+		return nil
+	}
+	matches, err := filepath.Glob(d.Path(prefix) + "*")
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", prefix, err)
+	}
+	for _, m := range matches {
+		if err := os.RemoveAll(m); err != nil {
+			return fmt.Errorf("remove %s: %w", m, err)
+		}
+	}
+	return nil
+}

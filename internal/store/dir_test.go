@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDirCommitListOpenRemove(t *testing.T) {
+	ctx := context.Background()
+	d, err := NewDir(filepath.Join(t.TempDir(), "work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(dir, name, data string) Pending {
+		t.Helper()
+		p, err := d.Create(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(p, data); err != nil {
+			t.Fatal(err)
+		}
+		if name != "" {
+			if err := p.Commit(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	write("a", "a/one", "1")
+	write("", "a/two", "22")
+	write("", "manifest.json", "{}")
+	open := write("a", "", "uncommitted")
+
+	list, err := d.List(ctx, "a/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Entry{{"a/one", 1}, {"a/two", 2}}, list); diff != "" {
+		t.Errorf("List mismatch (-want +got):\n%s", diff)
+	}
+	o, err := d.Open(ctx, "a/two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := o.ReadAt(buf, 1); err != nil || string(buf) != "2" || o.Size() != 2 {
+		t.Errorf("ReadAt = %q, %v; size %d", buf, err, o.Size())
+	}
+	o.Close()
+
+	if err := open.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.Commit("a/late"); err != nil {
+		t.Errorf("Commit after Abort = %v, want a no-op", err)
+	}
+	if _, err := d.Open(ctx, "a/late"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Open of an aborted file = %v, want ErrNotExist", err)
+	}
+	if err := d.Remove(ctx, "a/one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Remove(ctx, "a/one"); err != nil {
+		t.Errorf("second Remove = %v, want nil", err)
+	}
+	files, _ := os.ReadDir(d.Path("a"))
+	if len(files) != 1 || files[0].Name() != "two" {
+		t.Errorf("files left in a/: %v, want only two (no temp files)", files)
+	}
+	if err := d.RemoveAll(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.Root()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("root still exists after RemoveAll: %v", err)
+	}
+}
+
+func TestDirRejectsEscapingNames(t *testing.T) {
+	ctx := context.Background()
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"../x", "/etc/passwd", "a/../../x", ""} {
+		p, err := d.Create(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Commit(name); err == nil {
+			t.Errorf("Commit(%q) = nil, want an error", name)
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/schema"
+)
+
+// ManifestName is the manifest's name in the work dir.
+const ManifestName = "manifest.json"
+
+// manifestVersion changes when a reader of older manifests would misread newer ones.
+const manifestVersion = 1
+
+// ErrManifest is wrapped by errors for a manifest that cannot be read or used.
+var ErrManifest = errors.New("session: invalid manifest")
+
+// Manifest is everything a worker needs to read one stream of a session and write its segments,
+// and everything the merge needs to check and join them. It holds nothing secret: credentials come
+// from each worker's environment.
+type Manifest struct {
+	Version         int           `json:"version"`
+	Session         string        `json:"session"`
+	Table           string        `json:"table"`
+	Endpoint        string        `json:"endpoint,omitempty"` // empty = the Google service
+	DataFormat      string        `json:"data_format"`        // FormatArrow or FormatAvro
+	WireCompression string        `json:"wire_compression,omitempty"`
+	ArrowSchema     []byte        `json:"arrow_schema,omitempty"` // serialized IPC Schema message
+	AvroSchema      string        `json:"avro_schema,omitempty"`
+	Schema          schema.Schema `json:"schema"` // BigQuery schema of the selected columns
+	Streams         []string      `json:"streams"`
+	EstimatedRows   int64         `json:"estimated_rows"`
+	EstimatedBytes  int64         `json:"estimated_bytes_scanned"`
+	ExpireTime      time.Time     `json:"expire_time,omitzero"`
+	Columns         []string      `json:"columns,omitempty"`
+	Where           string        `json:"where,omitempty"`
+	SnapshotTime    time.Time     `json:"snapshot_time,omitzero"`
+	Output          Output        `json:"output"`
+}
+
+// Output says how workers write segments.
+type Output struct {
+	Format       string `json:"format"` // an output.Format
+	Compression  string `json:"compression,omitempty"`
+	SegmentRows  int64  `json:"segment_rows"`  // a segment is committed at this many rows
+	SegmentBytes int64  `json:"segment_bytes"` // or at this many wire bytes, whichever comes first
+}
+
+// NewManifest describes the session rs created for r on endpoint, to be written as out.
+func NewManifest(rs *storagepb.ReadSession, r Request, endpoint string, out Output) (*Manifest, error) {
+	m := &Manifest{
+		Version:         manifestVersion,
+		Session:         rs.GetName(),
+		Table:           r.Table.String(),
+		Endpoint:        endpoint,
+		WireCompression: r.Compression,
+		EstimatedRows:   rs.GetEstimatedRowCount(),
+		EstimatedBytes:  rs.GetEstimatedTotalBytesScanned(),
+		Columns:         r.Columns,
+		Where:           r.Where,
+		SnapshotTime:    r.SnapshotTime,
+		Output:          out,
+	}
+	if t := rs.GetExpireTime(); t != nil {
+		m.ExpireTime = t.AsTime()
+	}
+	for _, s := range rs.GetStreams() {
+		m.Streams = append(m.Streams, s.GetName())
+	}
+	var err error
+	switch rs.GetDataFormat() {
+	case storagepb.DataFormat_ARROW:
+		m.DataFormat, m.ArrowSchema = FormatArrow, rs.GetArrowSchema().GetSerializedSchema()
+		m.Schema, err = schemaFromArrow(m.ArrowSchema)
+	case storagepb.DataFormat_AVRO:
+		m.DataFormat, m.AvroSchema = FormatAvro, rs.GetAvroSchema().GetSchema()
+		m.Schema, err = schema.FromAvro(m.AvroSchema)
+	default:
+		err = fmt.Errorf("data format %v", rs.GetDataFormat())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session %s: read the session schema: %w", rs.GetName(), err)
+	}
+	return m, nil
+}
+
+// ArrowSchemaOf decodes a serialized IPC Schema message.
+func ArrowSchemaOf(serialized []byte) (*arrow.Schema, error) {
+	r, err := ipc.NewReader(bytes.NewReader(serialized))
+	if err != nil {
+		return nil, fmt.Errorf("decode arrow schema: %w", err)
+	}
+	defer r.Release()
+	return r.Schema(), nil
+}
+
+func schemaFromArrow(serialized []byte) (schema.Schema, error) {
+	s, err := ArrowSchemaOf(serialized)
+	if err != nil {
+		return nil, err
+	}
+	return schema.FromArrow(s)
+}
+
+// StreamDir returns the work-dir folder of stream i's segments.
+func StreamDir(i int) string { return fmt.Sprintf("stream-%06d", i) }
+
+// Save writes m as manifest.json in st, atomically.
+func (m *Manifest) Save(ctx context.Context, st store.Store) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	f, err := st.Create(ctx, "")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Abort()
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return f.Commit(ManifestName)
+}
+
+// LoadManifest reads manifest.json from st.
+func LoadManifest(ctx context.Context, st store.Store) (*Manifest, error) {
+	f, err := st.Open(ctx, ManifestName)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifest, err)
+	}
+	if m.Version != manifestVersion {
+		return nil, fmt.Errorf("%w: version %d, this bqread reads version %d: use the bqread that wrote it", ErrManifest, m.Version, manifestVersion)
+	}
+	if m.DataFormat != FormatArrow && m.DataFormat != FormatAvro {
+		return nil, fmt.Errorf("%w: data format %q", ErrManifest, m.DataFormat)
+	}
+	return &m, nil
+}

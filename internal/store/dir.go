@@ -127,7 +127,14 @@ func SyncDir(dir string) error {
 // List implements Store.
 func (d *Dir) List(_ context.Context, prefix string) ([]Entry, error) {
 	var out []Entry
-	err := filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
+	start := d.root
+	if i := strings.LastIndex(prefix, "/"); i > 0 {
+		start = d.Path(prefix[:i])
+	}
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == start {
+			return fs.SkipAll
+		}
 		if err != nil {
 			return err
 		}

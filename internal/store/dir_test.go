@@ -98,3 +98,14 @@ func TestDirRejectsEscapingNames(t *testing.T) {
 		}
 	}
 }
+
+func TestDirListMissingFolder(t *testing.T) {
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := d.List(context.Background(), "stream-000001/")
+	if err != nil || len(list) != 0 {
+		t.Errorf("List of a missing folder = %v, %v; want nothing", list, err)
+	}
+}

@@ -1,0 +1,181 @@
+package output
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+)
+
+var parquetMagic = []byte("PAR1")
+
+// mergeParquet writes the parts as one Parquet file without decoding a page: each part's column
+// chunks are copied byte for byte, and one footer lists every part's row groups with their page
+// offsets shifted to where the chunks now are. The footer's schema, created_by, column orders and
+// key-value metadata (the stored Arrow schema) are the first part's; every part must have the same
+// schema. Page indexes and bloom filters, which our writer does not write, are not copied: their
+// references are dropped from the footer. Merging zero parts is an error: there is no schema to
+// write (write an empty file with NewWriter instead).
+func mergeParquet(dst io.Writer, parts []Part) error {
+	if len(parts) == 0 {
+		return errors.New("parquet merge: no parts: write an empty file with NewWriter instead")
+	}
+	out := &offsetWriter{w: dst}
+	if _, err := out.Write(parquetMagic); err != nil {
+		return fmt.Errorf("parquet merge: %w", err)
+	}
+	var merged *metadata.FileMetaData
+	for i, p := range parts {
+		md, err := parquetFooter(p)
+		if err != nil {
+			return fmt.Errorf("parquet merge: part %d: %w", i, err)
+		}
+		if merged == nil {
+			merged = md
+			merged.RowGroups, merged.NumRows = nil, 0
+		} else if err := sameParquetSchema(merged, md); err != nil {
+			return fmt.Errorf("parquet merge: part %d: %w", i, err)
+		}
+		if err := copyRowGroups(out, p, md); err != nil {
+			return fmt.Errorf("parquet merge: part %d: %w", i, err)
+		}
+		merged.RowGroups = append(merged.RowGroups, md.RowGroups...)
+		merged.NumRows += md.NumRows
+	}
+	for i, rg := range merged.RowGroups {
+		if rg.Ordinal != nil {
+			ord := int16(i)
+			rg.Ordinal = &ord
+		}
+	}
+	return writeParquetFooter(out, merged)
+}
+
+// parquetFooter reads and checks one part's footer.
+func parquetFooter(p Part) (*metadata.FileMetaData, error) {
+	rdr, err := file.NewParquetReader(io.NewSectionReader(p.R, 0, p.Size))
+	if err != nil {
+		return nil, fmt.Errorf("not a readable Parquet file: %w", err)
+	}
+	md := rdr.MetaData()
+	if err := rdr.Close(); err != nil {
+		return nil, err
+	}
+	if md.IsSetEncryptionAlgorithm() {
+		return nil, fmt.Errorf("%w: encrypted Parquet files cannot be merged", ErrUnsupported)
+	}
+	return md, nil
+}
+
+// sameParquetSchema checks that md has the Parquet schema and the stored Arrow schema of first.
+func sameParquetSchema(first, md *metadata.FileMetaData) error {
+	if !first.Schema.Equals(md.Schema) {
+		return errors.New("schema differs from the first part's: parts of one merge must come from one schema")
+	}
+	a, b := first.KeyValueMetadata().FindValue("ARROW:schema"), md.KeyValueMetadata().FindValue("ARROW:schema")
+	if (a == nil) != (b == nil) || (a != nil && *a != *b) {
+		return errors.New("stored Arrow schema differs from the first part's: parts of one merge must come from one schema")
+	}
+	return nil
+}
+
+// copyRowGroups copies the column chunks of md's row groups from p to out, in order, and shifts
+// their offsets in md to their new positions. Contiguous chunks are copied in one piece.
+func copyRowGroups(out *offsetWriter, p Part, md *metadata.FileMetaData) error {
+	footerStart := p.Size - int64(md.Size()) - 8
+	var run struct{ start, end int64 } // the part's bytes not yet copied; they go to out.n
+	buf := make([]byte, 1<<20)
+	flush := func() error {
+		if run.end == run.start {
+			return nil
+		}
+		_, err := io.CopyBuffer(out, io.NewSectionReader(p.R, run.start, run.end-run.start), buf)
+		run.start = run.end
+		return err
+	}
+	for r, rg := range md.RowGroups {
+		for c, cc := range rg.Columns {
+			cm := cc.MetaData
+			if cm == nil {
+				return fmt.Errorf("row group %d column %d has no metadata", r, c)
+			}
+			start := chunkStart(cm.DataPageOffset, cm.DictionaryPageOffset, cm.IndexPageOffset)
+			end := start + cm.TotalCompressedSize
+			if start < int64(len(parquetMagic)) || end > footerStart || cm.TotalCompressedSize < 0 {
+				return fmt.Errorf("row group %d column %d: chunk [%d, %d) lies outside the data of a %d-byte file", r, c, start, end, p.Size)
+			}
+			if start != run.end {
+				if err := flush(); err != nil {
+					return err
+				}
+				run.start, run.end = start, start
+			}
+			shift := out.n + (run.end - run.start) - start
+			run.end = end
+			cm.DataPageOffset += shift
+			cm.DictionaryPageOffset = shifted(cm.DictionaryPageOffset, shift)
+			cm.IndexPageOffset = shifted(cm.IndexPageOffset, shift)
+			if cc.FileOffset != 0 {
+				cc.FileOffset += shift
+			}
+			cc.OffsetIndexOffset, cc.OffsetIndexLength = nil, nil
+			cc.ColumnIndexOffset, cc.ColumnIndexLength = nil, nil
+			cm.BloomFilterOffset, cm.BloomFilterLength = nil, nil
+			if c == 0 {
+				rgStart := chunkStart(cm.DataPageOffset, cm.DictionaryPageOffset, cm.IndexPageOffset)
+				rg.FileOffset = &rgStart
+			}
+		}
+	}
+	return flush()
+}
+
+// chunkStart is where a column chunk begins: its first page, dictionary or index page included.
+func chunkStart(data int64, dict, index *int64) int64 {
+	start := data
+	for _, o := range []*int64{dict, index} {
+		if o != nil && *o > 0 && *o < start {
+			start = *o
+		}
+	}
+	return start
+}
+
+// shifted returns a new offset, shift bytes after o; an unset offset (nil or 0) stays unset.
+func shifted(o *int64, shift int64) *int64 {
+	if o == nil || *o <= 0 {
+		return o
+	}
+	v := *o + shift
+	return &v
+}
+
+// writeParquetFooter writes the footer, its length and the closing magic.
+func writeParquetFooter(out *offsetWriter, md *metadata.FileMetaData) error {
+	n, err := md.WriteTo(out, nil)
+	if err != nil {
+		return fmt.Errorf("parquet merge: write footer: %w", err)
+	}
+	var tail [8]byte
+	binary.LittleEndian.PutUint32(tail[:4], uint32(n))
+	copy(tail[4:], parquetMagic)
+	if _, err := out.Write(tail[:]); err != nil {
+		return fmt.Errorf("parquet merge: write footer: %w", err)
+	}
+	return nil
+}
+
+// offsetWriter counts the bytes written through it.
+type offsetWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (o *offsetWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	o.n += int64(n)
+	return n, err
+}

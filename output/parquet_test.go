@@ -1,0 +1,453 @@
+package output
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	pqschema "github.com/apache/arrow-go/v18/parquet/schema"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bqread/bqread/schema"
+)
+
+// checkedMem returns an allocator that fails the test if anything allocated from it is still
+// held when the test's other cleanups have run.
+func checkedMem(t testing.TB) *memory.CheckedAllocator {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	return mem
+}
+
+const allTypesDir = "../emulator/samples/bqread-demo/samples/all_types"
+
+func allTypesSchema(t testing.TB) schema.Schema {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(allTypesDir, "schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// corpus returns the fixture rows of every type, released at the end of the test.
+func corpus(t testing.TB, mem memory.Allocator) arrow.Record {
+	t.Helper()
+	f, err := os.Open("testdata/all_types_rows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rec, _, err := array.RecordFromJSON(mem, schema.ArrowSchema(allTypesSchema(t)), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rec.Release)
+	return rec
+}
+
+// cut returns rec's rows split at the given offsets, released at the end of the test.
+func cut(t testing.TB, rec arrow.Record, at ...int64) []arrow.Record {
+	var out []arrow.Record
+	start := int64(0)
+	for _, end := range append(at, rec.NumRows()) {
+		s := rec.NewSlice(start, end)
+		t.Cleanup(s.Release)
+		out = append(out, s)
+		start = end
+	}
+	return out
+}
+
+// repeat returns n copies of rec's rows as one record, released at the end of the test.
+func repeat(t testing.TB, rec arrow.Record, n int, mem memory.Allocator) arrow.Record {
+	cols := make([]arrow.Array, rec.NumCols())
+	for i, c := range rec.Columns() {
+		parts := make([]arrow.Array, n)
+		for j := range parts {
+			parts[j] = c
+		}
+		var err error
+		if cols[i], err = array.Concatenate(parts, mem); err != nil {
+			t.Fatal(err)
+		}
+		defer cols[i].Release()
+	}
+	out := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows()*int64(n))
+	t.Cleanup(out.Release)
+	return out
+}
+
+func writeParquet(t testing.TB, recs []arrow.Record, o Options, mem memory.Allocator, maxBytes int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := newParquetWriter(&buf, recs[0].Schema(), o, mem, maxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// readParquet reads a Parquet file with arrow-go's file and pqarrow readers and returns its Arrow
+// schema, its columns (one array each, released at the end of the test) and its footer.
+func readParquet(t testing.TB, data []byte, mem memory.Allocator) (*arrow.Schema, []arrow.Array, *metadata.FileMetaData) {
+	t.Helper()
+	rdr, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	cols := make([]arrow.Array, tbl.NumCols())
+	for i := range cols {
+		chunks := tbl.Column(i).Data().Chunks()
+		if len(chunks) == 0 {
+			cols[i] = array.MakeArrayOfNull(mem, tbl.Column(i).DataType(), 0)
+		} else if cols[i], err = array.Concatenate(chunks, mem); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cols[i].Release)
+	}
+	return tbl.Schema(), cols, rdr.MetaData()
+}
+
+// parquetWant is what reading rec back from Parquet gives: rec with INTERVAL columns as strings.
+func parquetWant(t testing.TB, rec arrow.Record, mem memory.Allocator) arrow.Record {
+	t.Helper()
+	bq, err := schema.FromArrow(rec.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, s := planColumns(rec.Schema(), bq)
+	want, err := convertRecord(rec, s, plan, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(want.Release)
+	return want
+}
+
+// sameValues fails the test unless cols hold want's values (NaN equal to NaN).
+func sameValues(t testing.TB, want arrow.Record, cols []arrow.Array) {
+	t.Helper()
+	if got, wantN := len(cols), int(want.NumCols()); got != wantN {
+		t.Fatalf("columns = %d, want %d", got, wantN)
+	}
+	for i, c := range want.Columns() {
+		if !array.ApproxEqual(c, cols[i], array.WithNaNsEqual(true), array.WithAbsTolerance(0)) {
+			t.Errorf("column %q:\n got %v\nwant %v", want.ColumnName(i), cols[i], c)
+		}
+	}
+}
+
+// fieldMetadata collects the metadata of every field, nested ones by dotted path, without the
+// PARQUET:field_id key that pqarrow adds on read.
+func fieldMetadata(fields []arrow.Field, prefix string, out map[string]map[string]string) map[string]map[string]string {
+	for _, f := range fields {
+		md := map[string]string{}
+		for i, k := range f.Metadata.Keys() {
+			if k != "PARQUET:field_id" {
+				md[k] = f.Metadata.Values()[i]
+			}
+		}
+		path := prefix + f.Name
+		if len(md) > 0 {
+			out[path] = md
+		}
+		switch t := f.Type.(type) {
+		case *arrow.StructType:
+			fieldMetadata(t.Fields(), path+".", out)
+		case *arrow.ListType:
+			elem := t.ElemField()
+			elem.Name = "[]" // pqarrow names list elements "element", the Storage API "item"
+			fieldMetadata([]arrow.Field{elem}, path+".", out)
+		}
+	}
+	return out
+}
+
+func TestParquetRoundTrip(t *testing.T) {
+	for _, compression := range []string{"", "snappy", "zstd", "gzip", "none"} {
+		for _, rowGroups := range []struct {
+			name     string
+			cuts     []int64
+			maxBytes int64
+		}{
+			{"one write", nil, parquetRowGroupBytes},
+			{"row group per write", []int64{1, 2, 3}, 1},
+		} {
+			t.Run(compression+"/"+rowGroups.name, func(t *testing.T) {
+				mem := checkedMem(t)
+				rec := corpus(t, mem)
+				data := writeParquet(t, cut(t, rec, rowGroups.cuts...), Options{Compression: compression}, mem, rowGroups.maxBytes)
+				s, cols, md := readParquet(t, data, mem)
+				sameValues(t, parquetWant(t, rec, mem), cols)
+				if got, want := md.NumRowGroups(), len(rowGroups.cuts)+1; got != want {
+					t.Errorf("row groups = %d, want %d", got, want)
+				}
+				if got, want := md.NumRows, rec.NumRows(); got != want {
+					t.Errorf("rows = %d, want %d", got, want)
+				}
+				if diff := cmp.Diff(fieldMetadata(rec.Schema().Fields(), "", map[string]map[string]string{}),
+					fieldMetadata(s.Fields(), "", map[string]map[string]string{})); diff != "" {
+					t.Errorf("field metadata (-wrote +read):\n%s", diff)
+				}
+				checkCodec(t, md, compression)
+			})
+		}
+	}
+}
+
+func checkCodec(t *testing.T, md *metadata.FileMetaData, compression string) {
+	t.Helper()
+	want, err := parquetCodec(compression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := 0; r < md.NumRowGroups(); r++ {
+		for c := 0; c < md.NumColumns(); c++ {
+			cc, err := md.RowGroup(r).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cc.Compression() != want {
+				t.Fatalf("row group %d column %d codec = %v, want %v", r, c, cc.Compression(), want)
+			}
+		}
+	}
+}
+
+// TestParquetBigQueryTypes checks that the Arrow schema read back maps to the table's BigQuery
+// schema, INTERVAL aside (it is stored as its canonical string).
+func TestParquetBigQueryTypes(t *testing.T) {
+	mem := checkedMem(t)
+	rec := corpus(t, mem)
+	s, _, _ := readParquet(t, writeParquet(t, []arrow.Record{rec}, Options{}, mem, parquetRowGroupBytes), mem)
+	got, err := schema.FromArrow(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := schema.FromArrow(rec.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range want {
+		if f.Type == schema.Interval {
+			f.Type = schema.String
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("BigQuery schema read back (-want +got):\n%s", diff)
+	}
+}
+
+// TestParquetColumnTypes checks the physical and logical type of every leaf column.
+func TestParquetColumnTypes(t *testing.T) {
+	mem := checkedMem(t)
+	rec := corpus(t, mem)
+	_, _, md := readParquet(t, writeParquet(t, []arrow.Record{rec}, Options{}, mem, parquetRowGroupBytes), mem)
+	type leaf struct {
+		Physical   string
+		Logical    string
+		Length     int
+		Repetition string
+	}
+	var (
+		date   = leaf{"INT32", "Date", 0, "OPTIONAL"}
+		tsNTZ  = leaf{"INT64", "Timestamp(isAdjustedToUTC=false, timeUnit=microseconds, is_from_converted_type=false, force_set_converted_type=false)", 0, "OPTIONAL"}
+		tsUTC  = leaf{"INT64", "Timestamp(isAdjustedToUTC=true, timeUnit=microseconds, is_from_converted_type=false, force_set_converted_type=false)", 0, "OPTIONAL"}
+		str    = leaf{"BYTE_ARRAY", "String", 0, "OPTIONAL"}
+		i64    = leaf{"INT64", "Int(bitWidth=64, isSigned=true)", 0, "OPTIONAL"}
+		numLog = "Decimal(precision=38, scale=9)"
+	)
+	want := map[string]leaf{
+		"id":                              {"INT64", "Int(bitWidth=64, isSigned=true)", 0, "REQUIRED"},
+		"b":                               {"BOOLEAN", "None", 0, "OPTIONAL"},
+		"i":                               i64,
+		"f":                               {"DOUBLE", "None", 0, "OPTIONAL"},
+		"n":                               {"FIXED_LEN_BYTE_ARRAY", numLog, 16, "OPTIONAL"},
+		"bn":                              {"FIXED_LEN_BYTE_ARRAY", "Decimal(precision=76, scale=38)", 32, "OPTIONAL"},
+		"s":                               str,
+		"by":                              {"BYTE_ARRAY", "None", 0, "OPTIONAL"},
+		"d":                               date,
+		"t":                               {"INT64", "Time(isAdjustedToUTC=false, timeUnit=microseconds)", 0, "OPTIONAL"},
+		"dt":                              tsNTZ,
+		"ts":                              tsUTC,
+		"g":                               str,
+		"j":                               str,
+		"iv":                              str,
+		"rd.start":                        date,
+		"rd.end":                          date,
+		"rdt.start":                       tsNTZ,
+		"rdt.end":                         tsNTZ,
+		"rts.start":                       tsUTC,
+		"rts.end":                         tsUTC,
+		"ai.list.element":                 {"INT64", "Int(bitWidth=64, isSigned=true)", 0, "REQUIRED"},
+		"as.list.element":                 {"BYTE_ARRAY", "String", 0, "REQUIRED"},
+		"st.a":                            i64,
+		"st.b":                            str,
+		"st.arr.list.element.x":           {"DOUBLE", "None", 0, "OPTIONAL"},
+		"st.arr.list.element.ts":          tsUTC,
+		"st.arr.list.element.inner.y":     {"FIXED_LEN_BYTE_ARRAY", numLog, 16, "OPTIONAL"},
+		"st.arr.list.element.inner.z":     date,
+		"ast.list.element.k":              {"BYTE_ARRAY", "String", 0, "REQUIRED"},
+		"ast.list.element.v.list.element": {"INT64", "Int(bitWidth=64, isSigned=true)", 0, "REQUIRED"},
+	}
+	got := map[string]leaf{}
+	for i := 0; i < md.Schema.NumColumns(); i++ {
+		c := md.Schema.Column(i)
+		got[c.Path()] = leaf{c.PhysicalType().String(), c.LogicalType().String(), c.TypeLength(), strings.ToUpper(c.SchemaNode().RepetitionType().String())}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parquet columns (-want +got):\n%s", diff)
+	}
+	// Lists are 3-level LIST groups; structs and ranges are plain groups.
+	for _, name := range []string{"ai", "as", "ast", "st"} {
+		n := md.Schema.Root().Field(md.Schema.Root().FieldIndexByName(name))
+		wantList := name != "st"
+		if got := n.LogicalType().Equals(pqschema.NewListLogicalType()); got != wantList {
+			t.Errorf("%s: LIST logical type = %v, want %v", name, got, wantList)
+		}
+	}
+}
+
+func TestPqIntervalString(t *testing.T) {
+	for _, tc := range []struct {
+		in   arrow.MonthDayNanoInterval
+		want string
+	}{
+		{arrow.MonthDayNanoInterval{}, "0-0 0 0:00:00"},
+		{arrow.MonthDayNanoInterval{Months: 14, Days: 3, Nanoseconds: 14706789000000}, "1-2 3 4:05:06.789"},
+		{arrow.MonthDayNanoInterval{Months: -14, Days: -3, Nanoseconds: -14706789000000}, "-1-2 -3 -4:05:06.789"},
+		{arrow.MonthDayNanoInterval{Months: 120000, Days: 3660000, Nanoseconds: 316224000000000000}, "10000-0 3660000 87840:00:00"},
+		{arrow.MonthDayNanoInterval{Nanoseconds: 1000}, "0-0 0 0:00:00.000001"},
+		{arrow.MonthDayNanoInterval{Months: 1, Nanoseconds: -1}, "0-1 0 -0:00:00.000000001"},
+	} {
+		if got := pqIntervalString(tc.in); got != tc.want {
+			t.Errorf("pqIntervalString(%+v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestParquetNestedInterval writes INTERVAL values inside a list inside a struct, which the
+// conversion rebuilds around the converted leaf.
+func TestParquetNestedInterval(t *testing.T) {
+	mem := checkedMem(t)
+	s := schema.ArrowSchema(schema.Schema{
+		{Name: "id", Type: schema.Int64},
+		{Name: "st", Type: schema.Struct, Fields: []*schema.Field{
+			{Name: "ivs", Type: schema.Interval, Mode: schema.Repeated},
+			{Name: "s", Type: schema.String},
+		}},
+	})
+	rec, _, err := array.RecordFromJSON(mem, s, bytes.NewReader([]byte(`[
+		{"id": 1, "st": {"ivs": [{"months": 13, "days": 1, "nanoseconds": 1000}, {"months": 0, "days": 0, "nanoseconds": 0}], "s": "a"}},
+		{"id": 2, "st": null},
+		{"id": 3, "st": {"ivs": [], "s": null}}]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	stType := arrow.StructOf(
+		arrow.Field{Name: "ivs", Type: arrow.ListOfField(arrow.Field{Name: "item", Type: arrow.BinaryTypes.String}), Metadata: s.Field(1).Type.(*arrow.StructType).Field(0).Metadata},
+		arrow.Field{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true})
+	want, _, err := array.FromJSON(mem, stType, bytes.NewReader([]byte(`[
+		{"ivs": ["1-1 1 0:00:00.000001", "0-0 0 0:00:00"], "s": "a"}, null, {"ivs": [], "s": null}]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Release()
+	for _, recs := range [][]arrow.Record{{rec}, cut(t, rec, 1)} {
+		_, cols, _ := readParquet(t, writeParquet(t, recs, Options{}, mem, 1), mem)
+		if !array.ApproxEqual(want, cols[1]) {
+			t.Errorf("st = %v %v, want %v %v", cols[1].DataType(), cols[1], want.DataType(), want)
+		}
+	}
+}
+
+func TestParquetWriterErrors(t *testing.T) {
+	s := schema.ArrowSchema(schema.Schema{{Name: "a", Type: schema.Int64}})
+	if _, err := NewWriter(&bytes.Buffer{}, Parquet, s, Options{Compression: "lzo"}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("compression lzo: err = %v, want ErrUnsupported", err)
+	}
+	bad := arrow.NewSchema([]arrow.Field{{Name: "u", Type: arrow.PrimitiveTypes.Uint8}}, nil)
+	if _, err := NewWriter(&bytes.Buffer{}, Parquet, bad, Options{}); err == nil {
+		t.Error("uint8 column: no error, want one (not a BigQuery type)")
+	}
+}
+
+// TestParquetEmpty writes no rows: the file is valid and has the schema.
+func TestParquetEmpty(t *testing.T) {
+	mem := checkedMem(t)
+	s := schema.ArrowSchema(allTypesSchema(t))
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Parquet, s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, cols, md := readParquet(t, buf.Bytes(), mem)
+	if md.NumRows != 0 || len(cols) != s.NumFields() || got.NumFields() != s.NumFields() {
+		t.Errorf("rows = %d, columns = %d, fields = %d; want 0, %d, %d", md.NumRows, len(cols), got.NumFields(), s.NumFields(), s.NumFields())
+	}
+}
+
+// nodeReader runs one of the JavaScript readers of testdata/js on path and decodes its output into
+// v. It skips the test when node or the reader's packages are not installed (.ci/run installs
+// them with npm ci --prefix output/testdata/js).
+func nodeReader(t *testing.T, script, path string, v any) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	if _, err := os.Stat("testdata/js/node_modules"); err != nil {
+		t.Skip("JavaScript readers not installed: run npm ci --prefix output/testdata/js")
+	}
+	out, err := exec.Command(node, filepath.Join("testdata/js", script), path).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("%s: %v\n%s", script, err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%s output: %v", script, err)
+	}
+}

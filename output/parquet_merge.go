@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -27,30 +28,39 @@ func mergeParquet(dst io.Writer, parts []Part) error {
 	if _, err := out.Write(parquetMagic); err != nil {
 		return fmt.Errorf("parquet merge: %w", err)
 	}
-	var merged *metadata.FileMetaData
+	footers := make([]*metadata.FileMetaData, len(parts))
 	for i, p := range parts {
 		md, err := parquetFooter(p)
 		if err != nil {
 			return fmt.Errorf("parquet merge: part %d: %w", i, err)
 		}
-		if merged == nil {
-			merged = md
-			merged.RowGroups, merged.NumRows = nil, 0
-		} else if err := sameParquetSchema(merged, md); err != nil {
-			return fmt.Errorf("parquet merge: part %d: %w", i, err)
+		if i > 0 {
+			if err := sameParquetSchema(footers[0], md); err != nil {
+				return fmt.Errorf("parquet merge: part %d: %w", i, err)
+			}
 		}
 		if err := copyRowGroups(out, p, md); err != nil {
 			return fmt.Errorf("parquet merge: part %d: %w", i, err)
 		}
-		merged.RowGroups = append(merged.RowGroups, md.RowGroups...)
-		merged.NumRows += md.NumRows
+		footers[i] = md
 	}
-	for i, rg := range merged.RowGroups {
-		if rg.Ordinal != nil {
+	merged := footers[0]
+	rowGroups, rows := merged.RowGroups[:0:0], int64(0)
+	for _, md := range footers {
+		rowGroups = append(rowGroups, md.RowGroups...)
+		rows += md.NumRows
+	}
+	for i, rg := range rowGroups {
+		switch {
+		case rg.Ordinal == nil:
+		case i > math.MaxInt16:
+			rg.Ordinal = nil
+		default:
 			ord := int16(i)
 			rg.Ordinal = &ord
 		}
 	}
+	merged.RowGroups, merged.NumRows = rowGroups, rows
 	return writeParquetFooter(out, merged)
 }
 

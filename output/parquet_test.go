@@ -3,11 +3,15 @@ package output
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -449,5 +453,261 @@ func nodeReader(t *testing.T, script, path string, v any) {
 	}
 	if err := json.Unmarshal(out, v); err != nil {
 		t.Fatalf("%s output: %v", script, err)
+	}
+}
+
+// parquetParts writes the corpus as three parts: two row groups of different codecs, one row
+// group, and no rows at all.
+func parquetParts(t testing.TB, rec arrow.Record, mem memory.Allocator) [][]byte {
+	recs := cut(t, rec, 0, 1, 2)
+	return [][]byte{
+		writeParquet(t, recs[1:3], Options{Compression: "zstd"}, mem, 1),
+		writeParquet(t, recs[3:], Options{}, mem, parquetRowGroupBytes),
+		writeParquet(t, recs[:1], Options{}, mem, parquetRowGroupBytes),
+	}
+}
+
+func asParts(files [][]byte) []Part {
+	parts := make([]Part, len(files))
+	for i, f := range files {
+		parts[i] = Part{R: bytes.NewReader(f), Size: int64(len(f))}
+	}
+	return parts
+}
+
+// chunkBytes returns the bytes of every column chunk of a Parquet file, row group by row group.
+func chunkBytes(t testing.TB, data []byte) [][]byte {
+	t.Helper()
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	md := rdr.MetaData()
+	var out [][]byte
+	for r := 0; r < md.NumRowGroups(); r++ {
+		for c := 0; c < md.NumColumns(); c++ {
+			cc, err := md.RowGroup(r).ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := cc.DataPageOffset()
+			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
+				start = min(start, cc.DictionaryPageOffset())
+			}
+			out = append(out, data[start:start+cc.TotalCompressedSize()])
+		}
+	}
+	return out
+}
+
+func TestParquetMerge(t *testing.T) {
+	mem := checkedMem(t)
+	rec := corpus(t, mem)
+	files := parquetParts(t, rec, mem)
+	var merged bytes.Buffer
+	if err := Merge(&merged, Parquet, asParts(files)); err != nil {
+		t.Fatal(err)
+	}
+	s, cols, md := readParquet(t, merged.Bytes(), mem)
+	sameValues(t, parquetWant(t, rec, mem), cols)
+	if got, want := md.NumRows, rec.NumRows(); got != want {
+		t.Errorf("rows = %d, want %d", got, want)
+	}
+	if got, want := md.NumRowGroups(), 3; got != want {
+		t.Errorf("row groups = %d, want %d", got, want)
+	}
+	_, _, first := readParquet(t, files[0], mem)
+	if got, want := s.String(), mustArrowSchema(t, first).String(); got != want {
+		t.Errorf("merged Arrow schema\n%s\nwant the parts'\n%s", got, want)
+	}
+	// No re-encoding: the merged file's column chunks are the parts' bytes.
+	var want [][]byte
+	for _, f := range files {
+		want = append(want, chunkBytes(t, f)...)
+	}
+	if got := chunkBytes(t, merged.Bytes()); !cmp.Equal(got, want) {
+		t.Errorf("merged column chunks differ from the parts' (%d chunks, want %d)", len(got), len(want))
+	}
+}
+
+func mustArrowSchema(t testing.TB, md *metadata.FileMetaData) *arrow.Schema {
+	t.Helper()
+	s, err := pqarrow.FromParquet(md.Schema, nil, md.KeyValueMetadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestParquetMergeOne checks that merging one part reproduces its data section unchanged.
+func TestParquetMergeOne(t *testing.T) {
+	mem := checkedMem(t)
+	part := parquetParts(t, corpus(t, mem), mem)[0]
+	var merged bytes.Buffer
+	if err := Merge(&merged, Parquet, asParts([][]byte{part})); err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(chunkBytes(t, merged.Bytes()), chunkBytes(t, part)) {
+		t.Error("merged column chunks differ from the part's")
+	}
+	if got, want := merged.Len(), len(part); got != want {
+		t.Errorf("merged size = %d, want the part's %d", got, want)
+	}
+}
+
+func TestParquetMergeErrors(t *testing.T) {
+	mem := checkedMem(t)
+	rec := corpus(t, mem)
+	good := writeParquet(t, []arrow.Record{rec}, Options{}, mem, parquetRowGroupBytes)
+	other := writeParquetSchema(t, schema.Schema{{Name: "id", Type: schema.Int64}})
+	for _, tc := range []struct {
+		name  string
+		parts [][]byte
+	}{
+		{"no parts", nil},
+		{"not parquet", [][]byte{good, []byte("PAR1 but not really PAR1")}},
+		{"truncated", [][]byte{good[:len(good)-1]}},
+		{"other schema", [][]byte{good, other}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Merge(&bytes.Buffer{}, Parquet, asParts(tc.parts)); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+func writeParquetSchema(t testing.TB, s schema.Schema) []byte {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Parquet, schema.ArrowSchema(s), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// jsValue is value i of arr as the JavaScript readers of testdata/js print it: 64-bit integers,
+// times and timestamps as decimal strings, dates as days, bytes as base64, non-finite floats as
+// strings, decimals as (approximate) numbers.
+func jsValue(arr arrow.Array, i int) any {
+	if arr.IsNull(i) {
+		return nil
+	}
+	switch a := arr.(type) {
+	case *array.Boolean:
+		return a.Value(i)
+	case *array.Int64:
+		return strconv.FormatInt(a.Value(i), 10)
+	case *array.Float64:
+		v := a.Value(i)
+		switch {
+		case math.IsNaN(v):
+			return "NaN"
+		case math.IsInf(v, 1):
+			return "Infinity"
+		case math.IsInf(v, -1):
+			return "-Infinity"
+		}
+		return v
+	case *array.String:
+		return a.Value(i)
+	case *array.Binary:
+		return base64.StdEncoding.EncodeToString(a.Value(i))
+	case *array.Date32:
+		return float64(a.Value(i))
+	case *array.Time64:
+		return strconv.FormatInt(int64(a.Value(i)), 10)
+	case *array.Timestamp:
+		return strconv.FormatInt(int64(a.Value(i)), 10)
+	case *array.Decimal128:
+		f, _ := strconv.ParseFloat(a.ValueStr(i), 64)
+		return f
+	case *array.Decimal256:
+		f, _ := strconv.ParseFloat(a.ValueStr(i), 64)
+		return f
+	case *array.Struct:
+		m := map[string]any{}
+		st := a.DataType().(*arrow.StructType)
+		for f := 0; f < a.NumField(); f++ {
+			m[st.Field(f).Name] = jsValue(a.Field(f), i)
+		}
+		return m
+	case *array.List:
+		start, end := a.ValueOffsets(i)
+		out := []any{}
+		for j := start; j < end; j++ {
+			out = append(out, jsValue(a.ListValues(), int(j)))
+		}
+		return out
+	}
+	return fmt.Sprintf("unexpected %s", arr.DataType())
+}
+
+func jsRows(rec arrow.Record) []map[string]any {
+	rows := make([]map[string]any, rec.NumRows())
+	for r := range rows {
+		rows[r] = map[string]any{}
+		for c, col := range rec.Columns() {
+			rows[r][rec.ColumnName(c)] = jsValue(col, r)
+		}
+	}
+	return rows
+}
+
+// TestParquetHyparquet reads a merged file with hyparquet, a Parquet implementation independent of
+// arrow-go: its own footer and page decoding must see the schema and the rows.
+func TestParquetHyparquet(t *testing.T) {
+	mem := checkedMem(t)
+	rec := corpus(t, mem)
+	var merged bytes.Buffer
+	if err := Merge(&merged, Parquet, asParts(parquetParts(t, rec, mem))); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "merged.parquet")
+	if err := os.WriteFile(path, merged.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Schema []struct {
+			Name, Type     string
+			TypeLength     int            `json:"type_length"`
+			RepetitionType string         `json:"repetition_type"`
+			LogicalType    map[string]any `json:"logical_type"`
+		}
+		NumRows int64 `json:"num_rows"`
+		Rows    []map[string]any
+	}
+	nodeReader(t, "readparquet.mjs", path, &got)
+	if got.NumRows != rec.NumRows() {
+		t.Errorf("num_rows = %d, want %d", got.NumRows, rec.NumRows())
+	}
+	logical := map[string]map[string]any{}
+	for _, e := range got.Schema {
+		if e.LogicalType != nil {
+			logical[e.Name] = e.LogicalType
+		}
+	}
+	for name, want := range map[string]map[string]any{
+		"n":  {"type": "DECIMAL", "precision": 38.0, "scale": 9.0},
+		"bn": {"type": "DECIMAL", "precision": 76.0, "scale": 38.0},
+		"d":  {"type": "DATE"},
+		"t":  {"type": "TIME", "isAdjustedToUTC": false, "unit": "MICROS"},
+		"dt": {"type": "TIMESTAMP", "isAdjustedToUTC": false, "unit": "MICROS"},
+		"ts": {"type": "TIMESTAMP", "isAdjustedToUTC": true, "unit": "MICROS"},
+		"j":  {"type": "STRING"},
+		"iv": {"type": "STRING"},
+		"ai": {"type": "LIST"},
+	} {
+		if diff := cmp.Diff(want, logical[name]); diff != "" {
+			t.Errorf("column %s logical type (-want +got):\n%s", name, diff)
+		}
+	}
+	approx := cmp.Comparer(func(a, b float64) bool { return a == b || math.Abs(a-b) <= 1e-12*math.Max(math.Abs(a), math.Abs(b)) })
+	if diff := cmp.Diff(jsRows(parquetWant(t, rec, mem)), got.Rows, approx); diff != "" {
+		t.Errorf("rows read by hyparquet (-want +got):\n%s", diff)
 	}
 }

@@ -213,7 +213,7 @@ func TestParquetRoundTrip(t *testing.T) {
 			{"one write", nil, parquetRowGroupBytes},
 			{"row group per write", []int64{1, 2, 3}, 1},
 		} {
-			t.Run(compression+"/"+rowGroups.name, func(t *testing.T) {
+			t.Run(orDefault(compression)+"/"+rowGroups.name, func(t *testing.T) {
 				mem := checkedMem(t)
 				rec := corpus(t, mem)
 				data := writeParquet(t, cut(t, rec, rowGroups.cuts...), Options{Compression: compression}, mem, rowGroups.maxBytes)

@@ -1,0 +1,357 @@
+package output
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bqread/bqread/schema"
+)
+
+var arrowCompressions = []struct {
+	name string
+	opts []ipc.Option
+}{
+	{"none", nil},
+	{"lz4", []ipc.Option{ipc.WithLZ4()}},
+	{"zstd", []ipc.Option{ipc.WithZstd()}},
+}
+
+func writeArrow(t testing.TB, recs []arrow.Record, o Options, mem memory.Allocator) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := newArrowWriter(&buf, recs[0].Schema(), o, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// readArrow reads an Arrow IPC file with arrow-go's file reader; the records are released at the
+// end of the test.
+func readArrow(t testing.TB, data []byte, mem memory.Allocator) (*arrow.Schema, []arrow.Record) {
+	t.Helper()
+	r, err := ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var recs []arrow.Record
+	for i := 0; i < r.NumRecords(); i++ {
+		rec, err := r.RecordBatchAt(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rec.Release)
+		recs = append(recs, rec)
+	}
+	return r.Schema(), recs
+}
+
+// sameRecords fails the test unless got holds want's rows, batch by batch, with want's schema
+// and field metadata.
+func sameRecords(t testing.TB, want []arrow.Record, s *arrow.Schema, got []arrow.Record) {
+	t.Helper()
+	if !s.Equal(want[0].Schema()) {
+		t.Errorf("schema\n%s\nwant\n%s", s, want[0].Schema())
+	}
+	if diff := cmp.Diff(fieldMetadata(want[0].Schema().Fields(), "", map[string]map[string]string{}),
+		fieldMetadata(s.Fields(), "", map[string]map[string]string{})); diff != "" {
+		t.Errorf("field metadata (-wrote +read):\n%s", diff)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("record batches = %d, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !array.RecordApproxEqual(want[i], got[i], array.WithNaNsEqual(true), array.WithAbsTolerance(0)) {
+			t.Errorf("record batch %d:\n got %v\nwant %v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestArrowRoundTrip(t *testing.T) {
+	for _, compression := range []string{"", "none", "lz4", "zstd"} {
+		t.Run(orDefault(compression), func(t *testing.T) {
+			mem := checkedMem(t)
+			recs := cut(t, corpus(t, mem), 1, 3)
+			s, got := readArrow(t, writeArrow(t, recs, Options{Compression: compression}, mem), mem)
+			sameRecords(t, recs, s, got)
+		})
+	}
+}
+
+func TestArrowWriterErrors(t *testing.T) {
+	s := schema.ArrowSchema(schema.Schema{{Name: "a", Type: schema.Int64}})
+	if _, err := NewWriter(&bytes.Buffer{}, Arrow, s, Options{Compression: "gzip"}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("compression gzip: err = %v, want ErrUnsupported", err)
+	}
+}
+
+// bareMessages encodes recs as the Storage Read API sends them: one encapsulated Schema message
+// and one encapsulated RecordBatch message per record (body compressed as opts ask), cut from an
+// arrow-go IPC stream.
+func bareMessages(t testing.TB, recs []arrow.Record, mem memory.Allocator, opts ...ipc.Option) ([]byte, [][]byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, append(opts, ipc.WithSchema(recs[0].Schema()), ipc.WithAllocator(mem))...)
+	for _, rec := range recs {
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var msgs [][]byte
+	for data := buf.Bytes(); !bytes.Equal(data, arrowEOS); {
+		n := 8 + int64(binary.LittleEndian.Uint32(data[4:]))
+		m, err := ipc.NewMessageReader(bytes.NewReader(data)).Message()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += m.BodyLen()
+		msgs = append(msgs, data[:n])
+		data = data[n:]
+	}
+	return msgs[0], msgs[1:]
+}
+
+func writePassthrough(t testing.TB, schemaMsg []byte, batches [][]byte, recs []arrow.Record) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewArrowPassthrough(&buf, schemaMsg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range batches {
+		if err := w.WriteRaw(b, recs[i].NumRows()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// batchBytes returns the bytes of each record batch message that a file's footer lists.
+func batchBytes(t testing.TB, data []byte) [][]byte {
+	t.Helper()
+	f, err := readArrowFooter(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, b := range f.batches {
+		out = append(out, data[b.offset:b.offset+int64(b.metaLen)+b.bodyLen])
+	}
+	return out
+}
+
+func TestArrowPassthrough(t *testing.T) {
+	for _, c := range arrowCompressions {
+		t.Run(c.name, func(t *testing.T) {
+			mem := checkedMem(t)
+			recs := cut(t, corpus(t, mem), 0, 1, 3)
+			schemaMsg, batches := bareMessages(t, recs, mem, c.opts...)
+			data := writePassthrough(t, schemaMsg, batches, recs)
+			s, got := readArrow(t, data, mem)
+			sameRecords(t, recs, s, got)
+			// The payloads are in the file as they came.
+			if !cmp.Equal(batchBytes(t, data), batches) {
+				t.Error("record batch messages in the file differ from the payloads")
+			}
+		})
+	}
+}
+
+// TestArrowPassthroughEmpty writes a file with the schema and no batches (a table with no rows).
+func TestArrowPassthroughEmpty(t *testing.T) {
+	mem := checkedMem(t)
+	recs := cut(t, corpus(t, mem))
+	schemaMsg, _ := bareMessages(t, recs, mem)
+	s, got := readArrow(t, writePassthrough(t, schemaMsg, nil, nil), mem)
+	if !s.Equal(recs[0].Schema()) || len(got) != 0 {
+		t.Errorf("schema %s with %d batches, want %s with none", s, len(got), recs[0].Schema())
+	}
+}
+
+func TestArrowPassthroughErrors(t *testing.T) {
+	mem := checkedMem(t)
+	recs := cut(t, corpus(t, mem), 2)
+	schemaMsg, batches := bareMessages(t, recs, mem)
+	for _, tc := range []struct {
+		name    string
+		schema  []byte
+		payload []byte
+		rows    int64
+	}{
+		{"schema is a batch", batches[0], nil, 0},
+		{"schema is garbage", []byte{0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0, 1, 2, 3}, nil, 0},
+		{"payload is the schema", schemaMsg, schemaMsg, 0},
+		{"wrong row count", schemaMsg, batches[0], 3},
+		{"truncated payload", schemaMsg, batches[0][:len(batches[0])-8], 2},
+		{"payload is garbage", schemaMsg, []byte("not an arrow message at all"), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := NewArrowPassthrough(&bytes.Buffer{}, tc.schema)
+			if err == nil {
+				err = w.WriteRaw(tc.payload, tc.rows)
+			}
+			if err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+// arrowParts writes the corpus as three parts: by the record writer (LZ4 bodies), by passthrough
+// (ZSTD bodies), and one with no batches.
+func arrowParts(t testing.TB, recs []arrow.Record, mem memory.Allocator) [][]byte {
+	schemaMsg, batches := bareMessages(t, recs[1:], mem, ipc.WithZstd())
+	return [][]byte{
+		writeArrow(t, recs[:1], Options{Compression: "lz4"}, mem),
+		writePassthrough(t, schemaMsg, batches, recs[1:]),
+		writePassthrough(t, schemaMsg, nil, nil),
+	}
+}
+
+func TestArrowMerge(t *testing.T) {
+	mem := checkedMem(t)
+	recs := cut(t, corpus(t, mem), 1, 3)
+	files := arrowParts(t, recs, mem)
+	var merged bytes.Buffer
+	if err := Merge(&merged, Arrow, asParts(files)); err != nil {
+		t.Fatal(err)
+	}
+	s, got := readArrow(t, merged.Bytes(), mem)
+	sameRecords(t, recs, s, got)
+	var want [][]byte
+	for _, f := range files {
+		want = append(want, batchBytes(t, f)...)
+	}
+	if !cmp.Equal(batchBytes(t, merged.Bytes()), want) {
+		t.Error("record batch messages in the merged file differ from the parts'")
+	}
+}
+
+func TestArrowMergeErrors(t *testing.T) {
+	mem := checkedMem(t)
+	recs := cut(t, corpus(t, mem))
+	good := writeArrow(t, recs, Options{}, mem)
+	other := func() []byte {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, Arrow, schema.ArrowSchema(schema.Schema{{Name: "id", Type: schema.Int64}}), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}()
+	for _, tc := range []struct {
+		name  string
+		parts [][]byte
+	}{
+		{"no parts", nil},
+		{"not arrow", [][]byte{good, []byte("ARROW1 but not really ARROW1")}},
+		{"truncated", [][]byte{good[:len(good)-1]}},
+		{"other schema", [][]byte{good, other}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Merge(&bytes.Buffer{}, Arrow, asParts(tc.parts)); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+// TestArrowJS reads a merged file with the Apache Arrow JavaScript library, an implementation
+// independent of arrow-go: it must find our footer, the schema with its metadata, and the rows.
+func TestArrowJS(t *testing.T) {
+	mem := checkedMem(t)
+	recs := cut(t, corpus(t, mem), 1, 3)
+	schemaMsg, batches := bareMessages(t, recs[1:], mem)
+	files := [][]byte{writeArrow(t, recs[:1], Options{}, mem), writePassthrough(t, schemaMsg, batches, recs[1:])}
+	var merged bytes.Buffer
+	if err := Merge(&merged, Arrow, asParts(files)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "merged.arrow")
+	if err := os.WriteFile(path, merged.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Fields []struct {
+			Name     string
+			Metadata map[string]string
+		}
+		NumBatches int `json:"num_batches"`
+		Rows       []map[string]any
+	}
+	nodeReader(t, "readarrow.mjs", path, &got)
+	if got.NumBatches != len(recs) {
+		t.Errorf("batches = %d, want %d", got.NumBatches, len(recs))
+	}
+	wantMD := map[string]map[string]string{}
+	for _, f := range recs[0].Schema().Fields() {
+		if f.Metadata.Len() > 0 {
+			wantMD[f.Name] = f.Metadata.ToMap()
+		}
+	}
+	gotMD := map[string]map[string]string{}
+	for _, f := range got.Fields {
+		if len(f.Metadata) > 0 {
+			gotMD[f.Name] = f.Metadata
+		}
+	}
+	if diff := cmp.Diff(wantMD, gotMD); diff != "" {
+		t.Errorf("field metadata (-want +got):\n%s", diff)
+	}
+	// Compare the columns whose JavaScript values are exact and unambiguous.
+	columns := []string{"id", "b", "i", "f", "s", "by", "g", "j", "ai", "as"}
+	var want []map[string]any
+	for _, rec := range recs {
+		want = append(want, jsRows(rec)...)
+	}
+	if diff := cmp.Diff(project(want, columns), project(got.Rows, columns)); diff != "" {
+		t.Errorf("rows read by Arrow JS (-want +got):\n%s", diff)
+	}
+}
+
+func project(rows []map[string]any, columns []string) []map[string]any {
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		out[i] = map[string]any{}
+		for _, c := range columns {
+			out[i][c] = r[c]
+		}
+	}
+	return out
+}
+
+// orDefault names the default compression in subtest names.
+func orDefault(compression string) string {
+	if compression == "" {
+		return "default"
+	}
+	return compression
+}

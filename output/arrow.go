@@ -142,10 +142,10 @@ func (f *arrowFile) writeMeta(m *arrowMessage) error {
 
 func padding8(n int64) int { return int((8 - n%8) % 8) }
 
-// appendBatch appends one record batch message: m parsed from it, body the reader of its body.
+// appendBatch appends one record batch message: m parsed from it, its body at bodyOff in body.
 // A message in the current framing with 8-byte aligned parts, as every Arrow writer makes them,
 // is copied unchanged (raw, when the caller has the message's bytes at hand).
-func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.Reader) error {
+func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, bodyOff int64) error {
 	if m.headerType != arrowHeaderRecordBatch {
 		return fmt.Errorf("%w: expected a record batch message, got message type %d", errArrowMessage, m.headerType)
 	}
@@ -160,7 +160,7 @@ func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.Reader) err
 		if err := f.writeMeta(m); err != nil {
 			return err
 		}
-		if _, err := io.CopyN(f.out, body, m.bodyLen); err != nil {
+		if err := copyRange(f.out, body, bodyOff, m.bodyLen); err != nil {
 			return fmt.Errorf("copy record batch body: %w", err)
 		}
 		if _, err := f.out.Write(make([]byte, padding8(m.bodyLen))); err != nil {
@@ -218,7 +218,7 @@ func (a *arrowPassthrough) WriteRaw(payload []byte, rows int64) error {
 	if m.rows != rows {
 		return fmt.Errorf("arrow passthrough: %w: record batch has %d rows, the response says %d", errArrowMessage, m.rows, rows)
 	}
-	if err := a.f.appendBatch(m, payload, bytes.NewReader(payload[m.metaLen():])); err != nil {
+	if err := a.f.appendBatch(m, payload, bytes.NewReader(payload), m.metaLen()); err != nil {
 		return fmt.Errorf("arrow passthrough: %w", err)
 	}
 	return nil
@@ -319,8 +319,7 @@ func copyArrowBatches(out *arrowFile, p Part, footer *arrowFooter) error {
 		if m.metaLen() != int64(blk.metaLen) || m.bodyLen > blk.bodyLen {
 			return fmt.Errorf("%w: record batch %d: footer block does not match the message", errArrowMessage, i)
 		}
-		body := io.NewSectionReader(p.R, blk.offset+int64(blk.metaLen), m.bodyLen)
-		if err := out.appendBatch(m, nil, body); err != nil {
+		if err := out.appendBatch(m, nil, p.R, blk.offset+int64(blk.metaLen)); err != nil {
 			return fmt.Errorf("record batch %d: %w", i, err)
 		}
 	}

@@ -355,3 +355,15 @@ func orDefault(compression string) string {
 	}
 	return compression
 }
+
+func TestArrowMergeOSFiles(t *testing.T) {
+	mem := checkedMem(t)
+	files := arrowParts(t, cut(t, corpus(t, mem), 1, 3), mem)
+	var inMemory bytes.Buffer
+	if err := Merge(&inMemory, Arrow, asParts(files)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mergeFiles(t, Arrow, files), inMemory.Bytes()) {
+		t.Error("merging files gives other bytes than merging in memory")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -97,12 +98,8 @@ func sameParquetSchema(first, md *metadata.FileMetaData) error {
 func copyRowGroups(out *offsetWriter, p Part, md *metadata.FileMetaData) error {
 	footerStart := p.Size - int64(md.Size()) - 8
 	var run struct{ start, end int64 } // the part's bytes not yet copied; they go to out.n
-	buf := make([]byte, 1<<20)
 	flush := func() error {
-		if run.end == run.start {
-			return nil
-		}
-		_, err := io.CopyBuffer(out, io.NewSectionReader(p.R, run.start, run.end-run.start), buf)
+		err := copyRange(out, p.R, run.start, run.end-run.start)
 		run.start = run.end
 		return err
 	}
@@ -178,6 +175,25 @@ func writeParquetFooter(out *offsetWriter, md *metadata.FileMetaData) error {
 	return nil
 }
 
+// copyRange copies n bytes at off in r to out. Between two files (r an *os.File, out writing to
+// one) the kernel copies them (copy_file_range); r's file offset moves then.
+func copyRange(out *offsetWriter, r io.ReaderAt, off, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	var src io.Reader = io.NewSectionReader(r, off, n)
+	if f, ok := r.(*os.File); ok {
+		if _, err := f.Seek(off, io.SeekStart); err == nil {
+			src = io.LimitReader(f, n)
+		}
+	}
+	written, err := io.Copy(out, src)
+	if err == nil && written != n {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 // offsetWriter counts the bytes written through it.
 type offsetWriter struct {
 	w io.Writer
@@ -187,5 +203,12 @@ type offsetWriter struct {
 func (o *offsetWriter) Write(p []byte) (int, error) {
 	n, err := o.w.Write(p)
 	o.n += int64(n)
+	return n, err
+}
+
+// ReadFrom lets io.Copy reach the underlying writer's ReadFrom (copy_file_range for files).
+func (o *offsetWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(o.w, r)
+	o.n += n
 	return n, err
 }

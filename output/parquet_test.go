@@ -711,3 +711,48 @@ func TestParquetHyparquet(t *testing.T) {
 		t.Errorf("rows read by hyparquet (-want +got):\n%s", diff)
 	}
 }
+
+// mergeFiles merges files through real files, the path where the kernel copies the bytes.
+func mergeFiles(t testing.TB, f Format, files [][]byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	var parts []Part
+	for i, data := range files {
+		path := filepath.Join(dir, fmt.Sprintf("part-%d", i))
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fh.Close() })
+		parts = append(parts, Part{R: fh, Size: int64(len(data))})
+	}
+	out, err := os.Create(filepath.Join(dir, "merged"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if err := Merge(out, f, parts); err != nil {
+		t.Fatal(err)
+	}
+	merged, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return merged
+}
+
+func TestParquetMergeOSFiles(t *testing.T) {
+	mem := checkedMem(t)
+	rec := corpus(t, mem)
+	files := parquetParts(t, rec, mem)
+	var inMemory bytes.Buffer
+	if err := Merge(&inMemory, Parquet, asParts(files)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mergeFiles(t, Parquet, files), inMemory.Bytes()) {
+		t.Error("merging files gives other bytes than merging in memory")
+	}
+}

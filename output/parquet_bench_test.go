@@ -1,0 +1,55 @@
+package output
+
+import (
+	"io"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// benchRecord is the fixture corpus repeated to 20,000 rows.
+func benchRecord(b *testing.B) arrow.Record {
+	return repeat(b, corpus(b, memory.DefaultAllocator), 5000, memory.DefaultAllocator)
+}
+
+func recordBytes(rec arrow.Record) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBytes(c.Data())
+	}
+	return n
+}
+
+func BenchmarkParquetWrite(b *testing.B) {
+	rec := benchRecord(b)
+	for _, compression := range []string{"snappy", "zstd", "none"} {
+		b.Run(compression, func(b *testing.B) {
+			b.SetBytes(recordBytes(rec))
+			for b.Loop() {
+				w, err := NewWriter(io.Discard, Parquet, rec.Schema(), Options{Compression: compression})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Write(rec); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkParquetMerge(b *testing.B) {
+	rec := benchRecord(b)
+	part := writeParquet(b, []arrow.Record{rec}, Options{}, memory.DefaultAllocator, parquetRowGroupBytes)
+	files := [][]byte{part, part, part, part}
+	b.SetBytes(int64(len(part) * len(files)))
+	for b.Loop() {
+		if err := Merge(io.Discard, Parquet, asParts(files)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

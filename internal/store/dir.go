@@ -226,3 +226,13 @@ func (d *Dir) RemoveAll(_ context.Context, prefix string) error {
 	}
 	return nil
 }
+
+// File returns the *os.File behind an Object opened from a Dir, so that copies between local files
+// can use copy_file_range; ok is false for other Objects.
+func File(o Object) (f *os.File, ok bool) {
+	fo, ok := o.(*fileObject)
+	if !ok {
+		return nil, false
+	}
+	return fo.File, true
+}

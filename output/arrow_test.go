@@ -367,3 +367,31 @@ func TestArrowMergeOSFiles(t *testing.T) {
 		t.Error("merging files gives other bytes than merging in memory")
 	}
 }
+
+// FuzzArrowWriteRaw feeds arbitrary payloads to the passthrough writer: a malformed message is an
+// error, never a panic, and an accepted one is readable.
+func FuzzArrowWriteRaw(f *testing.F) {
+	mem := memory.NewGoAllocator()
+	recs := cut(f, corpus(f, mem), 2)
+	schemaMsg, batches := bareMessages(f, recs, mem, ipc.WithLZ4())
+	for i, b := range batches {
+		f.Add(b, recs[i].NumRows())
+	}
+	f.Add(schemaMsg, int64(0))
+	f.Fuzz(func(t *testing.T, payload []byte, rows int64) {
+		var buf bytes.Buffer
+		w, err := NewArrowPassthrough(&buf, schemaMsg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteRaw(payload, rows); err != nil {
+			return
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readArrowFooter(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+			t.Fatalf("accepted payload gave an unreadable footer: %v", err)
+		}
+	})
+}

@@ -146,6 +146,9 @@ func padding8(n int64) int { return int((8 - n%8) % 8) }
 // A message in the current framing with 8-byte aligned parts, as every Arrow writer makes them,
 // is copied unchanged (raw, when the caller has the message's bytes at hand).
 func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, bodyOff int64) error {
+	if f.closed {
+		return errors.New("record batch after Close")
+	}
 	if m.headerType != arrowHeaderRecordBatch {
 		return fmt.Errorf("%w: expected a record batch message, got message type %d", errArrowMessage, m.headerType)
 	}

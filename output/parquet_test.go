@@ -25,6 +25,7 @@ import (
 	pqschema "github.com/apache/arrow-go/v18/parquet/schema"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -51,15 +52,16 @@ func allTypesSchema(t testing.TB) schema.Schema {
 	return s
 }
 
-// corpus returns the fixture rows of every type, released at the end of the test.
+// corpus returns the fixture corpus (every type, nulls, extremes, nesting), loaded by the
+// emulator's loader, released at the end of the test.
 func corpus(t testing.TB, mem memory.Allocator) arrow.Record {
 	t.Helper()
-	f, err := os.Open("testdata/all_types_rows.json")
+	f, err := os.Open(filepath.Join(allTypesDir, "data.ndjson"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rec, _, err := array.RecordFromJSON(mem, schema.ArrowSchema(allTypesSchema(t)), f)
+	rec, err := emulator.LoadNDJSON(allTypesSchema(t), f, mem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,392 @@
+package emulator
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/bqread/bqread/schema"
+)
+
+//go:embed samples
+var samplesFS embed.FS
+
+// The built-in sample tables live in this project and dataset.
+const (
+	SampleProject = "bqread-demo"
+	SampleDataset = "samples"
+)
+
+// samplesCreated is the creation time the built-in samples report (they never change).
+var samplesCreated = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// maxVersions bounds how many versions of one data-directory table are kept for snapshot reads.
+const maxVersions = 8
+
+// Errors of table resolution; the server maps them to gRPC and HTTP status codes.
+var (
+	errInvalidName = errors.New("emulator: invalid name")
+	errNotFound    = errors.New("emulator: not found")
+	errSnapshot    = errors.New("emulator: invalid snapshot time")
+)
+
+var (
+	projectRE = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	idRE      = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+)
+
+// maxIDLen is the longest dataset or table ID BigQuery accepts.
+const maxIDLen = 1024
+
+func validID(id string) bool { return len(id) <= maxIDLen && idRE.MatchString(id) }
+
+// tableRef names a table.
+type tableRef struct{ Project, Dataset, Table string }
+
+// String returns the resource path projects/{p}/datasets/{d}/tables/{t}.
+func (r tableRef) String() string {
+	return "projects/" + r.Project + "/datasets/" + r.Dataset + "/tables/" + r.Table
+}
+
+// validate checks the IDs against BigQuery's naming rules before anything touches the filesystem.
+func (r tableRef) validate() error {
+	switch {
+	case !projectRE.MatchString(r.Project):
+		return fmt.Errorf("%w: project ID %q: use 6 to 30 lowercase letters, digits and hyphens, starting with a letter", errInvalidName, r.Project)
+	case !validID(r.Dataset):
+		return fmt.Errorf("%w: dataset ID %q: use letters, digits and underscores", errInvalidName, r.Dataset)
+	case r.Table != "" && !validID(r.Table):
+		return fmt.Errorf("%w: table ID %q: use letters, digits and underscores, at most 1024 characters", errInvalidName, r.Table)
+	}
+	return nil
+}
+
+// rowSource produces a table version's rows.
+type rowSource interface {
+	numRows() int64
+	// read returns rows [lo, hi) with the full table schema. The caller releases the record.
+	read(lo, hi int64, mem memory.Allocator) (arrow.Record, error)
+}
+
+// tableVersion is one immutable state of a table. Sessions pin a version.
+type tableVersion struct {
+	ref    tableRef
+	key    string // unique per table state; part of the payload cache key
+	schema schema.Schema
+	arrow  *arrow.Schema
+	since  time.Time // when this state began (the data file's modification time)
+	bytes  int64     // estimated logical size
+	rows   rowSource
+}
+
+// history is the versions of one table seen so far, oldest first.
+type history struct {
+	versions []*tableVersion
+	stamp    string // file stamp of the newest version
+}
+
+// catalog finds tables: the built-in samples, then the data directory. It is safe for concurrent use.
+type catalog struct {
+	root *os.Root // nil without a data directory
+	now  func() time.Time
+
+	mu      sync.Mutex
+	tables  map[tableRef]*history
+	samples map[string]*tableVersion
+}
+
+func newCatalog(dataDir string, now func() time.Time) (*catalog, error) {
+	c := &catalog{now: now, tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
+	if dataDir == "" {
+		return c, nil
+	}
+	root, err := os.OpenRoot(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open data directory: %w", err)
+	}
+	c.root = root
+	return c, nil
+}
+
+func (c *catalog) close() error {
+	if c.root == nil {
+		return nil
+	}
+	return c.root.Close()
+}
+
+func isSample(r tableRef) bool { return r.Project == SampleProject && r.Dataset == SampleDataset }
+
+// datasetExists reports whether project.dataset exists.
+func (c *catalog) datasetExists(r tableRef) (bool, error) {
+	if err := r.validate(); err != nil {
+		return false, err
+	}
+	if isSample(r) {
+		return true, nil
+	}
+	if c.root == nil {
+		return false, nil
+	}
+	fi, err := c.root.Stat(path.Join(r.Project, r.Dataset))
+	return err == nil && fi.IsDir(), nil
+}
+
+// resolve returns the version of the table current at snapshot (the zero time means now).
+func (c *catalog) resolve(r tableRef, snapshot time.Time) (*tableVersion, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var versions []*tableVersion
+	if v, err := c.sample(r); err != nil || v != nil {
+		if err != nil {
+			return nil, err
+		}
+		versions = []*tableVersion{v}
+	} else {
+		h, err := c.refresh(r)
+		if err != nil {
+			return nil, err
+		}
+		versions = h.versions
+	}
+	return pick(r, versions, snapshot, c.now())
+}
+
+func pick(r tableRef, versions []*tableVersion, snapshot, now time.Time) (*tableVersion, error) {
+	latest := versions[len(versions)-1]
+	if snapshot.IsZero() {
+		return latest, nil
+	}
+	if snapshot.After(now) {
+		return nil, fmt.Errorf("%w: snapshot time %s is in the future", errSnapshot, snapshot.UTC().Format(time.RFC3339Nano))
+	}
+	for i := len(versions) - 1; i >= 0; i-- {
+		if !snapshot.Before(versions[i].since) {
+			return versions[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: snapshot time %s is before the creation time of table %s (%s)", errSnapshot,
+		snapshot.UTC().Format(time.RFC3339Nano), r, versions[0].since.UTC().Format(time.RFC3339Nano))
+}
+
+// sample returns a built-in sample table, loading it on first use; nil if r is not one.
+func (c *catalog) sample(r tableRef) (*tableVersion, error) {
+	if !isSample(r) {
+		return nil, nil
+	}
+	if v := c.samples[r.Table]; v != nil {
+		return v, nil
+	}
+	sub, err := fs.Sub(samplesFS, path.Join("samples", r.Project, r.Dataset, r.Table))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.Stat(sub, "schema.json"); err != nil {
+		return nil, nil // not a sample: the data directory may still have it
+	}
+	v, err := loadVersion(r, sub, samplesCreated)
+	if err != nil {
+		return nil, fmt.Errorf("load sample %s: %w", r, err)
+	}
+	v.key = "sample/" + r.Table
+	c.samples[r.Table] = v
+	return v, nil
+}
+
+// refresh returns the history of a data-directory table, loading a new version when its files
+// changed since the last look.
+func (c *catalog) refresh(r tableRef) (*history, error) {
+	notFound := fmt.Errorf("%w: Not found: Table %s:%s.%s (%s)", errNotFound, r.Project, r.Dataset, r.Table, r)
+	if c.root == nil {
+		return nil, notFound
+	}
+	dir := path.Join(r.Project, r.Dataset, r.Table)
+	stamp, since, err := c.stamp(dir)
+	if err != nil {
+		// Missing files, and paths that would leave the data directory (symlinks), are both "not found".
+		return nil, notFound
+	}
+	h := c.tables[r]
+	if h != nil && h.stamp == stamp {
+		return h, nil
+	}
+	sub, err := c.root.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read table %s: %w", r, err)
+	}
+	defer sub.Close()
+	v, err := loadVersion(r, sub.FS(), since)
+	if err != nil {
+		return nil, fmt.Errorf("load table %s: %w", r, err)
+	}
+	v.key = r.String() + "@" + stamp
+	if h == nil {
+		h = &history{}
+		c.tables[r] = h
+	}
+	h.stamp = stamp
+	h.versions = append(h.versions, v)
+	if len(h.versions) > maxVersions {
+		h.versions = h.versions[len(h.versions)-maxVersions:]
+	}
+	return h, nil
+}
+
+// stamp identifies the state of a table directory's files, and returns when that state began.
+func (c *catalog) stamp(dir string) (string, time.Time, error) {
+	var stamp string
+	var since time.Time
+	found := 0
+	for _, name := range []string{"schema.json", "data.ndjson", "synthetic.json"} {
+		fi, err := c.root.Stat(path.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) && name != "schema.json" {
+			continue
+		}
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		found++
+		stamp += fmt.Sprintf("%s:%d:%d;", name, fi.ModTime().UnixNano(), fi.Size())
+		if fi.ModTime().After(since) {
+			since = fi.ModTime()
+		}
+	}
+	if found < 2 {
+		return "", time.Time{}, fmt.Errorf("%s has no data.ndjson or synthetic.json: %w", dir, fs.ErrNotExist)
+	}
+	return stamp, since, nil
+}
+
+// loadVersion reads schema.json and data.ndjson or synthetic.json from a table directory.
+func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) {
+	raw, err := fs.ReadFile(dir, "schema.json")
+	if err != nil {
+		return nil, err
+	}
+	s, err := schema.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("schema.json: %w", err)
+	}
+	v := &tableVersion{ref: r, schema: s, arrow: schema.ArrowSchema(s), since: since}
+	if data, err := fs.ReadFile(dir, "synthetic.json"); err == nil {
+		src, err := newSynthetic(s, data)
+		if err != nil {
+			return nil, fmt.Errorf("synthetic.json: %w", err)
+		}
+		v.rows, v.bytes = src, src.rows*estimateRowBytes(s)
+		return v, nil
+	}
+	data, err := fs.ReadFile(dir, "data.ndjson")
+	if err != nil {
+		return nil, err
+	}
+	rec, err := LoadNDJSON(s, bytes.NewReader(data), memory.DefaultAllocator)
+	if err != nil {
+		return nil, fmt.Errorf("data.ndjson: %w", err)
+	}
+	v.rows, v.bytes = recordSource{rec}, int64(len(data))
+	return v, nil
+}
+
+// recordSource serves rows held in memory. Its record lives as long as the version.
+type recordSource struct{ rec arrow.Record }
+
+func (s recordSource) numRows() int64 { return s.rec.NumRows() }
+
+func (s recordSource) read(lo, hi int64, _ memory.Allocator) (arrow.Record, error) {
+	return s.rec.NewSlice(lo, hi), nil
+}
+
+// syntheticSpec is the content of synthetic.json.
+type syntheticSpec struct {
+	Rows int64  `json:"rows"`
+	Seed uint64 `json:"seed"`
+}
+
+func newSynthetic(s schema.Schema, data []byte) (*syntheticSource, error) {
+	var spec syntheticSpec
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return nil, fmt.Errorf("want {\"rows\": N, \"seed\": S}: %w", err)
+	}
+	if spec.Rows < 0 {
+		return nil, fmt.Errorf("rows = %d: must not be negative", spec.Rows)
+	}
+	return &syntheticSource{schema: s, arrow: schema.ArrowSchema(s), rows: spec.Rows, seed: spec.Seed}, nil
+}
+
+// estimateRowBytes is a rough logical size of one row, for estimated_total_bytes_scanned.
+func estimateRowBytes(s schema.Schema) int64 {
+	var n int64
+	for _, f := range s {
+		switch f.Type {
+		case schema.Bool:
+			n++
+		case schema.Numeric, schema.Interval:
+			n += 16
+		case schema.BigNumeric:
+			n += 32
+		case schema.Struct:
+			n += estimateRowBytes(f.Fields)
+		case schema.String, schema.Bytes, schema.Geography, schema.JSON:
+			n += 24
+		default:
+			n += 8
+		}
+	}
+	return n
+}
+
+// concatRecords joins records of one schema into one; it releases its inputs.
+func concatRecords(recs []arrow.Record, mem memory.Allocator) (arrow.Record, error) {
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if len(recs) == 1 {
+		recs[0].Retain()
+		return recs[0], nil
+	}
+	s := recs[0].Schema()
+	cols := make([]arrow.Array, s.NumFields())
+	var rows int64
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	for i := range cols {
+		parts := make([]arrow.Array, len(recs))
+		for j, r := range recs {
+			parts[j] = r.Column(i)
+		}
+		col, err := array.Concatenate(parts, mem)
+		if err != nil {
+			for _, c := range cols[:i] {
+				c.Release()
+			}
+			return nil, fmt.Errorf("concatenate column %s: %w", s.Field(i).Name, err)
+		}
+		cols[i] = col
+	}
+	rec := array.NewRecord(s, cols, rows)
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec, nil
+}

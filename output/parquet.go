@@ -69,6 +69,7 @@ func parquetCodec(name string) (compress.Compression, error) {
 
 type parquetWriter struct {
 	fw       *pqarrow.FileWriter
+	in       *arrow.Schema // the records' schema
 	plan     []columnPlan
 	schema   *arrow.Schema // the schema written, after the column conversions of plan
 	mem      memory.Allocator
@@ -103,12 +104,15 @@ func newParquetWriter(w io.Writer, s *arrow.Schema, o Options, mem memory.Alloca
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer: %w", err)
 	}
-	return &parquetWriter{fw: fw, plan: plan, schema: written, mem: mem, maxBytes: maxBytes, rgBytes: -1}, nil
+	return &parquetWriter{fw: fw, in: s, plan: plan, schema: written, mem: mem, maxBytes: maxBytes, rgBytes: -1}, nil
 }
 
 // Write converts the columns that Parquet stores differently and appends rec to the open row
 // group, starting a new row group when the open one is full.
 func (p *parquetWriter) Write(rec arrow.Record) error {
+	if !rec.Schema().Equal(p.in) {
+		return fmt.Errorf("parquet writer: record schema differs from the writer's:\n%s\nwant\n%s", rec.Schema(), p.in)
+	}
 	if rec.NumRows() == 0 {
 		return nil
 	}

@@ -409,6 +409,18 @@ func TestParquetWriterErrors(t *testing.T) {
 	if _, err := NewWriter(&bytes.Buffer{}, Parquet, s, Options{Compression: "lzo"}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("compression lzo: err = %v, want ErrUnsupported", err)
 	}
+	w, err := NewWriter(&bytes.Buffer{}, Parquet, s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := array.RecordFromJSON(memory.DefaultAllocator, schema.ArrowSchema(schema.Schema{{Name: "b", Type: schema.Int64}}), strings.NewReader(`[{"b": 1}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release()
+	if err := w.Write(other); err == nil {
+		t.Error("record of another schema: no error")
+	}
 	bad := arrow.NewSchema([]arrow.Field{{Name: "u", Type: arrow.PrimitiveTypes.Uint8}}, nil)
 	if _, err := NewWriter(&bytes.Buffer{}, Parquet, bad, Options{}); err == nil {
 		t.Error("uint8 column: no error, want one (not a BigQuery type)")

@@ -30,7 +30,8 @@ import (
 //     INTERVAL logical type holds months, days and milliseconds, which would drop BigQuery's
 //     microseconds; the stored Arrow schema says utf8 with the google:sqlType:interval metadata.
 //   - The Arrow schema (with the google:sqlType field metadata) is stored in the ARROW:schema
-//     key-value metadata, so Arrow readers get the Storage API types back.
+//     key-value metadata, so Arrow readers get the Storage API types back (INTERVAL aside; list
+//     elements are named "element", as Parquet's LIST layout names them, not "item").
 //   - Data pages are version 1 (the most widely read), dictionary encoding on, statistics on, no
 //     page index and no bloom filters (so that merge can copy column chunks unchanged).
 //   - A row group ends at parquetRowGroupRows rows or after parquetRowGroupBytes of Arrow data,

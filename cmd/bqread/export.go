@@ -1,0 +1,432 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/output"
+	"github.com/bqread/bqread/session"
+	"github.com/bqread/bqread/shard"
+)
+
+// maxRestarts is how often a stream's worker is started again after it died.
+const maxRestarts = 3
+
+type exportOptions struct {
+	table           string
+	out             string
+	format          string
+	compression     string
+	columns         []string
+	where           string
+	snapshotTime    string
+	streams         int
+	parallelism     int
+	dataFormat      string
+	wireCompression string
+	billingProject  string
+	endpoint        string
+	emulator        bool
+	emulatorData    string
+	workDir         string
+	keepParts       bool
+	overwrite       bool
+	summary         string
+	progress        string
+
+	stdout, stderr io.Writer
+	segmentRows    int64 // segment bound; 0 = shard.DefaultSegmentRows
+}
+
+func newExportCmd(s streams) *cobra.Command {
+	opts := &exportOptions{stdout: s.out, stderr: s.err}
+	cmd := &cobra.Command{
+		Use:   "export TABLE -o PATH [flags]",
+		Short: "Export a table to one file, one worker process per read stream",
+		Long: `export creates one read session for TABLE, reads each of its streams in its own worker process
+(at most --parallelism at once), and merges the workers' segments into one file at --out. The file
+appears only when complete. TABLE is project.dataset.table, project:dataset.table or
+projects/P/datasets/D/tables/T. Real BigQuery is reached with Application Default Credentials
+(gcloud auth application-default login); --emulator starts the local Storage Read server with the
+sample tables of project bqread-demo, dataset samples (all_types, trips, empty).
+
+` + exitCodesHelp,
+		Example: `  bqread export bqread-demo.samples.trips --emulator -o trips.parquet
+  bqread export bqread-demo.samples.trips --emulator -o - -f ndjson --columns trip_id,fare_amount --where "fare_amount > 50"
+  bqread export bqread-demo.samples.all_types --emulator -o all_types.ndjson --data-format avro --summary -`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.table = args[0]
+			if !cmd.Flags().Changed("endpoint") {
+				opts.endpoint = os.Getenv("BQREAD_ENDPOINT")
+			}
+			return runExport(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.out, "out", "o", "", "output file; - for stdout")
+	f.StringVarP(&opts.format, "format", "f", "", "output format: parquet, arrow, avro, csv, ndjson (default from the --out extension)")
+	f.StringVar(&opts.compression, "compression", "", "output compression: parquet snappy|zstd|gzip|none, avro null|deflate|snappy, csv/ndjson gzip|none")
+	f.StringSliceVar(&opts.columns, "columns", nil, "columns to export, comma separated (dotted paths into STRUCTs); default all")
+	f.StringVar(&opts.where, "where", "", "row restriction, e.g. \"fare_amount > 20 AND payment_type = 'card'\"")
+	f.StringVar(&opts.snapshotTime, "snapshot-time", "", "read the table as of this RFC 3339 instant")
+	f.IntVar(&opts.streams, "streams", 0, "maximum read streams, 1 to 1000 (default 2 x --parallelism; the server may return fewer)")
+	f.IntVar(&opts.parallelism, "parallelism", runtime.NumCPU(), "worker processes at once")
+	f.StringVar(&opts.dataFormat, "data-format", session.FormatArrow, "wire format: arrow or avro")
+	f.StringVar(&opts.wireCompression, "wire-compression", "none", "Arrow body compression on the wire: none, lz4, zstd")
+	f.StringVar(&opts.billingProject, "billing-project", "", "project billed for the read (default the table's project)")
+	f.StringVar(&opts.endpoint, "endpoint", "", "Storage Read endpoint HOST:PORT (env BQREAD_ENDPOINT); loopback is plaintext without auth")
+	f.BoolVar(&opts.emulator, "emulator", false, "start the emulator in-process and read from it")
+	f.StringVar(&opts.emulatorData, "emulator-data", "", "with --emulator, also serve the tables under this directory")
+	f.StringVar(&opts.workDir, "work-dir", "", "directory for the manifest and segments (default <out>.bqread)")
+	f.BoolVar(&opts.keepParts, "keep-parts", false, "keep the work dir after a successful merge")
+	f.BoolVar(&opts.overwrite, "overwrite", false, "replace an existing --out")
+	f.StringVar(&opts.summary, "summary", "", "write a JSON summary to this file; - for stdout")
+	f.StringVar(&opts.progress, "progress", "auto", "progress display: auto, bar, plain, none")
+	return cmd
+}
+
+// exportPlan is the validated form of exportOptions.
+type exportPlan struct {
+	req      session.Request
+	out      output.Format
+	outOpts  output.Options
+	progress string
+}
+
+func runExport(ctx context.Context, opts *exportOptions) error {
+	start := time.Now()
+	plan, err := opts.validate(time.Now())
+	if err != nil {
+		return err
+	}
+	endpoint := opts.endpoint
+	if opts.emulator {
+		inst, err := emulator.Start(ctx, emulator.Options{DataDir: opts.emulatorData})
+		if err != nil {
+			return fmt.Errorf("start the emulator: %w", err)
+		}
+		defer inst.Close()
+		endpoint = inst.GRPCAddr()
+	}
+	m, err := createSession(ctx, endpoint, plan, opts.segmentRows)
+	if err != nil {
+		return err
+	}
+	st, err := opts.openWorkDir()
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok || !opts.keepParts {
+			st.RemoveAll(context.WithoutCancel(ctx), "")
+		}
+	}()
+	if err := m.Save(ctx, st); err != nil {
+		return err
+	}
+	sum, err := runSession(ctx, opts, plan, st, m)
+	if err != nil {
+		return err
+	}
+	ok = true
+	sum.WallSeconds = time.Since(start).Seconds()
+	return opts.writeSummary(sum)
+}
+
+// validate checks every flag before anything runs; its errors exit with code 2.
+func (o *exportOptions) validate(now time.Time) (*exportPlan, error) {
+	table, err := session.ParseTable(o.table)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	p := &exportPlan{req: session.Request{Table: table, BillingProject: o.billingProject,
+		DataFormat: strings.ToLower(o.dataFormat), Columns: o.columns, Where: o.where,
+		Compression: strings.ToLower(o.wireCompression)}}
+	if err := o.validateOutput(p); err != nil {
+		return nil, err
+	}
+	if err := o.validateRead(p, now); err != nil {
+		return nil, err
+	}
+	if _, err := p.req.Proto(); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return p, nil
+}
+
+func (o *exportOptions) validateOutput(p *exportPlan) error {
+	if o.out == "" {
+		return usageErrorf("export: --out is required (a file path, or - for stdout)")
+	}
+	switch {
+	case o.format != "":
+		f, err := output.ParseFormat(o.format)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		p.out = f
+	case o.out == "-":
+		return usageErrorf("export: -o - needs --format (parquet, arrow, avro, csv, ndjson)")
+	default:
+		f, compression, err := output.FormatFromPath(o.out)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		p.out, p.outOpts.Compression = f, compression
+	}
+	if o.compression != "" {
+		p.outOpts.Compression = strings.ToLower(o.compression)
+	}
+	if err := probeWriter(p.out, p.outOpts); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if o.out == "-" && o.summary == "-" {
+		return usageErrorf("export: -o - and --summary - both use stdout: write the summary to a file")
+	}
+	if o.out != "-" {
+		if _, err := os.Stat(o.out); err == nil && !o.overwrite {
+			return usageErrorf("export: %s exists: pass --overwrite to replace it", o.out)
+		}
+		if info, err := os.Stat(filepath.Dir(o.out)); err != nil || !info.IsDir() {
+			return usageErrorf("export: directory of %s does not exist: create it first", o.out)
+		}
+	}
+	switch o.progress {
+	case "auto", "bar", "plain", "none":
+		p.progress = o.progress
+	default:
+		return usageErrorf("export: --progress %q: use auto, bar, plain or none", o.progress)
+	}
+	return nil
+}
+
+// probeWriter checks that the output format and compression are supported by making a writer.
+func probeWriter(f output.Format, o output.Options) error {
+	s := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	w, err := output.NewWriter(io.Discard, f, s, o)
+	if err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func (o *exportOptions) validateRead(p *exportPlan, now time.Time) error {
+	if o.snapshotTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, o.snapshotTime)
+		if err != nil {
+			return usageErrorf("export: --snapshot-time %q: use RFC 3339, e.g. 2024-02-29T12:00:00Z", o.snapshotTime)
+		}
+		if t.After(now) {
+			return usageErrorf("export: --snapshot-time %s is in the future: use a past instant", o.snapshotTime)
+		}
+		p.req.SnapshotTime = t
+	}
+	if o.parallelism < 1 {
+		return usageErrorf("export: --parallelism %d: use 1 or more", o.parallelism)
+	}
+	p.req.MaxStreams = o.streams
+	if o.streams == 0 {
+		p.req.MaxStreams = min(2*o.parallelism, session.MaxStreams)
+	}
+	if p.req.MaxStreams < 1 || p.req.MaxStreams > session.MaxStreams {
+		return usageErrorf("export: --streams %d: use 1 to %d", o.streams, session.MaxStreams)
+	}
+	if o.emulator && o.endpoint != "" {
+		return usageErrorf("export: --emulator and --endpoint (or BQREAD_ENDPOINT) both name a server: use one")
+	}
+	if o.emulatorData != "" && !o.emulator {
+		return usageErrorf("export: --emulator-data needs --emulator")
+	}
+	return nil
+}
+
+// createSession creates the read session and its manifest.
+func createSession(ctx context.Context, endpoint string, p *exportPlan, segmentRows int64) (*session.Manifest, error) {
+	client, err := session.NewClient(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	rs, err := session.Create(ctx, client, p.req)
+	if err != nil {
+		return nil, sessionError(err, endpoint)
+	}
+	return session.NewManifest(rs, p.req, endpoint, session.Output{Format: string(p.out),
+		Compression: p.outOpts.Compression, SegmentRows: segmentRows})
+}
+
+// sessionError says what to do about a CreateReadSession failure; bad requests exit with code 2.
+func sessionError(err error, endpoint string) error {
+	switch status.Code(err) {
+	case codes.InvalidArgument:
+		return usageErrorf("%v: check --columns, --where and --snapshot-time", err)
+	case codes.NotFound:
+		hint := "check the project, dataset and table"
+		if endpoint == "" {
+			hint += ", or run with --emulator to use the sample tables"
+		}
+		return usageErrorf("%v: %s", err, hint)
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return fmt.Errorf("%w: check the credentials (gcloud auth application-default login) and --billing-project", err)
+	}
+	return err
+}
+
+// openWorkDir creates the work dir; an existing non-empty one is refused unless it is an earlier
+// bqread work dir and --overwrite was given.
+func (o *exportOptions) openWorkDir() (*store.Dir, error) {
+	dir := o.workDir
+	if dir == "" && o.out == "-" {
+		tmp, err := os.MkdirTemp("", "bqread-*")
+		if err != nil {
+			return nil, fmt.Errorf("create a work dir: %w", err)
+		}
+		return store.NewDir(tmp)
+	}
+	if dir == "" {
+		dir = o.out + ".bqread"
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read work dir: %w", err)
+	}
+	if len(entries) > 0 {
+		_, statErr := os.Stat(filepath.Join(dir, session.ManifestName))
+		if !o.overwrite || statErr != nil {
+			return nil, usageErrorf("export: work dir %s is not empty: remove it, pass --work-dir, or pass --overwrite to replace an earlier export's parts", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("remove the earlier work dir: %w", err)
+		}
+	}
+	return store.NewDir(dir)
+}
+
+// runSession runs the workers, merges their segments and returns the summary.
+func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *store.Dir, m *session.Manifest) (*summary, error) {
+	log := slog.New(slog.NewTextHandler(opts.stderr, nil))
+	prog := newProgress(p.progress, opts.stderr, log, len(m.Streams), m.EstimatedRows)
+	prog.start(ctx)
+	res, err := shard.Run(ctx, shard.Config{WorkDir: st.Root(), Parallelism: opts.parallelism,
+		MaxRestarts: maxRestarts, OnEvent: prog.event, Log: log})
+	prog.stop()
+	if err != nil {
+		return nil, err
+	}
+	want := make([]int64, len(res.Streams))
+	for i, s := range res.Streams {
+		want[i] = s.Rows
+	}
+	written, err := mergeOutput(ctx, opts.out, opts.stdout, st, m, want)
+	if err != nil {
+		return nil, err
+	}
+	return newSummary(m, res, written, opts), nil
+}
+
+// mergeOutput merges the segments into out (tmp, fsync, rename) or onto stdout for "-".
+func mergeOutput(ctx context.Context, out string, stdout io.Writer, st *store.Dir, m *session.Manifest, want []int64) (shard.MergeStats, error) {
+	if out == "-" {
+		return shard.Merge(ctx, st, m, want, stdout)
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return shard.MergeStats{}, fmt.Errorf("create output: %w", err)
+	}
+	defer os.Remove(f.Name())
+	stats, err := shard.Merge(ctx, st, m, want, f)
+	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes 0600; the output is an ordinary file
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), out)
+	}
+	if err == nil {
+		err = store.SyncDir(filepath.Dir(out))
+	}
+	if err != nil {
+		return shard.MergeStats{}, fmt.Errorf("write %s: %w", out, err)
+	}
+	return stats, nil
+}
+
+// summary is the --summary JSON.
+type summary struct {
+	Table         string          `json:"table"`
+	Session       string          `json:"session"`
+	Streams       int             `json:"streams"`
+	Rows          int64           `json:"rows"`
+	BytesReceived int64           `json:"bytes_received"`
+	BytesWritten  int64           `json:"bytes_written"`
+	OutputFiles   []string        `json:"output_files"`
+	WallSeconds   float64         `json:"wall_seconds"`
+	Retries       int             `json:"retries"`
+	PerStream     []streamSummary `json:"per_stream"`
+}
+
+type streamSummary struct {
+	Index    int   `json:"index"`
+	Pid      int   `json:"pid"`  // the process that finished the stream
+	Pids     []int `json:"pids"` // every process started for it
+	Rows     int64 `json:"rows"`
+	Segments int   `json:"segments"`
+	Attempts int   `json:"attempts"`
+}
+
+func newSummary(m *session.Manifest, res *shard.Result, written shard.MergeStats, opts *exportOptions) *summary {
+	s := &summary{Table: m.Table, Session: m.Session, Streams: len(m.Streams), Rows: written.Rows,
+		BytesReceived: res.Bytes, BytesWritten: written.Bytes, OutputFiles: []string{opts.out},
+		Retries: res.Retries, PerStream: []streamSummary{}}
+	for _, r := range res.Streams {
+		ss := streamSummary{Index: r.Index, Pids: r.Pids, Rows: r.Rows, Segments: r.Segments, Attempts: r.Attempts}
+		if len(r.Pids) > 0 {
+			ss.Pid = r.Pids[len(r.Pids)-1]
+		}
+		s.PerStream = append(s.PerStream, ss)
+	}
+	return s
+}
+
+func (o *exportOptions) writeSummary(s *summary) error {
+	if o.summary == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	if o.summary == "-" {
+		_, err = o.stdout.Write(data)
+		return err
+	}
+	if err := os.WriteFile(o.summary, data, 0o644); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,471 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bqread/bqread/emulator"
+)
+
+// asMainEnv makes the test binary act as bqread itself, so that the worker processes export starts
+// through os.Executable() run the real worker command.
+const asMainEnv = "BQREAD_TEST_AS_MAIN"
+
+// testData is the emulator data dir holding the test table (see writeTestTable).
+var testData string
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Setenv(asMainEnv, "1")
+	dir, err := os.MkdirTemp("", "bqread-test-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testData = dir
+	err = writeTestTable(dir)
+	code := 1
+	if err == nil {
+		code = m.Run()
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	testTable = "bqread-test.ds.items"
+	testRows  = 3000
+)
+
+const testSchema = `[
+  {"name": "id", "type": "INTEGER", "mode": "REQUIRED"},
+  {"name": "name", "type": "STRING"},
+  {"name": "score", "type": "FLOAT"},
+  {"name": "ok", "type": "BOOLEAN"},
+  {"name": "day", "type": "DATE"},
+  {"name": "tags", "type": "STRING", "mode": "REPEATED"}
+]`
+
+// sourceRow is row i of the test table in BigQuery's JSON export form (what ndjson output holds).
+func sourceRow(i int) map[string]any {
+	row := map[string]any{
+		"id":    strconv.Itoa(i),
+		"name":  fmt.Sprintf("item %d", i),
+		"score": float64(i) / 4,
+		"ok":    i%3 == 0,
+		"day":   fmt.Sprintf("2024-%02d-%02d", i%12+1, i%28+1),
+		"tags":  []any{},
+	}
+	if i%7 == 0 {
+		row["name"] = nil
+	}
+	for j := range i % 3 {
+		row["tags"] = append(row["tags"].([]any), fmt.Sprintf("t%d", j))
+	}
+	return row
+}
+
+// writeTestTable writes the test table in the emulator's data dir layout, rows in load form.
+func writeTestTable(dir string) error {
+	tdir := filepath.Join(dir, "bqread-test", "ds", "items")
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tdir, "schema.json"), []byte(testSchema), 0o644); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i := range testRows {
+		if err := enc.Encode(sourceRow(i)); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(tdir, "data.ndjson"), buf.Bytes(), 0o644)
+}
+
+// export runs bqread export in process with the test table's emulator; it returns the exit code and
+// what went to stdout and stderr.
+func export(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"export", "--emulator", "--emulator-data", testData, "--progress", "none"}, args...)
+	code := run(t.Context(), args, nil, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// exportSummary is the part of the --summary JSON the tests check.
+type exportSummary struct {
+	Streams   int   `json:"streams"`
+	Rows      int64 `json:"rows"`
+	PerStream []struct {
+		Index int   `json:"index"`
+		Pid   int   `json:"pid"`
+		Pids  []int `json:"pids"`
+		Rows  int64 `json:"rows"`
+	} `json:"per_stream"`
+}
+
+func mustExport(t *testing.T, args ...string) exportSummary {
+	t.Helper()
+	code, stdout, stderr := export(t, append(args, "--summary", "-")...)
+	if code != 0 {
+		t.Fatalf("bqread export %v: exit %d\n%s", args, code, stderr)
+	}
+	var s exportSummary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout)
+	}
+	return s
+}
+
+// readNDJSON reads an ndjson file with encoding/json, one canonical JSON string per row, sorted.
+func readNDJSON(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for dec.More() {
+		var row map[string]any
+		if err := dec.Decode(&row); err != nil {
+			t.Fatalf("%s: row %d: %v", path, len(rows), err)
+		}
+		rows = append(rows, canonical(t, row))
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+func canonical(t *testing.T, row map[string]any) string {
+	b, err := json.Marshal(row) // map keys are sorted
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wantRows returns the canonical rows of the source rows that keep selects, projected to columns
+// (all when nil), sorted.
+func wantRows(t *testing.T, keep func(i int) bool, columns ...string) []string {
+	var rows []string
+	for i := range testRows {
+		if !keep(i) {
+			continue
+		}
+		row := sourceRow(i)
+		if columns != nil {
+			proj := map[string]any{}
+			for _, c := range columns {
+				proj[c] = row[c]
+			}
+			row = proj
+		}
+		rows = append(rows, canonical(t, row))
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+func all(int) bool { return true }
+
+// readParquet reads a parquet file with arrow-go's pqarrow reader.
+func readParquet(t *testing.T, path string) arrow.Table {
+	t.Helper()
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pf.Close() })
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tbl.Release)
+	return tbl
+}
+
+// parquetRows returns "id|name|score" per row of a parquet file of the test table, sorted.
+func parquetRows(t *testing.T, tbl arrow.Table) []string {
+	t.Helper()
+	tr := array.NewTableReader(tbl, 1024)
+	defer tr.Release()
+	var rows []string
+	for tr.Next() {
+		rec := tr.Record()
+		ids := rec.Column(0).(*array.Int64)
+		names := rec.Column(1).(*array.String)
+		scores := rec.Column(2).(*array.Float64)
+		for i := range int(rec.NumRows()) {
+			name := "<null>"
+			if names.IsValid(i) {
+				name = names.Value(i)
+			}
+			rows = append(rows, fmt.Sprintf("%d|%s|%g", ids.Value(i), name, scores.Value(i)))
+		}
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+func checkProcesses(t *testing.T, s exportSummary, streams int) {
+	t.Helper()
+	if s.Streams != streams || len(s.PerStream) != streams {
+		t.Fatalf("session has %d streams (%d reported), want %d", s.Streams, len(s.PerStream), streams)
+	}
+	seen := map[int]int{os.Getpid(): -1}
+	for _, ps := range s.PerStream {
+		if len(ps.Pids) != 1 || ps.Pid != ps.Pids[0] {
+			t.Errorf("stream %d ran in processes %v, want exactly one", ps.Index, ps.Pids)
+		}
+		if other, dup := seen[ps.Pid]; dup {
+			t.Errorf("stream %d ran in pid %d, as did stream %d (-1: the coordinator)", ps.Index, ps.Pid, other)
+		}
+		seen[ps.Pid] = ps.Index
+	}
+}
+
+func TestExportStreamsInProcesses(t *testing.T) {
+	want := wantRows(t, all)
+	for _, wire := range []string{"arrow", "avro"} {
+		for _, streams := range []int{1, 2, 7, 16} {
+			t.Run(fmt.Sprintf("%s/%d", wire, streams), func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "items.ndjson")
+				s := mustExport(t, testTable, "-o", out, "--data-format", wire,
+					"--streams", strconv.Itoa(streams), "--parallelism", "4")
+				checkProcesses(t, s, streams)
+				got := readNDJSON(t, out)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("output rows differ from the source (-want +got):\n%s", diff)
+				}
+				if s.Rows != testRows {
+					t.Errorf("summary rows = %d, want %d", s.Rows, testRows)
+				}
+				if _, err := os.Stat(out + ".bqread"); !os.IsNotExist(err) {
+					t.Errorf("work dir left after success: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestExportParquet(t *testing.T) {
+	var want []string
+	for i := range testRows {
+		r := sourceRow(i)
+		name := "<null>"
+		if n, ok := r["name"].(string); ok {
+			name = n
+		}
+		want = append(want, fmt.Sprintf("%d|%s|%g", i, name, r["score"]))
+	}
+	slices.Sort(want)
+	for _, wire := range []string{"arrow", "avro"} {
+		t.Run(wire, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "items.parquet")
+			s := mustExport(t, testTable, "-o", out, "--data-format", wire, "--streams", "3")
+			checkProcesses(t, s, 3)
+			if diff := cmp.Diff(want, parquetRows(t, readParquet(t, out))); diff != "" {
+				t.Errorf("parquet rows differ from the source (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestExportColumnsWhere(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cols.ndjson")
+	mustExport(t, testTable, "-o", out, "--columns", "name,id", "--streams", "2")
+	if diff := cmp.Diff(wantRows(t, all, "id", "name"), readNDJSON(t, out)); diff != "" {
+		t.Errorf("--columns: rows differ (-want +got):\n%s", diff)
+	}
+	out = filepath.Join(dir, "where.ndjson")
+	mustExport(t, testTable, "-o", out, "--where", "id < 100 AND ok", "--streams", "2", "--data-format", "avro")
+	if diff := cmp.Diff(wantRows(t, func(i int) bool { return i < 100 && i%3 == 0 }), readNDJSON(t, out)); diff != "" {
+		t.Errorf("--where: rows differ (-want +got):\n%s", diff)
+	}
+}
+
+func TestExportEmpty(t *testing.T) {
+	tests := []struct{ name, table, where string }{
+		{"empty table", "bqread-demo.samples.empty", ""},
+		{"filter matches nothing", testTable, "id < 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "empty.parquet")
+			args := []string{tt.table, "-o", out}
+			if tt.where != "" {
+				args = append(args, "--where", tt.where)
+			}
+			s := mustExport(t, args...)
+			if s.Rows != 0 {
+				t.Errorf("rows = %d, want 0", s.Rows)
+			}
+			tbl := readParquet(t, out)
+			if tbl.NumRows() != 0 || tbl.NumCols() == 0 {
+				t.Errorf("parquet file has %d rows and %d columns, want 0 rows and the schema", tbl.NumRows(), tbl.NumCols())
+			}
+		})
+	}
+}
+
+func TestExportUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.ndjson")
+	if err := os.WriteFile(existing, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		out  string
+	}{
+		{"bad table", []string{"not-a-table", "-o", filepath.Join(dir, "a.ndjson")}, filepath.Join(dir, "a.ndjson")},
+		{"existing output", []string{testTable, "-o", existing}, existing},
+		{"unknown format", []string{testTable, "-o", filepath.Join(dir, "b.ndjson"), "-f", "xlsx"}, filepath.Join(dir, "b.ndjson")},
+		{"unknown extension", []string{testTable, "-o", filepath.Join(dir, "c.xlsx")}, filepath.Join(dir, "c.xlsx")},
+		{"future snapshot", []string{testTable, "-o", filepath.Join(dir, "d.ndjson"), "--snapshot-time", "2999-01-01T00:00:00Z"}, filepath.Join(dir, "d.ndjson")},
+		{"unknown column", []string{testTable, "-o", filepath.Join(dir, "e.ndjson"), "--columns", "nope"}, filepath.Join(dir, "e.ndjson")},
+		{"bad filter", []string{testTable, "-o", filepath.Join(dir, "f.ndjson"), "--where", "id >"}, filepath.Join(dir, "f.ndjson")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := export(t, tt.args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d\n%s", code, exitUsage, stderr)
+			}
+			if n := bytes.Count([]byte(stderr), []byte("\n")); n != 1 {
+				t.Errorf("stderr has %d lines, want one:\n%s", n, stderr)
+			}
+			if tt.out == existing {
+				if data, _ := os.ReadFile(existing); string(data) != "keep me\n" {
+					t.Errorf("existing output changed to %q", data)
+				}
+			} else if _, err := os.Stat(tt.out); !os.IsNotExist(err) {
+				t.Errorf("%s exists after a usage error", tt.out)
+			}
+			if _, err := os.Stat(tt.out + ".bqread"); !os.IsNotExist(err) {
+				t.Errorf("work dir exists after a usage error")
+			}
+		})
+	}
+}
+
+// parquetIDs returns the sorted first (INT64) column of a parquet file.
+func parquetIDs(t *testing.T, path string) []int64 {
+	t.Helper()
+	tr := array.NewTableReader(readParquet(t, path), 0)
+	defer tr.Release()
+	var ids []int64
+	for tr.Next() {
+		ids = append(ids, tr.Record().Column(0).(*array.Int64).Int64Values()...)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func TestExportSnapshotTime(t *testing.T) {
+	data := t.TempDir()
+	tdir := filepath.Join(data, "bqread-test", "ds", "versions")
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	schemaPath := filepath.Join(tdir, "schema.json")
+	os.WriteFile(schemaPath, []byte(`[{"name":"id","type":"INT64"}]`), 0o644)
+	os.Chtimes(schemaPath, now.Add(-4*time.Hour), now.Add(-4*time.Hour))
+	writeVersion := func(rows int, mtime time.Time) []int64 {
+		var buf bytes.Buffer
+		var ids []int64
+		for i := range rows {
+			fmt.Fprintf(&buf, "{\"id\": %d}\n", i)
+			ids = append(ids, int64(i))
+		}
+		path := filepath.Join(tdir, "data.ndjson")
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	dir := t.TempDir()
+	exportAt := func(name, snapshot string) (int, string) {
+		args := []string{"export", "bqread-test.ds.versions", "--endpoint", inst.GRPCAddr(), "--progress", "none",
+			"-o", filepath.Join(dir, name), "--streams", "2"}
+		if snapshot != "" {
+			args = append(args, "--snapshot-time", snapshot)
+		}
+		var stderr bytes.Buffer
+		code := run(t.Context(), args, nil, io.Discard, &stderr)
+		return code, stderr.String()
+	}
+
+	v1 := writeVersion(10, now.Add(-2*time.Hour))
+	if code, stderr := exportAt("v1.parquet", ""); code != 0 {
+		t.Fatalf("export of version 1: exit %d\n%s", code, stderr)
+	}
+	v2 := writeVersion(25, now.Add(-time.Hour))
+	tests := []struct {
+		name, snapshot string
+		want           []int64
+	}{
+		{"now", "", v2},
+		{"between versions", now.Add(-90 * time.Minute).Format(time.RFC3339Nano), v1},
+		{"after version 2", now.Add(-time.Minute).Format(time.RFC3339Nano), v2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tt.name, " ", "_") + ".parquet"
+			if code, stderr := exportAt(name, tt.snapshot); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if diff := cmp.Diff(tt.want, parquetIDs(t, filepath.Join(dir, name))); diff != "" {
+				t.Errorf("ids mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	code, stderr := exportAt("before.parquet", now.Add(-3*time.Hour).Format(time.RFC3339))
+	if code != exitUsage {
+		t.Errorf("snapshot before the table existed: exit %d, want %d\n%s", code, exitUsage, stderr)
+	}
+}

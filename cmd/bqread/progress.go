@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bqread/bqread/internal/event"
+)
+
+// Refresh intervals of the two progress displays.
+const (
+	barEvery   = 200 * time.Millisecond
+	plainEvery = 5 * time.Second
+)
+
+// progress renders worker events: bars redrawn in place on a terminal, or a log record every few
+// seconds otherwise. Its methods are safe for concurrent use.
+type progress struct {
+	mode    string // bar, plain or none
+	w       io.Writer
+	log     *slog.Logger
+	estRows int64
+	begin   time.Time
+
+	mu      sync.Mutex
+	streams []streamState
+	drawn   int // lines drawn by the last bar frame
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type streamState struct {
+	running, finished bool
+	rows, bytes       int64
+	fraction          float64
+}
+
+// newProgress returns a display in mode (auto picks bar when w is a terminal).
+func newProgress(mode string, w io.Writer, log *slog.Logger, streams int, estRows int64) *progress {
+	if mode == "auto" {
+		mode = "plain"
+		if isTerminal(w) {
+			mode = "bar"
+		}
+	}
+	return &progress{mode: mode, w: w, log: log, estRows: estRows, begin: time.Now(),
+		streams: make([]streamState, streams), done: make(chan struct{})}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// event records one worker event.
+func (p *progress) event(e event.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.Stream < 0 || e.Stream >= len(p.streams) {
+		return
+	}
+	s := &p.streams[e.Stream]
+	switch e.Kind {
+	case event.Start:
+		s.running = true
+	case event.Progress, event.Segment:
+		s.rows, s.bytes, s.fraction = e.Rows, e.Bytes, e.Progress
+	case event.Done:
+		s.rows, s.fraction, s.running, s.finished = e.Rows, 1, false, true
+	case event.Error:
+		s.running = false
+	case event.Retry:
+		p.log.Warn("retrying", "stream", e.Stream, "offset", e.Offset, "error", e.Message)
+	}
+}
+
+// start begins periodic rendering until stop.
+func (p *progress) start(ctx context.Context) {
+	every := plainEvery
+	switch p.mode {
+	case "none":
+		return
+	case "bar":
+		every = barEvery
+	}
+	p.wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				p.render()
+			case <-p.done:
+				p.render()
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+}
+
+// stop renders a last frame and ends rendering.
+func (p *progress) stop() {
+	close(p.done)
+	p.wg.Wait()
+}
+
+// totals sums the streams: rows, bytes, finished streams, and the fraction done.
+func (p *progress) totals() (rows, bytes int64, finished int, fraction float64) {
+	for _, s := range p.streams {
+		rows += s.rows
+		bytes += s.bytes
+		fraction += s.fraction
+		if s.finished {
+			finished++
+		}
+	}
+	switch {
+	case p.estRows > 0:
+		fraction = min(float64(rows)/float64(p.estRows), 1)
+	case len(p.streams) > 0:
+		fraction /= float64(len(p.streams))
+	}
+	return rows, bytes, finished, fraction
+}
+
+func (p *progress) render() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rows, bytes, finished, fraction := p.totals()
+	elapsed := time.Since(p.begin)
+	rate := float64(rows) / max(elapsed.Seconds(), 1e-3)
+	if p.mode == "plain" {
+		p.log.Info("progress", "rows", rows, "bytes", bytes, "streams_done", finished, "streams", len(p.streams),
+			"rows_per_s", int64(rate), "eta", eta(elapsed, fraction).String())
+		return
+	}
+	var b strings.Builder
+	if p.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", p.drawn)
+	}
+	lines := 0
+	for i, s := range p.streams {
+		if s.running {
+			fmt.Fprintf(&b, "\x1b[2K  stream %-4d %s %12d rows %10s\n", i, bar(s.fraction, 20), s.rows, size(s.bytes))
+			lines++
+		}
+	}
+	fmt.Fprintf(&b, "\x1b[2K  total %d/%d %s %12d rows %10s %10.0f rows/s  ETA %s\n", finished, len(p.streams),
+		bar(fraction, 20), rows, size(bytes), rate, eta(elapsed, fraction))
+	lines++
+	for ; lines < p.drawn; lines++ {
+		b.WriteString("\x1b[2K\n")
+	}
+	p.drawn = lines
+	io.WriteString(p.w, b.String())
+}
+
+func bar(f float64, width int) string {
+	n := int(f*float64(width) + 0.5)
+	n = min(max(n, 0), width)
+	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
+}
+
+func eta(elapsed time.Duration, fraction float64) time.Duration {
+	if fraction <= 0 || fraction >= 1 {
+		return 0
+	}
+	return (time.Duration(float64(elapsed) * (1 - fraction) / fraction)).Round(time.Second)
+}
+
+func size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

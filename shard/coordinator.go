@@ -1,0 +1,293 @@
+package shard
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bqread/bqread/internal/event"
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/session"
+)
+
+// Config tunes Run.
+type Config struct {
+	// WorkDir is the local work dir holding manifest.json; segments are committed there.
+	WorkDir string
+	// Parallelism is the most worker processes running at once (default 1).
+	Parallelism int
+	// MaxRestarts is how many times a stream's worker is started again after it died or gave up
+	// on a transient error. Fatal and usage errors are never restarted.
+	MaxRestarts int
+	// Command is the worker command line before its flags; default: this executable, "worker".
+	// Run appends --manifest PATH --stream-index I.
+	Command []string
+	// Env is added to each worker's environment.
+	Env []string
+	// WaitDelay is how long a worker has to exit after SIGTERM before it is killed (default 10s).
+	WaitDelay time.Duration
+	// OnEvent, if set, receives every worker event, one call at a time.
+	OnEvent func(event.Event)
+	// Log receives worker stderr lines and supervision records (default: discarded).
+	Log *slog.Logger
+}
+
+// StreamResult is what one stream's workers did.
+type StreamResult struct {
+	Index    int   `json:"index"`
+	Pids     []int `json:"pids"` // every process started for the stream, in order
+	Rows     int64 `json:"rows"`
+	Bytes    int64 `json:"bytes_received"`
+	Segments int   `json:"segments"` // segments committed by these processes
+	Attempts int   `json:"attempts"` // ReadRows calls, over all processes
+	Retries  int   `json:"retries"`
+	Restarts int   `json:"restarts"`
+}
+
+// Result is what Run did.
+type Result struct {
+	Streams []StreamResult
+	Rows    int64
+	Bytes   int64
+	Retries int
+}
+
+// WorkerError is a stream's final failure.
+type WorkerError struct {
+	Stream  int
+	Class   event.Class
+	Message string
+}
+
+func (e *WorkerError) Error() string {
+	return fmt.Sprintf("stream %d: %s", e.Stream, e.Message)
+}
+
+// Run starts one worker process per stream of the manifest in cfg.WorkDir, at most
+// cfg.Parallelism at once, restarts workers that die, and returns when every stream is read or
+// one failed for good (then the others are stopped with SIGTERM).
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	st, err := store.NewDir(cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := session.LoadManifest(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCoordinator(cfg, len(m.Streams))
+	if err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(cfg.Parallelism, 1))
+	for i := range m.Streams {
+		g.Go(func() error { return c.runStream(gctx, i) })
+	}
+	err = g.Wait()
+	res := c.result()
+	if err != nil {
+		return res, err
+	}
+	return res, ctx.Err()
+}
+
+type coordinator struct {
+	cfg      Config
+	manifest string
+	log      *slog.Logger
+
+	mu      sync.Mutex // guards results and serializes OnEvent
+	results []StreamResult
+}
+
+func newCoordinator(cfg Config, streams int) (*coordinator, error) {
+	if len(cfg.Command) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the bqread executable to start workers: %w", err)
+		}
+		cfg.Command = []string{exe, "worker"}
+	}
+	if cfg.WaitDelay == 0 {
+		cfg.WaitDelay = 10 * time.Second
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &coordinator{cfg: cfg, manifest: filepath.Join(cfg.WorkDir, session.ManifestName), log: log,
+		results: make([]StreamResult, streams)}
+	for i := range c.results {
+		c.results[i].Index = i
+	}
+	return c, nil
+}
+
+func (c *coordinator) result() *Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := &Result{Streams: append([]StreamResult(nil), c.results...)}
+	for _, s := range r.Streams {
+		r.Rows += s.Rows
+		r.Bytes += s.Bytes
+		r.Retries += s.Retries
+	}
+	return r
+}
+
+// runStream runs stream i's worker until it is done, restarting it after transient failures.
+func (c *coordinator) runStream(ctx context.Context, i int) error {
+	for run := 0; ; run++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := c.runProcess(ctx, i)
+		if err == nil || ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		var we *WorkerError
+		if !errors.As(err, &we) || we.Class != event.Retryable || run >= c.cfg.MaxRestarts {
+			return err
+		}
+		c.log.Warn("restarting worker", "stream", i, "restart", run+1, "error", we.Message)
+		c.mu.Lock()
+		c.results[i].Restarts++
+		c.mu.Unlock()
+	}
+}
+
+// runProcess runs one worker process for stream i and returns nil once it reported done.
+func (c *coordinator) runProcess(ctx context.Context, i int) error {
+	args := append(append([]string(nil), c.cfg.Command[1:]...), "--manifest", c.manifest, "--stream-index", strconv.Itoa(i))
+	cmd := exec.CommandContext(ctx, c.cfg.Command[0], args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = c.cfg.WaitDelay
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(os.Environ(), c.cfg.Env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start worker for stream %d: %w", i, err)
+	}
+	c.mu.Lock()
+	c.results[i].Pids = append(c.results[i].Pids, cmd.Process.Pid)
+	c.mu.Unlock()
+
+	var wg sync.WaitGroup
+	var lastErrLine string
+	wg.Go(func() { lastErrLine = c.logLines(stderr, i) })
+	p := &procState{stream: i}
+	c.readEvents(stdout, p)
+	wg.Wait()
+	waitErr := cmd.Wait()
+	return p.outcome(waitErr, lastErrLine)
+}
+
+// logLines logs each stderr line of stream i's worker and returns the last one.
+func (c *coordinator) logLines(r io.Reader, i int) string {
+	var last string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		last = sc.Text()
+		c.log.Info("worker: "+last, "stream", i)
+	}
+	return last
+}
+
+// procState is what one worker process reported.
+type procState struct {
+	stream    int
+	done      bool
+	failure   *event.Event
+	bytesBase int64 // bytes received by earlier processes of the stream
+}
+
+// readEvents parses the worker's stdout until it closes, updating results and forwarding events.
+func (c *coordinator) readEvents(r io.Reader, p *procState) {
+	c.mu.Lock()
+	p.bytesBase = c.results[p.stream].Bytes
+	c.mu.Unlock()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		e, err := event.Parse(sc.Bytes())
+		if err != nil || e.Stream != p.stream {
+			c.log.Warn("ignoring a malformed worker line", "stream", p.stream, "line", truncate(sc.Text(), 200))
+			continue
+		}
+		c.apply(p, e)
+	}
+	io.Copy(io.Discard, r)
+}
+
+func (c *coordinator) apply(p *procState, e event.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.results[p.stream]
+	switch e.Kind {
+	case event.Start:
+		s.Attempts++
+	case event.Progress, event.Segment, event.Done:
+		s.Rows, s.Bytes = e.Rows, p.bytesBase+e.Bytes
+	case event.Retry:
+		s.Attempts++
+		s.Retries++
+	case event.Error:
+		p.failure = &e
+	}
+	if e.Kind == event.Segment {
+		s.Segments++
+	}
+	if e.Kind == event.Done {
+		p.done = true
+	}
+	if c.cfg.OnEvent != nil {
+		c.cfg.OnEvent(e)
+	}
+}
+
+// outcome turns what a finished process reported into runProcess's result.
+func (p *procState) outcome(waitErr error, lastErrLine string) error {
+	switch {
+	case p.done && waitErr == nil:
+		return nil
+	case p.failure != nil:
+		return &WorkerError{Stream: p.stream, Class: p.failure.Class, Message: p.failure.Message}
+	}
+	msg := "worker exited without finishing the stream"
+	if waitErr != nil {
+		msg = fmt.Sprintf("worker %v", waitErr)
+	}
+	if lastErrLine != "" {
+		msg += ": " + lastErrLine
+	}
+	return &WorkerError{Stream: p.stream, Class: event.Retryable, Message: msg}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

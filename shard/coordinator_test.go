@@ -1,0 +1,197 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+
+	"github.com/bqread/bqread/internal/event"
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/schema"
+	"github.com/bqread/bqread/session"
+)
+
+// workerModeEnv makes the test binary act as a (mis)behaving worker, as os/exec's tests do.
+const workerModeEnv = "SHARD_TEST_WORKER_MODE"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(workerModeEnv); mode != "" {
+		os.Exit(fakeWorker(mode, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeWorker implements the worker side of the protocol in one of several ways:
+//
+//	ok        start, one segment of 10*(i+1) rows, done
+//	garbage   non-protocol lines on stdout, then as ok
+//	crash1    the first process of each stream exits 3 without a result; later ones as ok
+//	fatal1    stream 1 reports a fatal error; the others hang until SIGTERM
+//	stubborn  stream 1 reports a fatal error; the others ignore SIGTERM and hang
+func fakeWorker(mode string, args []string) int {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	manifest := fs.String("manifest", "", "")
+	index := fs.Int("stream-index", -1, "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	dir, i := filepath.Dir(*manifest), *index
+	ev := event.NewWriter(os.Stdout)
+	send := func(e event.Event) { e.Stream, e.Pid = i, os.Getpid(); ev.Send(e) }
+	send(event.Event{Kind: event.Start})
+	switch mode {
+	case "garbage":
+		fmt.Println("not json")
+		fmt.Println(`{"kind":"done","stream":99,"rows":5}`)
+	case "crash1":
+		marker := filepath.Join(dir, fmt.Sprintf("ran-%d", i))
+		if _, err := os.Stat(marker); err != nil {
+			os.WriteFile(marker, nil, 0o644)
+			fmt.Fprintln(os.Stderr, "simulated crash")
+			return 3
+		}
+	case "fatal1", "stubborn":
+		if i == 1 {
+			time.Sleep(100 * time.Millisecond)
+			send(event.Event{Kind: event.Error, Class: event.Fatal, Message: "permission denied"})
+			return 1
+		}
+		if mode == "stubborn" {
+			signal.Ignore(syscall.SIGTERM)
+		}
+		time.Sleep(time.Hour)
+	}
+	rows := int64(10 * (i + 1))
+	send(event.Event{Kind: event.Segment, Path: SegmentName(i, 0, rows, "ndjson"), Lo: 0, Hi: rows, Rows: rows})
+	send(event.Event{Kind: event.Done, Rows: rows})
+	return 0
+}
+
+// writeManifest writes a manifest of n streams into a new work dir and returns the dir.
+func writeManifest(t *testing.T, n int) string {
+	t.Helper()
+	s := schema.Schema{{Name: "x", Type: schema.Int64}}
+	rs := &storagepb.ReadSession{Name: "sessions/test", DataFormat: storagepb.DataFormat_AVRO,
+		Schema: &storagepb.ReadSession_AvroSchema{AvroSchema: &storagepb.AvroSchema{Schema: schema.AvroSchema(s)}}}
+	for i := range n {
+		rs.Streams = append(rs.Streams, &storagepb.ReadStream{Name: "sessions/test/streams/" + strconv.Itoa(i)})
+	}
+	m, err := session.NewManifest(rs, session.Request{DataFormat: session.FormatAvro}, "", session.Output{Format: "ndjson"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := store.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func fakeConfig(t *testing.T, mode string, streams int) Config {
+	return Config{
+		WorkDir:     writeManifest(t, streams),
+		Parallelism: 4,
+		MaxRestarts: 2,
+		Command:     []string{os.Args[0]},
+		Env:         []string{workerModeEnv + "=" + mode},
+		WaitDelay:   500 * time.Millisecond,
+	}
+}
+
+func TestRunDistinctProcesses(t *testing.T) {
+	for _, mode := range []string{"ok", "garbage"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := fakeConfig(t, mode, 5)
+			var mu sync.Mutex
+			var events []event.Event
+			cfg.OnEvent = func(e event.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pids := map[int]bool{os.Getpid(): true}
+			var want int64
+			for i, s := range res.Streams {
+				if len(s.Pids) != 1 || pids[s.Pids[0]] {
+					t.Errorf("stream %d pids %v: want one pid of its own", i, s.Pids)
+				}
+				pids[s.Pids[0]] = true
+				if got, w := s.Rows, int64(10*(i+1)); got != w {
+					t.Errorf("stream %d rows = %d, want %d", i, got, w)
+				}
+				if s.Segments != 1 || s.Attempts != 1 || s.Restarts != 0 {
+					t.Errorf("stream %d: %+v", i, s)
+				}
+				want += int64(10 * (i + 1))
+			}
+			if res.Rows != want {
+				t.Errorf("rows = %d, want %d", res.Rows, want)
+			}
+			if got, w := len(events), 3*5; got != w {
+				t.Errorf("%d events forwarded, want %d", got, w)
+			}
+		})
+	}
+}
+
+func TestRunRestartsCrashedWorker(t *testing.T) {
+	cfg := fakeConfig(t, "crash1", 3)
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range res.Streams {
+		if len(s.Pids) != 2 || s.Pids[0] == s.Pids[1] || s.Restarts != 1 {
+			t.Errorf("stream %d: pids %v restarts %d, want two processes and one restart", i, s.Pids, s.Restarts)
+		}
+	}
+
+	cfg = fakeConfig(t, "crash1", 1)
+	cfg.MaxRestarts = 0
+	_, err = Run(context.Background(), cfg)
+	var we *WorkerError
+	if !errors.As(err, &we) || we.Class != event.Retryable {
+		t.Fatalf("Run without restarts = %v, want a retryable WorkerError", err)
+	}
+}
+
+func TestRunStopsOnFatal(t *testing.T) {
+	for _, mode := range []string{"fatal1", "stubborn"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := fakeConfig(t, mode, 3)
+			_, err := Run(context.Background(), cfg)
+			var we *WorkerError
+			if !errors.As(err, &we) || we.Class != event.Fatal || we.Stream != 1 {
+				t.Fatalf("Run = %v, want the fatal error of stream 1", err)
+			}
+		})
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	cfg := fakeConfig(t, "fatal1", 1) // stream 0 hangs
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.OnEvent = func(e event.Event) {
+		if e.Kind == event.Start {
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+}

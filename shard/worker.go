@@ -1,0 +1,289 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	storage "cloud.google.com/go/bigquery/storage/apiv1"
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bqread/bqread/decode"
+	"github.com/bqread/bqread/internal/event"
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/output"
+	"github.com/bqread/bqread/session"
+)
+
+// ErrUsage is wrapped by worker errors caused by bad input (manifest, stream index).
+var ErrUsage = errors.New("shard: bad worker input")
+
+// DefaultIdleTimeout is how long a worker waits for the next ReadRows response before it treats the
+// call as stalled and resumes it.
+const DefaultIdleTimeout = 2 * time.Minute
+
+// Segment bounds used when the manifest leaves them zero: a segment is committed at this many rows
+// or wire bytes, whichever comes first.
+const (
+	DefaultSegmentRows  = 1 << 20
+	DefaultSegmentBytes = 256 << 20
+)
+
+// progressEvery is the least time between two progress events of a worker.
+const progressEvery = 250 * time.Millisecond
+
+// WorkerOption tunes RunWorker.
+type WorkerOption func(*worker)
+
+// WithRetryPolicy sets the retry policy (default DefaultRetryPolicy).
+func WithRetryPolicy(p RetryPolicy) WorkerOption { return func(w *worker) { w.backoff.p = p } }
+
+// WithIdleTimeout sets the stall timeout (default DefaultIdleTimeout).
+func WithIdleTimeout(d time.Duration) WorkerOption { return func(w *worker) { w.idle = d } }
+
+// RunWorker reads stream streamIndex of the session described by the manifest at manifestPath
+// (a path in a local work dir) from the end of its last committed segment to the end of the stream,
+// commits segment files next to the manifest, and reports event JSON lines on out. It opens its own
+// BigQueryReadClient. The returned error has also been reported as an error event.
+func RunWorker(ctx context.Context, manifestPath string, streamIndex int, out io.Writer, opts ...WorkerOption) error {
+	ev := event.NewWriter(out)
+	w, err := newWorker(ctx, manifestPath, streamIndex, ev, opts)
+	if err == nil {
+		err = w.run(ctx)
+	}
+	if err != nil {
+		ev.Send(event.Event{Kind: event.Error, Stream: streamIndex, Pid: os.Getpid(), Class: classify(ctx, err), Message: err.Error()})
+	}
+	return err
+}
+
+// classify tells the coordinator whether running the worker again may help.
+func classify(ctx context.Context, err error) event.Class {
+	switch ok, _ := transient(err); {
+	case errors.Is(err, ErrUsage):
+		return event.Usage
+	case ok, ctx.Err() != nil:
+		return event.Retryable
+	}
+	if st, ok := status.FromError(err); ok && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) {
+		return event.Retryable
+	}
+	return event.Fatal
+}
+
+// worker is the state of one stream's reader.
+type worker struct {
+	st     store.Store
+	m      *session.Manifest
+	index  int
+	ev     *event.Writer
+	format output.Format
+	opts   output.Options
+	dec    decode.Decoder // nil when payloads pass through
+
+	idle    time.Duration
+	backoff backoff
+
+	offset   int64 // rows received: committed plus in the open segment
+	bytes    int64 // wire bytes received by this process
+	progress float64
+	attempts int
+	lastSent time.Time
+	seg      *segment // the open segment, nil between segments
+}
+
+func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer, opts []WorkerOption) (*worker, error) {
+	st, err := store.NewDir(filepath.Dir(manifestPath))
+	if err != nil {
+		return nil, err
+	}
+	m, err := session.LoadManifest(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if i < 0 || i >= len(m.Streams) {
+		return nil, fmt.Errorf("%w: stream index %d: the session has %d streams (0 to %d)", ErrUsage, i, len(m.Streams), len(m.Streams)-1)
+	}
+	f, err := output.ParseFormat(m.Output.Format)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	w := &worker{st: st, m: m, index: i, ev: ev, format: f, opts: output.Options{Compression: m.Output.Compression},
+		idle: DefaultIdleTimeout, backoff: backoff{p: DefaultRetryPolicy}}
+	if m.Output.SegmentRows <= 0 {
+		m.Output.SegmentRows = DefaultSegmentRows
+	}
+	if m.Output.SegmentBytes <= 0 {
+		m.Output.SegmentBytes = DefaultSegmentBytes
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	if !w.passthrough() {
+		if w.dec, err = newDecoder(m); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+	}
+	return w, nil
+}
+
+// newDecoder returns the decoder of the manifest's wire format.
+func newDecoder(m *session.Manifest) (decode.Decoder, error) {
+	if m.DataFormat == session.FormatAvro {
+		return decode.NewAvro(m.AvroSchema, memory.DefaultAllocator)
+	}
+	return decode.NewArrow(m.ArrowSchema, memory.DefaultAllocator)
+}
+
+// passthrough reports whether wire payloads are copied into segments without decoding.
+func (w *worker) passthrough() bool {
+	return (w.m.DataFormat == session.FormatArrow && w.format == output.Arrow) ||
+		(w.m.DataFormat == session.FormatAvro && w.format == output.Avro)
+}
+
+func (w *worker) send(e event.Event) error {
+	e.Stream, e.Pid = w.index, os.Getpid()
+	return w.ev.Send(e)
+}
+
+func (w *worker) run(ctx context.Context) error {
+	_, end, err := StreamSegments(ctx, w.st, w.index)
+	if err != nil {
+		return err
+	}
+	w.offset = end
+	if err := w.send(event.Event{Kind: event.Start, Offset: end}); err != nil {
+		return err
+	}
+	client, err := session.NewClient(ctx, w.m.Endpoint)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	if err := w.readAll(ctx, client); err != nil {
+		w.abandon()
+		return fmt.Errorf("read stream %d at offset %d: %w", w.index, w.offset, err)
+	}
+	if err := w.commit(); err != nil {
+		return err
+	}
+	return w.send(event.Event{Kind: event.Done, Rows: w.offset, Bytes: w.bytes, Progress: 1,
+		Attempts: w.attempts, Retries: w.attempts - 1})
+}
+
+// readAll calls ReadRows until the stream ends, resuming at the current offset after transient
+// errors.
+func (w *worker) readAll(ctx context.Context, client *storage.BigQueryReadClient) error {
+	for {
+		w.attempts++
+		err := w.readOnce(ctx, client)
+		if err == nil || ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		delay, ok := w.backoff.next(err, time.Now())
+		if !ok {
+			return err
+		}
+		w.send(event.Event{Kind: event.Retry, Offset: w.offset, Retries: w.attempts, Message: err.Error()})
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// readOnce makes one ReadRows call at the current offset and consumes its responses. A response
+// not followed by another within the idle timeout cancels the call with errStalled.
+func (w *worker) readOnce(ctx context.Context, client *storage.BigQueryReadClient) error {
+	callCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(w.idle, func() { cancel(errStalled) })
+	defer timer.Stop()
+	stream, err := client.ReadRows(callCtx, &storagepb.ReadRowsRequest{ReadStream: w.m.Streams[w.index], Offset: w.offset})
+	if err != nil {
+		return callErr(callCtx, err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return callErr(callCtx, err)
+		}
+		timer.Stop()
+		w.backoff.reset()
+		if err := w.consume(ctx, resp); err != nil {
+			return err
+		}
+		timer.Reset(w.idle)
+	}
+}
+
+// callErr returns errStalled for a call the idle timer cancelled, else err.
+func callErr(callCtx context.Context, err error) error {
+	if cause := context.Cause(callCtx); errors.Is(cause, errStalled) {
+		return fmt.Errorf("%w (%v)", errStalled, err)
+	}
+	return err
+}
+
+// consume writes one response's rows into the open segment, committing it when full.
+func (w *worker) consume(ctx context.Context, resp *storagepb.ReadRowsResponse) error {
+	payload, rows := responsePayload(resp)
+	w.bytes += int64(len(payload))
+	w.progress = resp.GetStats().GetProgress().GetAtResponseEnd()
+	if rows > 0 {
+		if err := w.write(ctx, payload, rows); err != nil {
+			return err
+		}
+	}
+	if time.Since(w.lastSent) >= progressEvery {
+		w.lastSent = time.Now()
+		return w.send(event.Event{Kind: event.Progress, Rows: w.offset, Bytes: w.bytes, Progress: w.progress})
+	}
+	return nil
+}
+
+// responsePayload returns a response's rows payload and row count, falling back to the
+// deprecated per-format counts.
+func responsePayload(resp *storagepb.ReadRowsResponse) ([]byte, int64) {
+	if b := resp.GetArrowRecordBatch(); b != nil {
+		return b.GetSerializedRecordBatch(), cmpOr(resp.GetRowCount(), b.GetRowCount())
+	}
+	r := resp.GetAvroRows()
+	return r.GetSerializedBinaryRows(), cmpOr(resp.GetRowCount(), r.GetRowCount())
+}
+
+func cmpOr(a, b int64) int64 {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func (w *worker) write(ctx context.Context, payload []byte, rows int64) error {
+	if w.seg == nil {
+		if err := w.open(ctx); err != nil {
+			return err
+		}
+	}
+	if err := w.seg.sink.write(payload, rows); err != nil {
+		return fmt.Errorf("write rows %d to %d: %w", w.offset, w.offset+rows, err)
+	}
+	w.offset += rows
+	w.seg.rows += rows
+	w.seg.wire += int64(len(payload))
+	if w.seg.rows >= w.m.Output.SegmentRows || w.seg.wire >= w.m.Output.SegmentBytes {
+		return w.commit()
+	}
+	return nil
+}

@@ -1,0 +1,362 @@
+package shard
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	storage "cloud.google.com/go/bigquery/storage/apiv1"
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/internal/event"
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/session"
+)
+
+const workerTestRows = 2000
+
+// fault ends the ReadRows call it is assigned to after `after` responses: with err, or by stalling
+// until the client gives up.
+type fault struct {
+	after int
+	err   error
+	stall bool
+}
+
+// faultProxy forwards the Storage Read API to an emulator and breaks ReadRows calls as scripted:
+// the n-th call gets faults[n] (none once the script runs out).
+type faultProxy struct {
+	storagepb.UnimplementedBigQueryReadServer
+	up *storage.BigQueryReadClient
+
+	mu      sync.Mutex
+	faults  []fault
+	offsets []int64 // the offset of every ReadRows call
+}
+
+func (p *faultProxy) CreateReadSession(ctx context.Context, req *storagepb.CreateReadSessionRequest) (*storagepb.ReadSession, error) {
+	return p.up.CreateReadSession(ctx, req)
+}
+
+func (p *faultProxy) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQueryRead_ReadRowsServer) error {
+	p.mu.Lock()
+	var f *fault
+	if n := len(p.offsets); n < len(p.faults) {
+		f = &p.faults[n]
+	}
+	p.offsets = append(p.offsets, req.GetOffset())
+	p.mu.Unlock()
+	stream, err := p.up.ReadRows(srv.Context(), req)
+	if err != nil {
+		return err
+	}
+	for n := 0; ; n++ {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if f != nil && n == f.after {
+			if f.stall {
+				<-srv.Context().Done()
+				return srv.Context().Err()
+			}
+			return f.err
+		}
+		if err := srv.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// workerEnv is an emulator with a test table, a fault proxy in front of it, and a work dir.
+type workerEnv struct {
+	proxy *faultProxy
+	addr  string
+	dir   string
+	st    *store.Dir
+}
+
+func newWorkerEnv(t *testing.T) *workerEnv {
+	t.Helper()
+	ctx := t.Context()
+	data := t.TempDir()
+	tdir := filepath.Join(data, "bqread-test", "ds", "t")
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	schemaJSON := `[{"name":"id","type":"INT64","mode":"REQUIRED"},{"name":"s","type":"STRING"}]`
+	var rows strings.Builder
+	for i := range workerTestRows {
+		fmt.Fprintf(&rows, `{"id": %d, "s": "row %d"}`+"\n", i, i)
+	}
+	os.WriteFile(filepath.Join(tdir, "schema.json"), []byte(schemaJSON), 0o644)
+	os.WriteFile(filepath.Join(tdir, "data.ndjson"), []byte(rows.String()), 0o644)
+
+	inst, err := emulator.Start(ctx, emulator.Options{DataDir: data, ResponseBytes: 2 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Close() })
+	up, err := session.NewClient(ctx, inst.GRPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	proxy := &faultProxy{up: up}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	storagepb.RegisterBigQueryReadServer(srv, proxy)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	dir := t.TempDir()
+	st, err := store.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &workerEnv{proxy: proxy, addr: ln.Addr().String(), dir: dir, st: st}
+}
+
+// plan creates a session of the test table and writes its manifest.
+func (e *workerEnv) plan(t *testing.T, wire, format string, streams int, segmentRows int64) *session.Manifest {
+	t.Helper()
+	ctx := t.Context()
+	c, err := session.NewClient(ctx, e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := session.Request{Table: session.TableRef{Project: "bqread-test", Dataset: "ds", Table: "t"},
+		DataFormat: wire, MaxStreams: streams}
+	rs, err := session.Create(ctx, c, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.NewManifest(rs, req, e.addr, session.Output{Format: format, SegmentRows: segmentRows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(ctx, e.st); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// runWorker runs stream i's worker in process and returns its events.
+func (e *workerEnv) runWorker(t *testing.T, i int, opts ...WorkerOption) ([]event.Event, error) {
+	t.Helper()
+	var out bytes.Buffer
+	opts = append([]WorkerOption{WithRetryPolicy(RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Budget: 10 * time.Second})}, opts...)
+	err := RunWorker(t.Context(), filepath.Join(e.dir, session.ManifestName), i, &out, opts...)
+	var events []event.Event
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		ev, perr := event.Parse(sc.Bytes())
+		if perr != nil {
+			t.Fatalf("worker wrote a malformed line: %v", perr)
+		}
+		events = append(events, ev)
+	}
+	return events, err
+}
+
+// mergedIDs merges the work dir and returns the id column of the result, in file order.
+func (e *workerEnv) mergedIDs(t *testing.T, m *session.Manifest, want []int64) []int64 {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := Merge(t.Context(), e.st, m, want, &buf); err != nil {
+		t.Fatal(err)
+	}
+	var recs []arrow.Record
+	switch m.Output.Format {
+	case "parquet":
+		tbl, err := pqarrow.ReadTable(t.Context(), bytes.NewReader(buf.Bytes()), nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tbl.Release()
+		tr := array.NewTableReader(tbl, 0)
+		defer tr.Release()
+		for tr.Next() {
+			tr.Record().Retain()
+			recs = append(recs, tr.Record())
+		}
+	case "arrow":
+		fr, err := ipc.NewFileReader(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fr.Close()
+		for i := range fr.NumRecords() {
+			rec, err := fr.Record(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+	}
+	var ids []int64
+	for _, rec := range recs {
+		ids = append(ids, rec.Column(0).(*array.Int64).Int64Values()...)
+		rec.Release()
+	}
+	return ids
+}
+
+func rangeIDs(lo, hi int64) []int64 {
+	var ids []int64
+	for i := lo; i < hi; i++ {
+		ids = append(ids, i)
+	}
+	return ids
+}
+
+func lastEvent(events []event.Event) event.Event {
+	if len(events) == 0 {
+		return event.Event{}
+	}
+	return events[len(events)-1]
+}
+
+func TestWorkerRetriesWithoutLossOrDuplicates(t *testing.T) {
+	exhausted, _ := status.New(codes.ResourceExhausted, "quota").
+		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(20 * time.Millisecond)})
+	faults := []fault{
+		{after: 3, err: status.Error(codes.Unavailable, "connection reset")},
+		{after: 0, err: exhausted.Err()},
+		{after: 5, err: status.Error(codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR")},
+		{after: 2, stall: true},
+		{after: 1, err: status.Error(codes.Unknown, "No status received")},
+	}
+	for _, tt := range []struct{ wire, format string }{{"arrow", "parquet"}, {"avro", "arrow"}, {"arrow", "arrow"}} {
+		t.Run(tt.wire+"-to-"+tt.format, func(t *testing.T) {
+			e := newWorkerEnv(t)
+			m := e.plan(t, tt.wire, tt.format, 1, 700)
+			e.proxy.faults = faults
+			events, err := e.runWorker(t, 0, WithIdleTimeout(300*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := lastEvent(events)
+			if done.Kind != event.Done || done.Rows != workerTestRows || done.Retries != len(faults) || done.Attempts != len(faults)+1 {
+				t.Fatalf("last event %+v, want done with %d rows after %d retries", done, workerTestRows, len(faults))
+			}
+			// Every call resumed where the previous one stopped.
+			if got := len(e.proxy.offsets); got != len(faults)+1 {
+				t.Errorf("%d ReadRows calls, want %d", got, len(faults)+1)
+			}
+			if !slices.IsSorted(e.proxy.offsets) || e.proxy.offsets[0] != 0 {
+				t.Errorf("call offsets %v, want increasing from 0", e.proxy.offsets)
+			}
+			if diff := cmp.Diff(rangeIDs(0, workerTestRows), e.mergedIDs(t, m, []int64{workerTestRows})); diff != "" {
+				t.Errorf("ids mismatch (-want +got):\n%s", diff)
+			}
+			segs, _, _ := StreamSegments(t.Context(), e.st, 0)
+			if len(segs) < 3 {
+				t.Errorf("%d segments, want at least 3 of at most 700 rows", len(segs))
+			}
+		})
+	}
+}
+
+func TestWorkerFatalKeepsCommittedAndResumes(t *testing.T) {
+	e := newWorkerEnv(t)
+	m := e.plan(t, "arrow", "parquet", 2, 300)
+	e.proxy.faults = []fault{{after: 10, err: status.Error(codes.PermissionDenied, "no access")}}
+	events, err := e.runWorker(t, 1)
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("RunWorker = %v, want PERMISSION_DENIED", err)
+	}
+	if last := lastEvent(events); last.Kind != event.Error || last.Class != event.Fatal {
+		t.Fatalf("last event %+v, want a fatal error", last)
+	}
+	if len(e.proxy.offsets) != 1 {
+		t.Errorf("PERMISSION_DENIED was retried: calls at %v", e.proxy.offsets)
+	}
+	_, committed, err := StreamSegments(t.Context(), e.st, 1)
+	if err != nil || committed == 0 {
+		t.Fatalf("committed rows %d, %v; want some segments before the fault", committed, err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(e.dir, session.StreamDir(1)))
+	for _, en := range entries {
+		if strings.HasSuffix(en.Name(), ".tmp") {
+			t.Errorf("uncommitted segment %s left behind", en.Name())
+		}
+	}
+
+	// A new worker resumes after the committed segments.
+	events, err = e.runWorker(t, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events[0].Kind != event.Start || events[0].Offset != committed {
+		t.Errorf("first event %+v, want start at offset %d", events[0], committed)
+	}
+	if got := e.proxy.offsets[1]; got != committed {
+		t.Errorf("resumed ReadRows at offset %d, want %d", got, committed)
+	}
+	s1 := lastEvent(events).Rows
+	if _, err := e.runWorker(t, 0); err != nil {
+		t.Fatal(err)
+	}
+	ids := e.mergedIDs(t, m, []int64{workerTestRows - s1, s1})
+	if diff := cmp.Diff(rangeIDs(0, workerTestRows), ids); diff != "" {
+		t.Errorf("ids mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorkerUsageErrors(t *testing.T) {
+	e := newWorkerEnv(t)
+	e.plan(t, "arrow", "parquet", 2, 0)
+	events, err := e.runWorker(t, 5)
+	if !errors.Is(err, ErrUsage) {
+		t.Fatalf("RunWorker(stream 5 of 2) = %v, want ErrUsage", err)
+	}
+	if last := lastEvent(events); last.Class != event.Usage {
+		t.Errorf("last event %+v, want a usage error", last)
+	}
+	var out bytes.Buffer
+	if err := RunWorker(t.Context(), filepath.Join(t.TempDir(), "manifest.json"), 0, &out); !errors.Is(err, ErrUsage) {
+		t.Errorf("RunWorker without a manifest = %v, want ErrUsage", err)
+	}
+}
+
+func TestMergeChecksReportedRows(t *testing.T) {
+	e := newWorkerEnv(t)
+	m := e.plan(t, "arrow", "arrow", 1, 0)
+	if _, err := e.runWorker(t, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Merge(t.Context(), e.st, m, []int64{workerTestRows + 1}, io.Discard); !errors.Is(err, ErrTiling) {
+		t.Errorf("Merge with a wrong reported count = %v, want ErrTiling", err)
+	}
+}

@@ -156,8 +156,11 @@ func (c *coordinator) runStream(ctx context.Context, i int) error {
 			return err
 		}
 		err := c.runProcess(ctx, i)
-		if err == nil || ctx.Err() != nil {
-			return errors.Join(err, ctx.Err())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil {
+			return nil
 		}
 		var we *WorkerError
 		if !errors.As(err, &we) || we.Class != event.Retryable || run >= c.cfg.MaxRestarts {

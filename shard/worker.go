@@ -184,8 +184,11 @@ func (w *worker) readAll(ctx context.Context, client *storage.BigQueryReadClient
 	for {
 		w.attempts++
 		err := w.readOnce(ctx, client)
-		if err == nil || ctx.Err() != nil {
-			return errors.Join(err, ctx.Err())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil {
+			return nil
 		}
 		delay, ok := w.backoff.next(err, time.Now())
 		if !ok {

@@ -136,7 +136,10 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	}
 	ok := false
 	defer func() {
-		if !ok || !opts.keepParts {
+		switch {
+		case !ok && ctx.Err() != nil:
+			fmt.Fprintf(opts.stderr, "bqread: interrupted; committed parts are kept in %s\n", st.Root())
+		case !ok || !opts.keepParts:
 			st.RemoveAll(context.WithoutCancel(ctx), "")
 		}
 	}()
@@ -329,6 +332,9 @@ func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *sto
 	res, err := shard.Run(ctx, shard.Config{WorkDir: st.Root(), Parallelism: opts.parallelism,
 		MaxRestarts: maxRestarts, OnEvent: prog.event, Log: log})
 	prog.stop()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("export interrupted: %w", ctx.Err())
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -51,8 +51,9 @@ type exportOptions struct {
 	summary         string
 	progress        string
 
+	segmentRows int64 // rows per segment; 0 = shard.DefaultSegmentRows
+
 	stdout, stderr io.Writer
-	segmentRows    int64 // segment bound; 0 = shard.DefaultSegmentRows
 }
 
 func newExportCmd(s streams) *cobra.Command {
@@ -100,6 +101,8 @@ sample tables of project bqread-demo, dataset samples (all_types, trips, empty).
 	f.BoolVar(&opts.overwrite, "overwrite", false, "replace an existing --out")
 	f.StringVar(&opts.summary, "summary", "", "write a JSON summary to this file; - for stdout")
 	f.StringVar(&opts.progress, "progress", "auto", "progress display: auto, bar, plain, none")
+	f.Int64Var(&opts.segmentRows, "segment-rows", 0, "rows per segment file (default about a million)")
+	f.MarkHidden("segment-rows")
 	return cmd
 }
 
@@ -242,6 +245,9 @@ func (o *exportOptions) validateRead(p *exportPlan, now time.Time) error {
 			return usageErrorf("export: --snapshot-time %s is in the future: use a past instant", o.snapshotTime)
 		}
 		p.req.SnapshotTime = t
+	}
+	if o.segmentRows < 0 {
+		return usageErrorf("export: --segment-rows %d: use 1 or more", o.segmentRows)
 	}
 	if o.parallelism < 1 {
 		return usageErrorf("export: --parallelism %d: use 1 or more", o.parallelism)

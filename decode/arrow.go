@@ -34,9 +34,7 @@ type arrowDecoder struct {
 // with LZ4_FRAME or ZSTD. Records are allocated from mem.
 func NewArrow(serializedSchema []byte, mem memory.Allocator) (Decoder, error) {
 	d := &arrowDecoder{mem: &budget{mem: mem}}
-	// The decoder's own messages live as long as it does: they come from the Go heap, not mem.
-	own := memory.NewGoAllocator()
-	msg, err := parseMessage(serializedSchema, own, ipc.MessageSchema)
+	msg, err := parseMessage(append([]byte(nil), serializedSchema...), ipc.MessageSchema)
 	if err != nil {
 		return nil, fmt.Errorf("Arrow schema: %w", err)
 	}
@@ -45,14 +43,16 @@ func NewArrow(serializedSchema []byte, mem memory.Allocator) (Decoder, error) {
 		return nil, fmt.Errorf("Arrow schema: %w", err)
 	}
 	d.schema = d.r.Schema()
-	if d.empty, err = emptyBatch(d.schema, own); err != nil {
+	if d.empty, err = emptyBatch(d.schema); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// emptyBatch returns the RecordBatch message of zero rows of schema s.
-func emptyBatch(s *arrow.Schema, mem memory.Allocator) (*ipc.Message, error) {
+// emptyBatch returns the RecordBatch message of zero rows of schema s, in Go heap memory (it
+// lives as long as the decoder).
+func emptyBatch(s *arrow.Schema) (*ipc.Message, error) {
+	mem := memory.NewGoAllocator()
 	b := array.NewRecordBuilder(mem, s)
 	defer b.Release()
 	rec := b.NewRecord()
@@ -66,7 +66,7 @@ func emptyBatch(s *arrow.Schema, mem memory.Allocator) (*ipc.Message, error) {
 	if _, err := p.WritePayload(&buf); err != nil {
 		return nil, fmt.Errorf("decode: empty record batch of the schema: %w", err)
 	}
-	return parseMessage(buf, mem, ipc.MessageRecordBatch)
+	return parseMessage(buf, ipc.MessageRecordBatch)
 }
 
 type writerBuffer []byte
@@ -113,7 +113,7 @@ func (d *arrowDecoder) decode(payload []byte) (arrow.Record, error) {
 		}
 	}
 	d.mem.reset(len(payload))
-	msg, err := parseMessage(payload, d.mem, ipc.MessageRecordBatch)
+	msg, err := parseMessage(payload, ipc.MessageRecordBatch)
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +165,9 @@ func (f *feeder) Release() {}
 
 // parseMessage checks the framing of one encapsulated IPC message of type want (continuation
 // marker, metadata length, flatbuffer metadata, body of the length the metadata states, nothing
-// after) and returns it with its body copied into memory from mem. The caller releases it.
-func parseMessage(data []byte, mem memory.Allocator, want ipc.MessageType) (msg *ipc.Message, err error) {
+// after) and returns it. The message's body is data's own memory, not a copy. The caller releases
+// the message.
+func parseMessage(data []byte, want ipc.MessageType) (msg *ipc.Message, err error) {
 	if len(data) < 8 || binary.LittleEndian.Uint32(data) != continuation {
 		return nil, fmt.Errorf("%w: not an encapsulated Arrow IPC message (no continuation marker)", ErrCorrupt)
 	}
@@ -183,12 +184,7 @@ func parseMessage(data []byte, mem memory.Allocator, want ipc.MessageType) (msg 
 			msg, err = nil, fmt.Errorf("%w: IPC message metadata: %v", ErrCorrupt, p)
 		}
 	}()
-	metaBuf := memory.NewBufferBytes(append([]byte(nil), meta...))
-	bodyBuf := memory.NewResizableBuffer(mem)
-	bodyBuf.Resize(len(body))
-	copy(bodyBuf.Bytes(), body)
-	msg = ipc.NewMessage(metaBuf, bodyBuf)
-	bodyBuf.Release()
+	msg = ipc.NewMessage(memory.NewBufferBytes(meta), memory.NewBufferBytes(body))
 	if msg.Type() != want {
 		msg.Release()
 		return nil, fmt.Errorf("%w: IPC message is a %s, want a %s", ErrCorrupt, msg.Type(), want)

@@ -19,7 +19,8 @@ var ErrCorrupt = errors.New("decode: corrupt payload")
 // each stream its own.
 type Decoder interface {
 	// Decode decodes one ReadRowsResponse payload holding rows rows (its row_count). The caller
-	// releases the record. payload is not retained: the caller may reuse it after Decode returns.
+	// releases the record. An Arrow record may share payload's memory (uncompressed buffers are
+	// not copied): the caller must not modify payload while the record lives. Avro records do not.
 	Decode(payload []byte, rows int64) (arrow.Record, error)
 	// Schema is the Arrow schema of every record Decode returns.
 	Schema() *arrow.Schema

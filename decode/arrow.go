@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -112,12 +114,13 @@ func (d *arrowDecoder) decode(payload []byte) (arrow.Record, error) {
 			return nil, err
 		}
 	}
-	d.mem.reset(len(payload))
 	msg, err := parseMessage(payload, ipc.MessageRecordBatch)
 	if err != nil {
 		return nil, err
 	}
+	d.mem.begin(len(payload))
 	rec, err := d.read(msg)
+	d.mem.end(err == nil)
 	msg.Release()
 	if err != nil {
 		return nil, err
@@ -221,31 +224,84 @@ func checkMetadata(meta []byte) (err error) {
 // errBudget is the panic of a budget allocation over its limit; ipc.Reader turns it into an error.
 var errBudget = errors.New("decode: allocation larger than the payload can hold")
 
-// budget is the allocator of an Arrow decoder. It bounds the bytes allocated while decoding one
-// payload, so that a bogus uncompressed length in a compressed buffer cannot make a huge
-// allocation. The bound is generous for real data: 64 MiB plus 1,024 bytes per payload byte.
+// budget is the allocator of an Arrow decoder. While one payload is decoded, it bounds the bytes
+// allocated, so that a bogus uncompressed length in a compressed buffer cannot make a huge
+// allocation (the bound is generous for real data: 64 MiB plus 1,024 bytes per payload byte),
+// and it tracks the allocations, so that those of a failed decode are freed: ipc.Reader drops
+// partly built arrays without releasing them when a message is corrupt.
 type budget struct {
 	mem  memory.Allocator
+	mu   sync.Mutex // records of earlier payloads may be released by other goroutines
 	left int64
+	live map[*byte][]byte // allocations of the current decode not freed yet
 }
 
-func (b *budget) reset(payloadLen int) { b.left = 64<<20 + 1024*int64(payloadLen) }
+// begin starts the decode of a payload of payloadLen bytes.
+func (b *budget) begin(payloadLen int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.left = 64<<20 + 1024*int64(payloadLen)
+	b.live = map[*byte][]byte{}
+}
 
-func (b *budget) charge(n int) {
-	if int64(n) > b.left {
-		panic(errBudget)
+// end finishes a decode. When it failed, end frees what the decode allocated and did not free.
+func (b *budget) end(ok bool) {
+	b.mu.Lock()
+	live := b.live
+	b.live = nil
+	b.mu.Unlock()
+	if ok {
+		return
 	}
-	b.left -= int64(n)
+	for _, buf := range live {
+		b.mem.Free(buf)
+	}
+}
+
+// reserve charges n bytes and reports whether the budget allowed them.
+func (b *budget) reserve(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.live == nil || int64(n) <= b.left {
+		b.left -= int64(n)
+		return true
+	}
+	return false
+}
+
+func (b *budget) track(old, buf []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.live == nil {
+		return
+	}
+	if len(old) > 0 {
+		delete(b.live, unsafe.SliceData(old))
+	}
+	if len(buf) > 0 {
+		b.live[unsafe.SliceData(buf)] = buf
+	}
 }
 
 func (b *budget) Allocate(size int) []byte {
-	b.charge(size)
-	return b.mem.Allocate(size)
+	if !b.reserve(size) {
+		panic(errBudget)
+	}
+	buf := b.mem.Allocate(size)
+	b.track(nil, buf)
+	return buf
 }
 
 func (b *budget) Reallocate(size int, old []byte) []byte {
-	b.charge(size - len(old))
-	return b.mem.Reallocate(size, old)
+	if !b.reserve(size - len(old)) {
+		panic(errBudget)
+	}
+	buf := b.mem.Reallocate(size, old)
+	b.track(old, buf)
+	return buf
 }
 
-func (b *budget) Free(buf []byte) { b.mem.Free(buf) }
+func (b *budget) Free(buf []byte) {
+	b.track(buf, nil)
+	b.mem.Free(buf)
+}

@@ -1,6 +1,8 @@
 package decode_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -134,6 +136,42 @@ func TestNewArrowErrors(t *testing.T) {
 	} {
 		if _, err := decode.NewArrow(payload, mem); !errors.Is(err, decode.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// TestArrowBogusUncompressedLength sets the uncompressed length that precedes each compressed
+// buffer to 2^50 bytes: Decode must refuse it instead of allocating it.
+func TestArrowBogusUncompressedLength(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	recs := fixtures(t, mem)
+	defer releaseAll(recs)
+	rec := recs["records.json"]
+	magic := map[string][]byte{"lz4": {0x04, 0x22, 0x4d, 0x18}, "zstd": {0x28, 0xb5, 0x2f, 0xfd}}
+	for c, m := range magic {
+		schemaMsg, batch := arrowPayloads(t, rec, c)
+		dec, err := decode.NewArrow(schemaMsg, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames := 0
+		for i := 8; i+4 <= len(batch); i++ {
+			if !bytes.Equal(batch[i:i+4], m) {
+				continue
+			}
+			frames++
+			bad := append([]byte(nil), batch...)
+			binary.LittleEndian.PutUint64(bad[i-8:], 1<<50)
+			if got, err := dec.Decode(bad, rec.NumRows()); !errors.Is(err, decode.ErrCorrupt) {
+				if got != nil {
+					got.Release()
+				}
+				t.Errorf("%s frame at byte %d: err = %v, want ErrCorrupt", c, i, err)
+			}
+		}
+		if frames == 0 {
+			t.Fatalf("%s: no compressed buffer found in the batch", c)
 		}
 	}
 }

@@ -22,6 +22,9 @@ type avroDecoder struct {
 	schema *arrow.Schema
 	b      *array.RecordBuilder
 	fields []fieldDec
+	// dataPerRow is, for each top-level STRING or BYTES column, the bytes per row of the last
+	// payload: Decode reserves that much up front instead of growing the buffer by doubling.
+	dataPerRow []int
 }
 
 // fieldDec decodes one value from r and appends it to the builder it was compiled for.
@@ -49,6 +52,7 @@ func (d *avroDecoder) rebuild() {
 	}
 	d.b = array.NewRecordBuilder(d.mem, d.schema)
 	d.fields = make([]fieldDec, len(d.bq))
+	d.dataPerRow = make([]int, len(d.bq))
 	for i, f := range d.bq {
 		d.fields[i] = compileField(f, d.b.Field(i))
 	}
@@ -63,7 +67,7 @@ func (d *avroDecoder) Decode(payload []byte, rows int64) (arrow.Record, error) {
 	if len(d.fields) == 0 {
 		return array.NewRecord(d.schema, nil, rows), nil
 	}
-	d.b.Reserve(int(rows))
+	d.reserve(rows, len(payload))
 	r := avroReader{buf: payload}
 	for row := int64(0); row < rows; row++ {
 		for i, dec := range d.fields {
@@ -77,7 +81,36 @@ func (d *avroDecoder) Decode(payload []byte, rows int64) (arrow.Record, error) {
 		d.rebuild()
 		return nil, fmt.Errorf("%w: %d bytes left after %d Avro rows: the payload holds more rows than the response says", ErrCorrupt, len(payload)-r.pos, rows)
 	}
+	d.learn(rows)
 	return d.b.NewRecord(), nil
+}
+
+// reserve sizes the builders for rows rows; string data takes at most the payload's size.
+func (d *avroDecoder) reserve(rows int64, payloadLen int) {
+	d.b.Reserve(int(rows))
+	for i, f := range d.b.Fields() {
+		if b, ok := binaryBuilder(f); ok {
+			b.ReserveData(min(int(rows)*d.dataPerRow[i], payloadLen))
+		}
+	}
+}
+
+func (d *avroDecoder) learn(rows int64) {
+	for i, f := range d.b.Fields() {
+		if b, ok := binaryBuilder(f); ok && rows > 0 {
+			d.dataPerRow[i] = int((int64(b.DataLen()) + rows - 1) / rows)
+		}
+	}
+}
+
+func binaryBuilder(b array.Builder) (*array.BinaryBuilder, bool) {
+	switch b := b.(type) {
+	case *array.StringBuilder:
+		return b.BinaryBuilder, true
+	case *array.BinaryBuilder:
+		return b, true
+	}
+	return nil, false
 }
 
 // checkRows rejects row counts that the payload cannot hold: every value of a BigQuery Avro row

@@ -36,7 +36,11 @@ var testData string
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		var stdout io.Writer = os.Stdout
+		if dir := os.Getenv(dieEnv); dir != "" && os.Args[1] == "worker" {
+			stdout = &dyingWriter{w: os.Stdout, marker: filepath.Join(dir, "stream-"+os.Args[len(os.Args)-1])}
+		}
+		code := run(ctx, os.Args[1:], os.Stdin, stdout, os.Stderr)
 		stop()
 		os.Exit(code)
 	}
@@ -56,6 +60,28 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// dieEnv names a directory; when set, the first worker process of each stream dies abruptly
+// (exit 7, no result) right after reporting its first committed segment.
+const dieEnv = "BQREAD_TEST_DIE_DIR"
+
+// dyingWriter passes worker output through and exits the process after the first segment event,
+// unless its marker file says that this stream's worker died before.
+type dyingWriter struct {
+	w      io.Writer
+	marker string
+}
+
+func (d *dyingWriter) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	if bytes.Contains(p, []byte(`"kind":"segment"`)) {
+		if f, ferr := os.OpenFile(d.marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); ferr == nil {
+			f.Close()
+			os.Exit(7)
+		}
+	}
+	return n, err
 }
 
 const (
@@ -467,5 +493,29 @@ func TestExportSnapshotTime(t *testing.T) {
 	code, stderr := exportAt("before.parquet", now.Add(-3*time.Hour).Format(time.RFC3339))
 	if code != exitUsage {
 		t.Errorf("snapshot before the table existed: exit %d, want %d\n%s", code, exitUsage, stderr)
+	}
+}
+
+func TestExportRestartsDeadWorkers(t *testing.T) {
+	t.Setenv(dieEnv, t.TempDir())
+	out := filepath.Join(t.TempDir(), "items.parquet")
+	s := mustExport(t, testTable, "-o", out, "--streams", "3", "--segment-rows", "300")
+	for _, ps := range s.PerStream {
+		if len(ps.Pids) != 2 || ps.Pids[0] == ps.Pids[1] {
+			t.Errorf("stream %d ran in processes %v, want a dead one and its replacement", ps.Index, ps.Pids)
+		}
+	}
+	var want []string
+	for i := range testRows {
+		r := sourceRow(i)
+		name := "<null>"
+		if n, ok := r["name"].(string); ok {
+			name = n
+		}
+		want = append(want, fmt.Sprintf("%d|%s|%g", i, name, r["score"]))
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, parquetRows(t, readParquet(t, out))); diff != "" {
+		t.Errorf("rows differ from the source after restarts (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,281 @@
+package output
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/bqread/bqread/schema"
+)
+
+// CSV files (RFC 4180, lines ended by '\n') start with a header row of the column names. Values
+// have the text forms of values.go; NULL is an empty field and an empty string is "", so the two
+// stay apart. A field is quoted when it is empty or holds a comma, a quote or a line break.
+// Nested and repeated columns have no CSV form (as in BigQuery's CSV export); RANGE columns are
+// written as their "[start, end)" strings.
+//
+// With gzip, the header row is a gzip member of its own and the rows follow in a second member:
+// every part is a complete gzip CSV file, and merge drops the later parts' header members without
+// decompressing their rows.
+
+func init() {
+	register(CSV, formatImpl{newWriter: newCSVWriter, merge: mergeCSV})
+}
+
+type csvWriter struct {
+	arrowSchema *arrow.Schema
+	bq          schema.Schema
+	sink        *textSink
+	closed      bool
+}
+
+func newCSVWriter(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
+	bq, err := schema.FromArrow(s)
+	if err != nil {
+		return nil, fmt.Errorf("csv writer: %w", err)
+	}
+	var nested []string
+	for _, f := range bq {
+		if f.Nested() {
+			nested = append(nested, f.Name)
+		}
+	}
+	if len(nested) > 0 {
+		return nil, fmt.Errorf("%w: CSV cannot hold nested or repeated columns (%s): use --format ndjson, or leave them out with --columns",
+			ErrUnsupported, strings.Join(nested, ", "))
+	}
+	sink, err := newTextSink(w, CSV, o.Compression)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range bq {
+		if i > 0 {
+			sink.buf = append(sink.buf, ',')
+		}
+		sink.buf = appendCSVField(sink.buf, f.Name)
+	}
+	sink.buf = append(sink.buf, '\n')
+	if err := sink.endMember(); err != nil {
+		return nil, fmt.Errorf("csv writer: header: %w", err)
+	}
+	return &csvWriter{arrowSchema: s, bq: bq, sink: sink}, nil
+}
+
+// Write appends one line per row of rec.
+func (c *csvWriter) Write(rec arrow.Record) error {
+	if c.closed {
+		return errors.New("csv writer: Write after Close")
+	}
+	if !rec.Schema().Equal(c.arrowSchema) {
+		return fmt.Errorf("csv writer: record schema differs from the writer's:\n%s\nwant\n%s", rec.Schema(), c.arrowSchema)
+	}
+	cols := make([]appendFunc, len(c.bq))
+	for k, f := range c.bq {
+		var err error
+		if cols[k], err = csvFunc(f, rec.Column(k)); err != nil {
+			return fmt.Errorf("csv writer: %w", err)
+		}
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		for k, col := range cols {
+			if k > 0 {
+				c.sink.buf = append(c.sink.buf, ',')
+			}
+			var err error
+			if c.sink.buf, err = col(c.sink.buf, i); err != nil {
+				return fmt.Errorf("csv writer: row %d: %w", i, err)
+			}
+		}
+		c.sink.buf = append(c.sink.buf, '\n')
+		if err := c.sink.flushIfFull(); err != nil {
+			return fmt.Errorf("csv writer: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close writes what is buffered and ends the gzip stream.
+func (c *csvWriter) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if err := c.sink.close(); err != nil {
+		return fmt.Errorf("csv writer: close: %w", err)
+	}
+	return nil
+}
+
+// csvFunc returns the function appending the CSV field of row i of column f (not nested), held
+// in arr: empty for NULL.
+func csvFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
+	var value appendFunc
+	switch f.Type {
+	case schema.String, schema.Geography, schema.JSON:
+		a, err := columnArray[*array.String](f, arr)
+		if err != nil {
+			return nil, err
+		}
+		value = func(dst []byte, i int) ([]byte, error) { return appendCSVField(dst, a.Value(i)), nil }
+	case schema.Range: // "[start, end)" always holds a comma
+		text, err := textFunc(f, arr)
+		if err != nil {
+			return nil, err
+		}
+		value = func(dst []byte, i int) ([]byte, error) {
+			dst, err := text(append(dst, '"'), i)
+			return append(dst, '"'), err
+		}
+	default: // digits, dates, base64: nothing to quote
+		var err error
+		if value, err = textFunc(f, arr); err != nil {
+			return nil, err
+		}
+	}
+	return func(dst []byte, i int) ([]byte, error) {
+		if arr.IsNull(i) {
+			return dst, nil
+		}
+		return value(dst, i)
+	}, nil
+}
+
+// appendCSVField appends s as one CSV field, quoted when it must be.
+func appendCSVField(dst []byte, s string) []byte {
+	if s != "" && !strings.ContainsAny(s, ",\"\r\n") {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	for {
+		q := strings.IndexByte(s, '"')
+		if q < 0 {
+			break
+		}
+		dst = append(append(dst, s[:q+1]...), '"')
+		s = s[q+1:]
+	}
+	return append(append(dst, s...), '"')
+}
+
+// mergeCSV writes the first part whole and every later part without its header row, after
+// checking that all the headers are the same.
+func mergeCSV(dst io.Writer, parts []Part) error {
+	if len(parts) == 0 {
+		return errors.New("csv merge: no parts: write an empty file with NewWriter instead")
+	}
+	out := &offsetWriter{w: dst}
+	var header []byte
+	var gz bool
+	for i, p := range parts {
+		g, err := isGzip(p)
+		if err != nil {
+			return fmt.Errorf("csv merge: part %d: %w", i, err)
+		}
+		h, n, err := csvHeader(p, g)
+		if err != nil {
+			return fmt.Errorf("csv merge: part %d: %w", i, err)
+		}
+		start := n
+		switch {
+		case i == 0:
+			header, gz, start = h, g, 0
+		case g != gz:
+			return fmt.Errorf("csv merge: part %d: %w", i, errMixedGzip)
+		case !bytes.Equal(h, header):
+			return fmt.Errorf("csv merge: part %d: header %q differs from the first part's %q: parts of one merge must come from one schema", i, h, header)
+		}
+		if !g && p.Size > n {
+			if err := endsWithNewline(p); err != nil {
+				return fmt.Errorf("csv merge: part %d: %w", i, err)
+			}
+		}
+		if err := copyRange(out, p.R, start, p.Size-start); err != nil {
+			return fmt.Errorf("csv merge: part %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// csvHeader returns the header row of part p and the number of bytes it takes in the file: the
+// first record, or with gzip the whole first gzip member, which must hold exactly the header.
+func csvHeader(p Part, gz bool) ([]byte, int64, error) {
+	r := &countingReader{r: bufio.NewReaderSize(io.NewSectionReader(p.R, 0, p.Size), 64<<10)}
+	if !gz {
+		h, err := readCSVRecord(r)
+		return h, r.n, err
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read gzip header member: %w", err)
+	}
+	zr.Multistream(false)
+	member, err := io.ReadAll(io.LimitReader(zr, maxCSVHeader+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read gzip header member: %w", err)
+	}
+	h, err := readCSVRecord(&countingReader{r: bytes.NewReader(member)})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(h) != len(member) {
+		return nil, 0, errors.New("the first gzip member holds more than the header row: gzip CSV parts must come from this writer, which gives the header a member of its own")
+	}
+	return h, r.n, nil
+}
+
+// maxCSVHeader bounds a header row (10,000 columns of 300 bytes).
+const maxCSVHeader = 3 << 20
+
+// readCSVRecord reads one CSV record, quotes taken into account, up to and with its '\n'.
+func readCSVRecord(r io.ByteReader) ([]byte, error) {
+	var rec []byte
+	quoted := false
+	for len(rec) <= maxCSVHeader {
+		c, err := r.ReadByte()
+		if err == io.EOF {
+			return nil, errors.New("no complete header row")
+		}
+		if err != nil {
+			return nil, err
+		}
+		rec = append(rec, c)
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == '\n' && !quoted:
+			return rec, nil
+		}
+	}
+	return nil, fmt.Errorf("header row longer than %d bytes", maxCSVHeader)
+}
+
+// countingReader counts the bytes read through it. It is an io.ByteReader, so that gzip and
+// flate read exactly the bytes of one member and no more.
+type countingReader struct {
+	r interface {
+		io.Reader
+		io.ByteReader
+	}
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
+}

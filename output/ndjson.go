@@ -1,0 +1,201 @@
+package output
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/bqread/bqread/schema"
+)
+
+// NDJSON files hold one JSON object per row, keys in schema order, each line ended by '\n', values
+// in BigQuery's JSON export form (values.go). Options.Compression gzip writes one gzip member;
+// merged files are several members back to back, which gzip readers read as one stream.
+
+func init() {
+	register(NDJSON, formatImpl{newWriter: newNDJSONWriter, merge: mergeNDJSON})
+}
+
+// textBufferBytes is how much text CSV and NDJSON writers gather before writing it on.
+const textBufferBytes = 1 << 20
+
+// textSink gathers text in buf and writes it to w, through gzip when asked. Both text formats
+// write through one.
+type textSink struct {
+	buf []byte
+	out io.Writer     // where buf goes: w, or gz
+	gz  *gzip.Writer  // nil without compression
+	bw  *bufio.Writer // batches gz's small writes to w
+}
+
+func newTextSink(w io.Writer, f Format, compression string) (*textSink, error) {
+	s := &textSink{buf: make([]byte, 0, textBufferBytes+textBufferBytes/4), out: w}
+	switch strings.ToLower(compression) {
+	case "", "none", "uncompressed":
+	case "gzip", "gz":
+		s.bw = bufio.NewWriterSize(w, textBufferBytes)
+		s.gz = gzip.NewWriter(s.bw)
+		s.out = s.gz
+	default:
+		return nil, fmt.Errorf("%w: %s compression %q: use gzip or none", ErrUnsupported, f, compression)
+	}
+	return s, nil
+}
+
+// flushIfFull writes the gathered text on once there is enough of it.
+func (s *textSink) flushIfFull() error {
+	if len(s.buf) < textBufferBytes {
+		return nil
+	}
+	return s.flush()
+}
+
+func (s *textSink) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.out.Write(s.buf)
+	s.buf = s.buf[:0]
+	return err
+}
+
+// endMember writes the gathered text and, with gzip, ends the gzip member and starts another.
+func (s *textSink) endMember() error {
+	if err := s.flush(); err != nil || s.gz == nil {
+		return err
+	}
+	if err := s.gz.Close(); err != nil {
+		return err
+	}
+	s.gz.Reset(s.bw)
+	return nil
+}
+
+// close writes everything gathered and ends the gzip stream. It does not close w.
+func (s *textSink) close() error {
+	if err := s.flush(); err != nil || s.gz == nil {
+		return err
+	}
+	if err := s.gz.Close(); err != nil {
+		return err
+	}
+	return s.bw.Flush()
+}
+
+type ndjsonWriter struct {
+	arrowSchema *arrow.Schema
+	bq          schema.Schema
+	sink        *textSink
+	closed      bool
+}
+
+func newNDJSONWriter(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
+	bq, err := schema.FromArrow(s)
+	if err != nil {
+		return nil, fmt.Errorf("ndjson writer: %w", err)
+	}
+	sink, err := newTextSink(w, NDJSON, o.Compression)
+	if err != nil {
+		return nil, err
+	}
+	return &ndjsonWriter{arrowSchema: s, bq: bq, sink: sink}, nil
+}
+
+// Write appends one line per row of rec.
+func (n *ndjsonWriter) Write(rec arrow.Record) error {
+	if n.closed {
+		return errors.New("ndjson writer: Write after Close")
+	}
+	if !rec.Schema().Equal(n.arrowSchema) {
+		return fmt.Errorf("ndjson writer: record schema differs from the writer's:\n%s\nwant\n%s", rec.Schema(), n.arrowSchema)
+	}
+	row, err := jsonObject(n.bq, rec.Columns())
+	if err != nil {
+		return fmt.Errorf("ndjson writer: %w", err)
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		if n.sink.buf, err = row(n.sink.buf, i); err != nil {
+			return fmt.Errorf("ndjson writer: row %d: %w", i, err)
+		}
+		n.sink.buf = append(n.sink.buf, '\n')
+		if err := n.sink.flushIfFull(); err != nil {
+			return fmt.Errorf("ndjson writer: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close writes what is buffered and ends the gzip stream.
+func (n *ndjsonWriter) Close() error {
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	if err := n.sink.close(); err != nil {
+		return fmt.Errorf("ndjson writer: close: %w", err)
+	}
+	return nil
+}
+
+// gzipMagic starts every gzip member.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// isGzip reports whether part p starts with the gzip magic.
+func isGzip(p Part) (bool, error) {
+	var head [2]byte
+	if p.Size < int64(len(head)) {
+		return false, nil
+	}
+	if _, err := p.R.ReadAt(head[:], 0); err != nil {
+		return false, err
+	}
+	return head == [2]byte(gzipMagic), nil
+}
+
+// mergeNDJSON concatenates the parts' bytes. Plain parts must end with a newline; gzip parts
+// concatenate into a multi-member gzip file. Mixing plain and gzip parts is an error.
+func mergeNDJSON(dst io.Writer, parts []Part) error {
+	if len(parts) == 0 {
+		return errors.New("ndjson merge: no parts: write an empty file with NewWriter instead")
+	}
+	out := &offsetWriter{w: dst}
+	var gz bool
+	for i, p := range parts {
+		g, err := isGzip(p)
+		if err != nil {
+			return fmt.Errorf("ndjson merge: part %d: %w", i, err)
+		}
+		if i == 0 {
+			gz = g
+		} else if g != gz {
+			return fmt.Errorf("ndjson merge: part %d: %w", i, errMixedGzip)
+		}
+		if !gz && p.Size > 0 {
+			if err := endsWithNewline(p); err != nil {
+				return fmt.Errorf("ndjson merge: part %d: %w", i, err)
+			}
+		}
+		if err := copyRange(out, p.R, 0, p.Size); err != nil {
+			return fmt.Errorf("ndjson merge: part %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+var errMixedGzip = errors.New("gzip and uncompressed parts mixed: parts of one merge must share their compression")
+
+func endsWithNewline(p Part) error {
+	var last [1]byte
+	if _, err := p.R.ReadAt(last[:], p.Size-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		return errors.New("does not end with a newline: a part must be a complete file")
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	storage "cloud.google.com/go/bigquery/storage/apiv1"
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// runLimit is the receive limit: it creates a session of j.Streams streams in j.Wire format and
+// reads every stream at once, one goroutine and one connection each, discarding the payloads.
+func runLimit(ctx context.Context, j childJob) (childResult, error) {
+	format := storagepb.DataFormat_ARROW
+	if j.Wire == "avro" {
+		format = storagepb.DataFormat_AVRO
+	}
+	client, err := storage.NewBigQueryReadClient(ctx, option.WithEndpoint(j.GRPCAddr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		option.WithGRPCDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(129<<20))),
+		option.WithGRPCConnectionPool(j.Streams))
+	if err != nil {
+		return childResult{}, fmt.Errorf("limit client: %w", err)
+	}
+	defer client.Close()
+	req := &storagepb.CreateReadSessionRequest{
+		Parent:         "projects/" + j.Project,
+		ReadSession:    &storagepb.ReadSession{Table: fmt.Sprintf("projects/%s/datasets/%s/tables/%s", j.Project, j.Dataset, j.Table), DataFormat: format},
+		MaxStreamCount: int32(j.Streams),
+	}
+	if j.AsPeer {
+		req.MaxStreamCount, req.PreferredMinStreamCount = 0, int32(j.Streams)
+	}
+	rs, err := client.CreateReadSession(ctx, req)
+	if err != nil {
+		return childResult{}, fmt.Errorf("limit session: %w", err)
+	}
+	var rows, bytes atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range rs.GetStreams() {
+		g.Go(func() error {
+			r, b, err := drain(gctx, client, s.GetName())
+			rows.Add(r)
+			bytes.Add(b)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return childResult{}, err
+	}
+	return childResult{Rows: rows.Load(), Bytes: bytes.Load(), Streams: len(rs.GetStreams())}, nil
+}
+
+// drain reads one stream to its end and counts rows and payload bytes.
+func drain(ctx context.Context, client *storage.BigQueryReadClient, stream string) (rows, bytes int64, err error) {
+	rr, err := client.ReadRows(ctx, &storagepb.ReadRowsRequest{ReadStream: stream})
+	if err != nil {
+		return 0, 0, fmt.Errorf("limit read %s: %w", stream, err)
+	}
+	for {
+		resp, err := rr.Recv()
+		if errors.Is(err, io.EOF) {
+			return rows, bytes, nil
+		}
+		if err != nil {
+			return rows, bytes, fmt.Errorf("limit read %s at row %d: %w", stream, rows, err)
+		}
+		rows += resp.GetRowCount()
+		bytes += int64(len(resp.GetArrowRecordBatch().GetSerializedRecordBatch()) + len(resp.GetAvroRows().GetSerializedBinaryRows()))
+	}
+}

@@ -20,6 +20,7 @@ type avroDecoder struct {
 	mem    memory.Allocator
 	bq     schema.Schema
 	schema *arrow.Schema
+	c      compiler
 	b      *array.RecordBuilder
 	fields []fieldDec
 	// dataPerRow is, for each top-level STRING or BYTES column, the bytes per row of the last
@@ -35,11 +36,21 @@ type fieldDec func(r *avroReader) error
 // allocated from mem. NULLABLE columns are ["null", T] unions with null first, as BigQuery writes
 // them.
 func NewAvro(avroSchemaJSON string, mem memory.Allocator) (Decoder, error) {
+	// readAvroFacts first: it rejects self-referencing records, on which schema.FromAvro recurses
+	// without end.
+	facts, err := readAvroFacts(avroSchemaJSON)
+	if err != nil {
+		return nil, err
+	}
 	bq, err := schema.FromAvro(avroSchemaJSON)
 	if err != nil {
 		return nil, fmt.Errorf("decode: Avro schema: %w", err)
 	}
-	d := &avroDecoder{mem: mem, bq: bq, schema: schema.ArrowSchema(bq)}
+	c := compiler{scales: facts.scales}
+	if err := c.check(bq, ""); err != nil {
+		return nil, fmt.Errorf("decode: Avro schema: %w", err)
+	}
+	d := &avroDecoder{mem: mem, bq: bq, schema: schema.ArrowSchema(bq), c: c}
 	d.rebuild()
 	return d, nil
 }
@@ -54,7 +65,7 @@ func (d *avroDecoder) rebuild() {
 	d.fields = make([]fieldDec, len(d.bq))
 	d.dataPerRow = make([]int, len(d.bq))
 	for i, f := range d.bq {
-		d.fields[i] = compileField(f, d.b.Field(i))
+		d.fields[i] = d.c.field(f, d.b.Field(i), f.Name)
 	}
 }
 
@@ -128,13 +139,39 @@ func (d *avroDecoder) checkRows(payload []byte, rows int64) error {
 	return nil
 }
 
-// compileField returns the decoder of a column with its mode: an array, a union with null, or the
-// bare type.
-func compileField(f *schema.Field, b array.Builder) fieldDec {
-	if f.Repeated() {
-		return compileList(f, b.(*array.ListBuilder))
+// compiler builds the decoder tree of a schema; path is a column's dotted path.
+type compiler struct {
+	scales map[string]int32 // decimal scales from the Avro schema
+}
+
+// check rejects decimal scales that the Arrow decimal types cannot hold exactly.
+func (c compiler) check(fields schema.Schema, prefix string) error {
+	for _, f := range fields {
+		path := prefix + f.Name
+		if scale, ok := c.scales[path]; ok && (scale < 0 || scale > targetScale(f.Type)) {
+			return fmt.Errorf("column %q: decimal scale %d does not fit the Arrow type's scale %d", path, scale, targetScale(f.Type))
+		}
+		if err := c.check(f.Fields, path+"."); err != nil {
+			return err
+		}
 	}
-	dec := compileType(f, b)
+	return nil
+}
+
+func targetScale(t schema.Type) int32 {
+	if t == schema.BigNumeric {
+		return schema.BigNumericType.Scale
+	}
+	return schema.NumericType.Scale
+}
+
+// field returns the decoder of a column with its mode: an array, a union with null, or the bare
+// type.
+func (c compiler) field(f *schema.Field, b array.Builder, path string) fieldDec {
+	if f.Repeated() {
+		return c.list(f, b.(*array.ListBuilder), path)
+	}
+	dec := c.typ(f, b, path)
 	if !f.Nullable() {
 		return dec
 	}
@@ -153,10 +190,10 @@ func compileField(f *schema.Field, b array.Builder) fieldDec {
 	}
 }
 
-func compileList(f *schema.Field, lb *array.ListBuilder) fieldDec {
+func (c compiler) list(f *schema.Field, lb *array.ListBuilder, path string) fieldDec {
 	elem := *f
 	elem.Mode = schema.Required
-	item := compileField(&elem, lb.ValueBuilder())
+	item := c.field(&elem, lb.ValueBuilder(), path)
 	return func(r *avroReader) error {
 		lb.Append(true)
 		for {
@@ -173,7 +210,7 @@ func compileList(f *schema.Field, lb *array.ListBuilder) fieldDec {
 	}
 }
 
-func compileType(f *schema.Field, b array.Builder) fieldDec {
+func (c compiler) typ(f *schema.Field, b array.Builder, path string) fieldDec {
 	switch f.Type {
 	case schema.Bool:
 		return decodeBool(b.(*array.BooleanBuilder))
@@ -188,9 +225,9 @@ func compileType(f *schema.Field, b array.Builder) fieldDec {
 	case schema.Float64:
 		return decodeDouble(b.(*array.Float64Builder))
 	case schema.Numeric:
-		return decodeNumeric(b.(*array.Decimal128Builder))
+		return decodeNumeric(b.(*array.Decimal128Builder), c.rescale(f, path))
 	case schema.BigNumeric:
-		return decodeBigNumeric(b.(*array.Decimal256Builder))
+		return decodeBigNumeric(b.(*array.Decimal256Builder), c.rescale(f, path))
 	case schema.String, schema.Geography, schema.JSON:
 		return decodeBytes(b.(*array.StringBuilder).BinaryBuilder)
 	case schema.Bytes:
@@ -201,22 +238,33 @@ func compileType(f *schema.Field, b array.Builder) fieldDec {
 		return decodeInterval(b.(*array.MonthDayNanoIntervalBuilder))
 	case schema.Range:
 		t := f.RangeElementType.Type
-		return compileStruct([]*schema.Field{
+		return c.strct([]*schema.Field{
 			{Name: "start", Type: t, Mode: schema.Nullable},
-			{Name: "end", Type: t, Mode: schema.Nullable}}, b.(*array.StructBuilder))
+			{Name: "end", Type: t, Mode: schema.Nullable}}, b.(*array.StructBuilder), path)
 	}
-	return compileStruct(f.Fields, b.(*array.StructBuilder)) // schema.FromAvro makes no other type
+	return c.strct(f.Fields, b.(*array.StructBuilder), path) // schema.FromAvro makes no other type
 }
 
-func compileStruct(fields []*schema.Field, sb *array.StructBuilder) fieldDec {
+// rescale is the power of ten by which a decimal column's unscaled Avro values are multiplied to
+// reach the Arrow type's scale: 0 for BigQuery's own scales (9 and 38), more for parameterized
+// types such as NUMERIC(10, 2) if their Avro schema states their own scale.
+func (c compiler) rescale(f *schema.Field, path string) int32 {
+	scale, ok := c.scales[path]
+	if !ok {
+		return 0
+	}
+	return targetScale(f.Type) - scale
+}
+
+func (c compiler) strct(fields []*schema.Field, sb *array.StructBuilder, path string) fieldDec {
 	children := make([]fieldDec, len(fields))
-	for i, c := range fields {
-		children[i] = compileField(c, sb.FieldBuilder(i))
+	for i, f := range fields {
+		children[i] = c.field(f, sb.FieldBuilder(i), path+"."+f.Name)
 	}
 	return func(r *avroReader) error {
 		sb.Append(true)
-		for _, c := range children {
-			if err := c(r); err != nil {
+		for _, child := range children {
+			if err := child(r); err != nil {
 				return err
 			}
 		}
@@ -285,25 +333,39 @@ func decodeBytes(b *array.BinaryBuilder) fieldDec {
 	}
 }
 
-func decodeNumeric(b *array.Decimal128Builder) fieldDec {
+func decodeNumeric(b *array.Decimal128Builder, rescale int32) fieldDec {
 	return func(r *avroReader) error {
 		var buf [16]byte
 		if err := r.twosComplement(buf[:]); err != nil {
 			return err
 		}
-		b.Append(decimal128.New(int64(binary.BigEndian.Uint64(buf[:8])), binary.BigEndian.Uint64(buf[8:])))
+		v := decimal128.New(int64(binary.BigEndian.Uint64(buf[:8])), binary.BigEndian.Uint64(buf[8:]))
+		if rescale > 0 {
+			if !v.FitsInPrecision(38 - rescale) {
+				return fmt.Errorf("%w: decimal %s overflows NUMERIC", ErrCorrupt, v.BigInt())
+			}
+			v = v.IncreaseScaleBy(rescale)
+		}
+		b.Append(v)
 		return nil
 	}
 }
 
-func decodeBigNumeric(b *array.Decimal256Builder) fieldDec {
+func decodeBigNumeric(b *array.Decimal256Builder, rescale int32) fieldDec {
 	return func(r *avroReader) error {
 		var buf [32]byte
 		if err := r.twosComplement(buf[:]); err != nil {
 			return err
 		}
 		be := binary.BigEndian
-		b.Append(decimal256.New(be.Uint64(buf[:8]), be.Uint64(buf[8:16]), be.Uint64(buf[16:24]), be.Uint64(buf[24:])))
+		v := decimal256.New(be.Uint64(buf[:8]), be.Uint64(buf[8:16]), be.Uint64(buf[16:24]), be.Uint64(buf[24:]))
+		if rescale > 0 {
+			if !v.FitsInPrecision(76 - rescale) {
+				return fmt.Errorf("%w: decimal %s overflows BIGNUMERIC", ErrCorrupt, v.BigInt())
+			}
+			v = v.IncreaseScaleBy(rescale)
+		}
+		b.Append(v)
 		return nil
 	}
 }

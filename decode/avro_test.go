@@ -185,9 +185,47 @@ func TestAvroCorrupt(t *testing.T) {
 }
 
 func TestNewAvroErrors(t *testing.T) {
-	for _, s := range []string{``, `{"type": "long"}`, `{"type": "record", "fields": [{"name": "m", "type": {"type": "map", "values": "long"}}]}`} {
+	record := func(fieldType string) string {
+		return `{"type": "record", "name": "__root__", "fields": [{"name": "c", "type": ` + fieldType + `}]}`
+	}
+	for _, s := range []string{
+		``,
+		`{"type": "long"}`,
+		record(`{"type": "map", "values": "long"}`),
+		record(`["long", "null"]`),
+		record(`"float"`),
+		record(`["null", {"type": "bytes", "logicalType": "decimal", "precision": 38, "scale": 12}]`),
+		record(`{"type": "record", "name": "loop", "fields": [{"name": "again", "type": ["null", "loop"]}]}`),
+	} {
 		if _, err := decode.NewAvro(s, memory.DefaultAllocator); err == nil {
-			t.Errorf("NewAvro(%q) accepted it", s)
+			t.Errorf("NewAvro(%s) accepted it", s)
 		}
+	}
+}
+
+// TestAvroDecimalScale reads a decimal whose Avro schema states a scale below BigQuery's (as a
+// parameterized NUMERIC(10, 2) may): values keep their meaning in the Arrow type's scale.
+func TestAvroDecimalScale(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dec, err := decode.NewAvro(`{"type": "record", "name": "__root__", "fields": [
+		{"name": "n", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+		{"name": "bn", "type": {"type": "bytes", "logicalType": "decimal", "precision": 50, "scale": 2}}]}`, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 12345 and -12345 as two's complement bytes: 123.45 and -123.45.
+	got, err := dec.Decode([]byte{4, 0x30, 0x39, 4, 0xcf, 0xc7}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	want, _, err := array.RecordFromJSON(mem, dec.Schema(), strings.NewReader(`[{"n": "123.45", "bn": "-123.45"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Release()
+	if !array.RecordEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

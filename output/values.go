@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -37,10 +38,12 @@ import (
 //	GEOGRAPHY,
 //	JSON
 //
-// In NDJSON, BOOL, finite FLOAT64 and JSON values are bare JSON; every other scalar is a JSON
-// string. Strings are escaped as BigQuery's JSON export does: <, > and & as \u003c, \u003e and
-// \u0026, control characters (NUL included) as \u00XX or their short escapes, invalid UTF-8 as
-// \ufffd. Appending a value allocates nothing.
+// In NDJSON, BOOL, finite FLOAT64 and JSON values are bare JSON (except a JSON value that is a
+// string: it is written as a string of its JSON text, "\"text\"", the form BigQuery's JSON load
+// reads back as that value); every other scalar is a JSON string. Strings are escaped as
+// BigQuery's JSON export does: <, > and & as \u003c, \u003e and \u0026, control characters (NUL
+// included) as \u00XX or their short escapes, invalid UTF-8 as \ufffd. Appending a value
+// allocates nothing.
 
 // appendFunc appends the text of row i of one array to dst.
 type appendFunc func(dst []byte, i int) ([]byte, error)
@@ -174,7 +177,8 @@ func jsonNonNull(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 }
 
 // jsonText appends a JSON column's text as the JSON value it holds, compacted so that it stays on
-// one line. Text that is not JSON is an error.
+// one line; a JSON string value goes in as a string of its JSON text. Text that is not JSON is an
+// error.
 func jsonText(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 	a, err := columnArray[*array.String](f, arr)
 	if err != nil {
@@ -187,9 +191,18 @@ func jsonText(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 		if err := json.Compact(&scratch, values[offsets[i]-offsets[0]:offsets[i+1]-offsets[0]]); err != nil {
 			return dst, fmt.Errorf("column %q: JSON value %q: %w", f.Name, a.Value(i), err)
 		}
-		return append(dst, scratch.Bytes()...), nil
+		if text := scratch.Bytes(); text[0] != '"' {
+			return append(dst, text...), nil
+		}
+		// A JSON string value is written as a string holding its JSON text: BigQuery's JSON
+		// load reads a string given for a JSON column as JSON text, so only this form loads back
+		// as the same value.
+		return appendJSONString(dst, unsafeString(scratch.Bytes())), nil
 	}, nil
 }
+
+// unsafeString returns b's bytes as a string without copying; b must not change while it is used.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // textFunc returns the function appending the text of a non-null value of column f (a scalar
 // type other than STRING, GEOGRAPHY and JSON, or RANGE), held in arr. The text is ASCII and has

@@ -288,9 +288,10 @@ func TestExportStreamsInProcesses(t *testing.T) {
 	for _, wire := range []string{"arrow", "avro"} {
 		for _, streams := range []int{1, 2, 7, 16} {
 			t.Run(fmt.Sprintf("%s/%d", wire, streams), func(t *testing.T) {
+				t.Parallel()
 				out := filepath.Join(t.TempDir(), "items.ndjson")
 				s := mustExport(t, testTable, "-o", out, "--data-format", wire,
-					"--streams", strconv.Itoa(streams), "--parallelism", "4", "--segment-rows", "400")
+					"--streams", strconv.Itoa(streams), "--parallelism", strconv.Itoa(streams), "--segment-rows", "400")
 				checkProcesses(t, s, streams)
 				got := readNDJSON(t, out)
 				if diff := cmp.Diff(want, got); diff != "" {
@@ -320,6 +321,7 @@ func TestExportParquet(t *testing.T) {
 	slices.Sort(want)
 	for _, wire := range []string{"arrow", "avro"} {
 		t.Run(wire, func(t *testing.T) {
+			t.Parallel()
 			out := filepath.Join(t.TempDir(), "items.parquet")
 			s := mustExport(t, testTable, "-o", out, "--data-format", wire, "--streams", "3", "--segment-rows", "400")
 			checkProcesses(t, s, 3)

@@ -65,9 +65,18 @@ func (e *ArrowEncoder) RecordBatch(rec arrow.Record) ([]byte, error) {
 		return nil, fmt.Errorf("encode: record batch of %d rows: %w", rec.NumRows(), err)
 	}
 	defer p.Release()
-	var buf bytes.Buffer
-	if _, err := p.WritePayload(&buf); err != nil {
+	var size counter
+	if _, err := p.WritePayload(&size); err != nil {
+		return nil, fmt.Errorf("encode: size record batch message: %w", err)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := p.WritePayload(buf); err != nil {
 		return nil, fmt.Errorf("encode: write record batch message: %w", err)
 	}
 	return buf.Bytes(), nil
 }
+
+// counter is an io.Writer that counts bytes, to size a message's buffer exactly.
+type counter int
+
+func (c *counter) Write(p []byte) (int, error) { *c += counter(len(p)); return len(p), nil }

@@ -23,7 +23,11 @@ func validateRecord(rec arrow.Record) error {
 	return nil
 }
 
-func validateData(d arrow.ArrayData) error {
+func validateData(d arrow.ArrayData) error { return validateAs(d, d.DataType()) }
+
+// validateAs checks d as an array of type dt (an extension type's storage type for extension
+// arrays).
+func validateAs(d arrow.ArrayData, dt arrow.DataType) error {
 	off, n := d.Offset(), d.Len()
 	if off < 0 || n < 0 || off > int(^uint32(0)) || n > int(^uint32(0)) {
 		return fmt.Errorf("%w: array offset %d, length %d", ErrCorrupt, off, n)
@@ -33,7 +37,9 @@ func validateData(d arrow.ArrayData) error {
 	if err := validateNulls(d, bufs, off, n); err != nil {
 		return err
 	}
-	switch dt := d.DataType().(type) {
+	switch dt := dt.(type) {
+	case arrow.ExtensionType:
+		return validateAs(d, dt.StorageType())
 	case *arrow.BooleanType:
 		return needBytes(bufs, 1, int64(bitutil.BytesForBits(int64(end))))
 	case arrow.FixedWidthDataType:

@@ -521,3 +521,63 @@ func TestExportRestartsDeadWorkers(t *testing.T) {
 		t.Errorf("rows differ from the source after restarts (-want +got):\n%s", diff)
 	}
 }
+
+func TestExportFaults(t *testing.T) {
+	var faults []emulator.Fault
+	for _, spec := range []string{"resource_exhausted@100", "unavailable@500", "rst_stream@700", "eos@900"} {
+		f, err := emulator.ParseFault(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		faults = append(faults, f)
+	}
+	expired, err := emulator.ParseFault("expired@300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		faults   []emulator.Fault
+		wantCode int
+	}{
+		{"transient", faults, exitOK},
+		{"expired session", []emulator.Fault{expired}, exitError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10, Faults: tt.faults})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inst.Close()
+			out := filepath.Join(t.TempDir(), "items.ndjson")
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out,
+				"--streams", "2", "--progress", "none", "--summary", "-"}, nil, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
+			}
+			if code != exitOK {
+				if _, err := os.Stat(out); !os.IsNotExist(err) {
+					t.Errorf("%s exists after a failed export", out)
+				}
+				if _, err := os.Stat(out + ".bqread"); !os.IsNotExist(err) {
+					t.Errorf("work dir left after a failed export")
+				}
+				return
+			}
+			var s struct {
+				Retries int `json:"retries"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+				t.Fatal(err)
+			}
+			if want := 2 * len(tt.faults); s.Retries != want {
+				t.Errorf("retries = %d, want %d (each fault once per stream)", s.Retries, want)
+			}
+			if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+				t.Errorf("rows differ after retries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,38 @@
+package output
+
+import (
+	"io"
+	"testing"
+)
+
+func BenchmarkAvroWrite(b *testing.B) {
+	benchWrite(b, Avro, benchRecord(b), "", "deflate", "snappy")
+}
+
+func BenchmarkAvroPassthrough(b *testing.B) {
+	recs := cut(b, benchRecord(b), 5000, 10000, 15000)
+	_, payloads := passthroughFile(b, recs, Options{})
+	var n int
+	for _, p := range payloads {
+		n += len(p)
+	}
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		w, err := NewAvroPassthrough(io.Discard, avroSchemaOf(b, recs[0]), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, p := range payloads {
+			if err := w.WriteRaw(p, recs[i].NumRows()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAvroMerge(b *testing.B) {
+	benchMerge(b, Avro, benchRecord(b), Options{})
+}

@@ -1,0 +1,49 @@
+package output
+
+import (
+	"io"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// benchWrite measures one long-lived writer of format f: the steady state of a long export.
+func benchWrite(b *testing.B, f Format, rec arrow.Record, compressions ...string) {
+	for _, compression := range compressions {
+		b.Run(orDefault(compression), func(b *testing.B) {
+			w, err := NewWriter(io.Discard, f, rec.Schema(), Options{Compression: compression})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(recordBytes(rec))
+			for b.Loop() {
+				if err := w.Write(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// benchMerge measures merging four copies of the file that writing rec with format f gives.
+func benchMerge(b *testing.B, f Format, rec arrow.Record, o Options) {
+	part := writeText(b, f, []arrow.Record{rec}, o)
+	files := [][]byte{part, part, part, part}
+	b.SetBytes(int64(len(part) * len(files)))
+	for b.Loop() {
+		if err := Merge(io.Discard, f, asParts(files)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkNDJSONWrite(b *testing.B) {
+	benchWrite(b, NDJSON, benchRecord(b), "", "gzip")
+}
+
+func BenchmarkNDJSONMerge(b *testing.B) {
+	benchMerge(b, NDJSON, benchRecord(b), Options{})
+}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/bqread/bqread/decode"
@@ -40,7 +39,7 @@ func TestArrowRoundTrip(t *testing.T) {
 					if err != nil {
 						t.Fatalf("%s: %v", name, err)
 					}
-					if !array.RecordEqual(got, want) {
+					if !sameRecord(got, want) {
 						t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, want)
 					}
 					got.Release()
@@ -115,7 +114,7 @@ func TestArrowCorrupt(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Decode after errors: %v", compression, err)
 		}
-		if !array.RecordEqual(got, rec) {
+		if !sameRecord(got, rec) {
 			t.Errorf("%s: record after errors differs", compression)
 		}
 		got.Release()

@@ -31,7 +31,7 @@ func TestAvroRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			if !array.RecordEqual(got, rec) {
+			if !sameRecord(got, rec) {
 				t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, rec)
 			}
 			got.Release()
@@ -69,7 +69,7 @@ func TestAvroFromGoavro(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !array.RecordEqual(got, rec) {
+		if !sameRecord(got, rec) {
 			t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, rec)
 		}
 		got.Release()
@@ -98,7 +98,7 @@ func TestAvroArrayBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer want.Release()
-	if !array.RecordEqual(got, want) {
+	if !sameRecord(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
@@ -178,7 +178,7 @@ func TestAvroCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Decode after errors: %v", err)
 	}
-	if !array.RecordEqual(got, rec) {
+	if !sameRecord(got, rec) {
 		t.Error("record after errors differs")
 	}
 	got.Release()
@@ -225,7 +225,7 @@ func TestAvroDecimalScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer want.Release()
-	if !array.RecordEqual(got, want) {
+	if !sameRecord(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }

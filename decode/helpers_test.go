@@ -29,8 +29,8 @@ func readSchema(t testing.TB, table string) schema.Schema {
 	return s
 }
 
-// fixtures returns the test records (every type, nulls, nesting, extremes), named. The caller
-// releases them.
+// fixtures returns the test records (encode's testdata/records.json: every type, nulls, nesting,
+// extremes), named. The caller releases them.
 func fixtures(t testing.TB, mem memory.Allocator) map[string]arrow.Record {
 	t.Helper()
 	f, err := os.Open("../encode/testdata/records.json")
@@ -116,4 +116,11 @@ func tripsRecord(t testing.TB, n int, mem memory.Allocator) arrow.Record {
 		b.Field(14).(*array.BooleanBuilder).Append(rng.IntN(50) == 0)
 	}
 	return b.NewRecord()
+}
+
+// sameRecord reports whether two records hold the same values, NaN equal to NaN, with no
+// tolerance on floats.
+func sameRecord(a, b arrow.Record) bool {
+	return a.Schema().Equal(b.Schema()) &&
+		array.RecordApproxEqual(a, b, array.WithNaNsEqual(true), array.WithAbsTolerance(0))
 }

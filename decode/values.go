@@ -2,6 +2,7 @@ package decode
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -118,19 +119,20 @@ func daysFromCivil(y, m, d int64) int64 {
 	return era*146097 + doe - 719468
 }
 
-// parseInterval parses BigQuery's canonical INTERVAL text "[-]Y-M [-]D [-]H:M:S[.ffffff]" within
-// BigQuery's limits (10,000 years, 3,660,000 days, 87,840,000 hours). A time part too long for
-// int64 nanoseconds moves its whole days into the day part, which BigQuery treats as the same
-// interval (it compares intervals with 1 day = 24 hours).
+// parseInterval parses BigQuery's canonical INTERVAL text "[-]Y-M [-]D [-]H:M:S[.ffffff]". It
+// accepts any year and day parts that fit Arrow's month_day_nano fields (not only BigQuery's
+// limits of 10,000 years and 3,660,000 days: a time part of up to BigQuery's 87,840,000 hours does
+// not fit int64 nanoseconds, so its whole days are kept in the day part, which BigQuery treats as
+// the same interval, comparing intervals with 1 day = 24 hours).
 func parseInterval(s []byte) (arrow.MonthDayNanoInterval, error) {
 	p := textParser{s: s, ok: true}
 	ySign := p.sign()
-	y := p.digits(1, 5)
+	y := p.digits(1, 9)
 	p.sep('-')
 	mo := p.digits(1, 2)
 	p.sep(' ')
 	dSign := p.sign()
-	d := p.digits(1, 7)
+	d := p.digits(1, 10)
 	p.sep(' ')
 	tSign := p.sign()
 	h := p.digits(1, 8)
@@ -139,15 +141,19 @@ func parseInterval(s []byte) (arrow.MonthDayNanoInterval, error) {
 	p.sep(':')
 	sec := p.digits(1, 2)
 	frac := p.fraction()
-	if !p.done() || y > 10000 || mo > 11 || d > 3660000 || h > 87840000 || mi > 59 || sec > 59 {
+	months, days := ySign*(y*12+mo), dSign*d
+	if !p.done() || mo > 11 || h > 87840000 || mi > 59 || sec > 59 ||
+		months < math.MinInt32 || months > math.MaxInt32 || days < math.MinInt32 || days > math.MaxInt32 {
 		return arrow.MonthDayNanoInterval{}, fmt.Errorf("%w: %q is not a canonical INTERVAL (want Y-M D H:M:S[.ffffff])", ErrCorrupt, s)
 	}
-	days := dSign * d
 	micros := tSign * ((h*3600+mi*60+sec)*microsPerSecond + frac)
 	const maxNanoMicros = (1<<63 - 1) / 1000
 	if micros > maxNanoMicros || micros < -maxNanoMicros {
 		days += micros / microsPerDay
 		micros %= microsPerDay
 	}
-	return arrow.MonthDayNanoInterval{Months: int32(ySign * (y*12 + mo)), Days: int32(days), Nanoseconds: micros * 1000}, nil
+	if days < math.MinInt32 || days > math.MaxInt32 {
+		return arrow.MonthDayNanoInterval{}, fmt.Errorf("%w: INTERVAL %q has too many days", ErrCorrupt, s)
+	}
+	return arrow.MonthDayNanoInterval{Months: int32(months), Days: int32(days), Nanoseconds: micros * 1000}, nil
 }

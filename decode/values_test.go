@@ -60,7 +60,11 @@ func TestParseInterval(t *testing.T) {
 		// 87,840,000 hours do not fit int64 nanoseconds: whole days move to the day part.
 		{"-10000-0 -3660000 -87840000:0:0", mdn(-120000, -7320000, 0), true},
 		{"0-12 0 0:0:0", mdn(0, 0, 0), false},
-		{"10001-0 0 0:0:0", mdn(0, 0, 0), false},
+		{"-10000-0 -7320000 0:0:0", mdn(-120000, -7320000, 0), true},
+		{"-178956970-8 -2147483648 -0:0:0.5", mdn(math.MinInt32, math.MinInt32, -5e8), true},
+		{"178956970-8 0 0:0:0", mdn(0, 0, 0), false},
+		{"0-0 2147483648 0:0:0", mdn(0, 0, 0), false},
+		{"0-0 -2147483648 -87840000:0:0", mdn(0, 0, 0), false},
 		{"0-0 0 0:60:0", mdn(0, 0, 0), false},
 		{"+1-0 0 0:0:0", mdn(0, 0, 0), false},
 		{"1-0 0 0:0", mdn(0, 0, 0), false},
@@ -92,6 +96,7 @@ func TestTextRoundTrip(t *testing.T) {
 	for _, iv := range []arrow.MonthDayNanoInterval{
 		{}, {Months: 14, Days: 3, Nanoseconds: 1000}, {Months: -120000, Days: -3660000, Nanoseconds: -1000},
 		{Months: 7, Days: -2, Nanoseconds: (math.MaxInt64 / 1000) * 1000},
+		{Months: math.MinInt32, Days: math.MaxInt32, Nanoseconds: -1000},
 	} {
 		text, err := encode.AppendInterval(nil, iv)
 		if err != nil {

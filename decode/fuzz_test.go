@@ -28,15 +28,16 @@ func touch(t *testing.T, dec decode.Decoder, payload []byte, rows int64) {
 func FuzzArrow(f *testing.F) {
 	recs := fixtures(f, memory.DefaultAllocator)
 	defer releaseAll(recs)
-	rec := recs["records.json"]
-	schemaMsg, _ := arrowPayloads(f, rec, "")
-	for _, c := range compressions {
-		_, batch := arrowPayloads(f, rec, c)
-		f.Add(batch, rec.NumRows())
-		tail := rec.NewSlice(2, 3)
-		_, batch = arrowPayloads(f, tail, c)
-		tail.Release()
-		f.Add(batch, int64(1))
+	schemaMsg, _ := arrowPayloads(f, recs["records.json"], "") // all fixtures share the schema
+	for _, rec := range recs {
+		for _, c := range compressions {
+			_, batch := arrowPayloads(f, rec, c)
+			f.Add(batch, rec.NumRows())
+			tail := rec.NewSlice(2, 3)
+			_, batch = arrowPayloads(f, tail, c)
+			tail.Release()
+			f.Add(batch, int64(1))
+		}
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, rows int64) {
 		dec, err := decode.NewArrow(schemaMsg, memory.DefaultAllocator)
@@ -50,14 +51,16 @@ func FuzzArrow(f *testing.F) {
 func FuzzAvro(f *testing.F) {
 	recs := fixtures(f, memory.DefaultAllocator)
 	defer releaseAll(recs)
-	rec := recs["records.json"]
-	avroSchema, rows := avroPayloads(f, rec)
-	f.Add(rows, rec.NumRows())
-	for i := int64(0); i < rec.NumRows(); i++ {
-		row := rec.NewSlice(i, i+1)
-		_, payload := avroPayloads(f, row)
-		row.Release()
-		f.Add(payload, int64(1))
+	avroSchema, _ := avroPayloads(f, recs["records.json"]) // all fixtures share the schema
+	for _, rec := range recs {
+		_, rows := avroPayloads(f, rec)
+		f.Add(rows, rec.NumRows())
+		for i := int64(0); i < rec.NumRows(); i++ {
+			row := rec.NewSlice(i, i+1)
+			_, payload := avroPayloads(f, row)
+			row.Release()
+			f.Add(payload, int64(1))
+		}
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, rows int64) {
 		dec, err := decode.NewAvro(avroSchema, memory.DefaultAllocator)

@@ -52,6 +52,9 @@ const maxIDLen = 1024
 
 func validID(id string) bool { return len(id) <= maxIDLen && idRE.MatchString(id) }
 
+// timeZero asks for a table's current version.
+var timeZero time.Time
+
 // tableRef names a table.
 type tableRef struct{ Project, Dataset, Table string }
 
@@ -82,17 +85,19 @@ type rowSource interface {
 
 // tableVersion is one immutable state of a table. Sessions pin a version.
 type tableVersion struct {
-	ref    tableRef
-	key    string // unique per table state; part of the payload cache key
-	schema schema.Schema
-	arrow  *arrow.Schema
-	since  time.Time // when this state began (the data file's modification time)
-	bytes  int64     // estimated logical size
-	rows   rowSource
+	ref     tableRef
+	key     string // unique per table state; part of the payload cache key
+	schema  schema.Schema
+	arrow   *arrow.Schema
+	since   time.Time // when this state began (the data file's modification time)
+	created time.Time // when the table was first seen
+	bytes   int64     // estimated logical size
+	rows    rowSource
 }
 
 // history is the versions of one table seen so far, oldest first.
 type history struct {
+	created  time.Time
 	versions []*tableVersion
 	stamp    string // file stamp of the newest version
 }
@@ -181,7 +186,7 @@ func pick(r tableRef, versions []*tableVersion, snapshot, now time.Time) (*table
 		}
 	}
 	return nil, fmt.Errorf("%w: snapshot time %s is before the creation time of table %s (%s)", errSnapshot,
-		snapshot.UTC().Format(time.RFC3339Nano), r, versions[0].since.UTC().Format(time.RFC3339Nano))
+		snapshot.UTC().Format(time.RFC3339Nano), r, versions[0].created.UTC().Format(time.RFC3339Nano))
 }
 
 // sample returns a built-in sample table, loading it on first use; nil if r is not one.
@@ -203,7 +208,7 @@ func (c *catalog) sample(r tableRef) (*tableVersion, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sample %s: %w", r, err)
 	}
-	v.key = "sample/" + r.Table
+	v.key, v.created = "sample/"+r.Table, samplesCreated
 	c.samples[r.Table] = v
 	return v, nil
 }
@@ -236,9 +241,10 @@ func (c *catalog) refresh(r tableRef) (*history, error) {
 	}
 	v.key = r.String() + "@" + stamp
 	if h == nil {
-		h = &history{}
+		h = &history{created: since}
 		c.tables[r] = h
 	}
+	v.created = h.created
 	h.stamp = stamp
 	h.versions = append(h.versions, v)
 	if len(h.versions) > maxVersions {

@@ -271,24 +271,24 @@ func parseInterval(s string) (interval, error) {
 	}
 	ySign, ym := cutSign(parts[0])
 	ys, ms, ok := strings.Cut(ym, "-")
-	y, err1 := strconv.ParseInt(ys, 10, 64)
-	mo, err2 := strconv.ParseInt(ms, 10, 64)
 	dSign, ds := cutSign(parts[1])
-	d, err3 := strconv.ParseInt(ds, 10, 64)
-	if !ok || err1 != nil || err2 != nil || err3 != nil || ys[0] == '+' || ms[0] == '+' || ds[0] == '+' {
-		return interval{}, bad
-	}
 	tSign, hms := cutSign(parts[2])
 	clock, frac, hasFrac := strings.Cut(hms, ".")
 	hmsParts := strings.Split(clock, ":")
-	if len(hmsParts) != 3 {
+	if !ok || len(hmsParts) != 3 || !allDigits(ys, ms, ds, hmsParts[0], hmsParts[1], hmsParts[2]) {
 		return interval{}, bad
+	}
+	y, err1 := strconv.ParseInt(ys, 10, 64)
+	mo, err2 := strconv.ParseInt(ms, 10, 64)
+	d, err3 := strconv.ParseInt(ds, 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return interval{}, fmt.Errorf("interval %q is out of range", s)
 	}
 	var n [3]int64
 	for i, p := range hmsParts {
 		v, err := strconv.ParseInt(p, 10, 64)
-		if err != nil || p[0] == '+' || p[0] == '-' {
-			return interval{}, bad
+		if err != nil {
+			return interval{}, fmt.Errorf("interval %q is out of range", s)
 		}
 		n[i] = v
 	}
@@ -309,6 +309,16 @@ func parseInterval(s string) (interval, error) {
 		micros %= microsPerDay
 	}
 	return interval{months: int32(months), days: int32(days), nanos: micros * 1000}, nil
+}
+
+// allDigits reports whether every string is a non-empty run of ASCII digits.
+func allDigits(ss ...string) bool {
+	for _, s := range ss {
+		if s == "" || strings.Trim(s, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func cutSign(s string) (int64, string) {

@@ -1,0 +1,48 @@
+package emulator
+
+import (
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+)
+
+// TestRowRestriction runs filters through the server: they see every column, even unselected ones,
+// and a filter that keeps nothing gives a session without streams.
+func TestRowRestriction(t *testing.T) {
+	env := startEnv(t, Options{})
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	tests := []struct {
+		filter  string
+		fields  []string
+		streams int32
+		want    string // the first column, as arrow prints it
+	}{
+		{"id > 5", nil, 3, "[6 7]"},
+		{"s = 'hello'", []string{"id"}, 1, "[1]"},
+		{"id > 5", []string{"s"}, 2, `["plain" "7"]`},
+		{"i IS NULL OR b = false", []string{"id"}, 4, "[2 3 5]"}, // id 7 has b NULL: not kept
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			sess := env.mustSession(t, sessionOpts{table: allTypesTable, filter: tt.filter, fields: tt.fields, maxStreams: tt.streams})
+			rec := env.readAllArrow(t, sess, mem)
+			defer rec.Release()
+			if got := rec.Column(0).String(); got != tt.want {
+				t.Errorf("rows = %s, want %s", got, tt.want)
+			}
+			if got := sess.GetEstimatedRowCount(); got != rec.NumRows() {
+				t.Errorf("estimated_row_count = %d, want %d", got, rec.NumRows())
+			}
+		})
+	}
+	none := env.mustSession(t, sessionOpts{table: allTypesTable, filter: "id < 0", maxStreams: 4})
+	if n := len(none.GetStreams()); n != 0 {
+		t.Errorf("filter keeping no rows: %d streams, want 0", n)
+	}
+	_, err := env.createSession(t.Context(), sessionOpts{table: allTypesTable, filter: "id >>> ((("})
+	wantCode(t, err, codes.InvalidArgument, "row_restriction")
+	_, err = env.createSession(t.Context(), sessionOpts{table: allTypesTable, filter: "no_such_column = 1"})
+	wantCode(t, err, codes.InvalidArgument, "row_restriction")
+}

@@ -1,0 +1,102 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+
+	"cloud.google.com/go/bigquery"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// TestOfficialClientReadsTable reads a table with cloud.google.com/go/bigquery the way users do:
+// tables.get over REST, then the Storage Read API over gRPC.
+func TestOfficialClientReadsTable(t *testing.T) {
+	env := startEnv(t, Options{ResponseBytes: 32 << 10})
+	const rows = 3000
+	genTable(t, env, "trips", rows)
+	ctx := t.Context()
+	client, err := bigquery.NewClient(ctx, "my-project",
+		option.WithEndpoint("http://"+env.inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.EnableStorageReadClient(ctx, option.WithEndpoint(env.inst.GRPCAddr()), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))); err != nil {
+		t.Fatal(err)
+	}
+	table := client.Dataset("ds").Table("trips")
+	md, err := table.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.NumRows != rows || len(md.Schema) != 15 || md.Schema[0].Type != bigquery.IntegerFieldType || !md.Schema[0].Required {
+		t.Fatalf("metadata: %d rows, schema %v", md.NumRows, md.Schema)
+	}
+	it := table.Read(ctx)
+	if !it.IsAccelerated() {
+		t.Fatal("Table.Read did not use the Storage Read API")
+	}
+	seen := map[int64]bool{}
+	for {
+		var row []bigquery.Value
+		err := it.Next(&row)
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d rows: %v", len(seen), err)
+		}
+		id := row[0].(int64)
+		if seen[id] || id < 1 || id > rows {
+			t.Fatalf("trip_id %d repeated or out of range", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != rows {
+		t.Fatalf("read %d rows, want %d", len(seen), rows)
+	}
+	_, err = client.Dataset("ds").Table("nope").Metadata(ctx)
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) || gerr.Code != http.StatusNotFound {
+		t.Fatalf("missing table: err = %v, want a googleapi 404", err)
+	}
+	if _, err := client.Dataset("ds").Metadata(ctx); err != nil {
+		t.Fatalf("dataset metadata: %v", err)
+	}
+	_, err = client.Dataset("nods").Metadata(ctx)
+	if !errors.As(err, &gerr) || gerr.Code != http.StatusNotFound {
+		t.Fatalf("missing dataset: err = %v, want a googleapi 404", err)
+	}
+}
+
+func TestRESTErrorShape(t *testing.T) {
+	env := startEnv(t, Options{})
+	resp, err := http.Get("http://" + env.inst.HTTPAddr() + "/bigquery/v2/projects/bqread-demo/datasets/samples/tables/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct {
+			Code    int
+			Message string
+			Status  string
+			Errors  []struct{ Reason string }
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	e := body.Error
+	if resp.StatusCode != 404 || e.Code != 404 || e.Status != "NOT_FOUND" || len(e.Errors) != 1 || e.Errors[0].Reason != "notFound" ||
+		e.Message != "Not found: Table bqread-demo:samples.nope (projects/bqread-demo/datasets/samples/tables/nope)" {
+		t.Fatalf("error = %d %+v", resp.StatusCode, e)
+	}
+}

@@ -1,0 +1,391 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/bqread/bqread/emulator/filter"
+	"github.com/bqread/bqread/encode"
+	"github.com/bqread/bqread/schema"
+)
+
+// Limits of the real service.
+const (
+	maxStreams          = 1000
+	maxTraceID          = 256
+	maxRowRestriction   = 1 << 20
+	rowsPerServerStream = 250_000 // how many rows the server puts in a stream when it decides
+	location            = "us"
+)
+
+// readServer implements storagepb.BigQueryReadServer over a catalog.
+type readServer struct {
+	storagepb.UnimplementedBigQueryReadServer
+	catalog       *catalog
+	cache         *payloadCache
+	responseBytes int
+	now           func() time.Time
+	faults        *faultState
+	shaper        *shaper
+
+	mu      sync.Mutex
+	streams map[string]*readStream
+	added   int
+}
+
+// readStream is one stream of a session: the session's rows [lo, hi).
+type readStream struct {
+	name   string
+	sess   *session
+	lo, hi int64
+}
+
+func (s *readServer) CreateReadSession(_ context.Context, req *storagepb.CreateReadSessionRequest) (*storagepb.ReadSession, error) {
+	billing, ok := strings.CutPrefix(req.GetParent(), "projects/")
+	if !ok || billing == "" || strings.Contains(billing, "/") {
+		return nil, status.Errorf(codes.InvalidArgument, "parent %q must be of the form projects/{project_id}", req.GetParent())
+	}
+	rs := req.GetReadSession()
+	if rs == nil {
+		return nil, status.Error(codes.InvalidArgument, "read_session is required")
+	}
+	ref, err := parseTablePath(rs.GetTable())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSessionRequest(req); err != nil {
+		return nil, err
+	}
+	var snapshot time.Time
+	if ts := rs.GetTableModifiers().GetSnapshotTime(); ts != nil {
+		if err := ts.CheckValid(); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "invalid snapshot_time: %v", err)
+		}
+		snapshot = ts.AsTime()
+	}
+	v, err := s.catalog.resolve(ref, snapshot)
+	if err != nil {
+		return nil, tableError(err)
+	}
+	sess, err := s.newSession(billing, v, rs)
+	if err != nil {
+		return nil, err
+	}
+	n := streamCount(sess.rows, req.GetMaxStreamCount(), req.GetPreferredMinStreamCount())
+	out := &storagepb.ReadSession{
+		Name:                       sess.name,
+		ExpireTime:                 timestamppb.New(sess.expire),
+		DataFormat:                 sess.format,
+		Table:                      rs.GetTable(),
+		TableModifiers:             rs.GetTableModifiers(),
+		ReadOptions:                rs.GetReadOptions(),
+		EstimatedRowCount:          sess.rows,
+		EstimatedTotalBytesScanned: estimateBytes(v, sess),
+		TraceId:                    rs.GetTraceId(),
+	}
+	if sess.format == storagepb.DataFormat_ARROW {
+		out.Schema = &storagepb.ReadSession_ArrowSchema{ArrowSchema: &storagepb.ArrowSchema{SerializedSchema: sess.arrowSchema}}
+	} else {
+		out.Schema = &storagepb.ReadSession_AvroSchema{AvroSchema: &storagepb.AvroSchema{Schema: sess.avroSchema}}
+	}
+	for i := range n {
+		lo, hi := sess.rows*int64(i)/int64(n), sess.rows*int64(i+1)/int64(n)
+		out.Streams = append(out.Streams, &storagepb.ReadStream{Name: s.addStream(sess, lo, hi)})
+	}
+	return out, nil
+}
+
+// checkSessionRequest validates the request fields that need no table.
+func checkSessionRequest(req *storagepb.CreateReadSessionRequest) error {
+	rs := req.GetReadSession()
+	switch rs.GetDataFormat() {
+	case storagepb.DataFormat_ARROW, storagepb.DataFormat_AVRO:
+	default:
+		return status.Errorf(codes.InvalidArgument, "data_format must be AVRO or ARROW, got %s", rs.GetDataFormat())
+	}
+	maxN, minN := req.GetMaxStreamCount(), req.GetPreferredMinStreamCount()
+	switch {
+	case maxN < 0:
+		return status.Errorf(codes.InvalidArgument, "max_stream_count must not be negative, got %d", maxN)
+	case minN < 0:
+		return status.Errorf(codes.InvalidArgument, "preferred_min_stream_count must not be negative, got %d", minN)
+	case maxN > 0 && minN > maxN:
+		return status.Errorf(codes.InvalidArgument, "preferred_min_stream_count must be less than or equal to max_stream_count (%d > %d)", minN, maxN)
+	case len(rs.GetTraceId()) > maxTraceID:
+		return status.Errorf(codes.InvalidArgument, "trace_id is %d bytes; at most %d are allowed", len(rs.GetTraceId()), maxTraceID)
+	case len(rs.GetReadOptions().GetRowRestriction()) > maxRowRestriction:
+		return status.Errorf(codes.InvalidArgument, "row_restriction is %d bytes; at most 1 MB is allowed", len(rs.GetReadOptions().GetRowRestriction()))
+	}
+	if p := samplePercentage(rs.GetReadOptions()); p != nil && !(*p >= 0 && *p <= 100) {
+		return status.Errorf(codes.InvalidArgument, "sample_percentage must be between 0 and 100, got %v", *p)
+	}
+	if rs.GetDataFormat() == storagepb.DataFormat_AVRO && rs.GetReadOptions().GetArrowSerializationOptions() != nil {
+		return status.Error(codes.InvalidArgument, "arrow_serialization_options require data_format ARROW")
+	}
+	return nil
+}
+
+// samplePercentage returns read_options.sample_percentage, nil when unset.
+func samplePercentage(o *storagepb.ReadSession_TableReadOptions) *float64 {
+	if o == nil || o.SamplePercentage == nil {
+		return nil
+	}
+	return o.SamplePercentage
+}
+
+// parseTablePath parses projects/{p}/datasets/{d}/tables/{t}.
+func parseTablePath(p string) (tableRef, error) {
+	parts := strings.Split(p, "/")
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "datasets" || parts[4] != "tables" {
+		return tableRef{}, status.Errorf(codes.InvalidArgument, "read_session.table %q must be of the form projects/{project}/datasets/{dataset}/tables/{table}", p)
+	}
+	ref := tableRef{Project: parts[1], Dataset: parts[3], Table: parts[5]}
+	if err := ref.validate(); err != nil {
+		return tableRef{}, status.Error(codes.InvalidArgument, userMessage(err))
+	}
+	return ref, nil
+}
+
+// userMessage is an error's text without the emulator's sentinel prefix.
+func userMessage(err error) string {
+	for _, sentinel := range []error{errNotFound, errInvalidName, errSnapshot} {
+		if errors.Is(err, sentinel) {
+			return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+		}
+	}
+	return err.Error()
+}
+
+// tableError maps catalog errors to gRPC status errors.
+func tableError(err error) error {
+	switch {
+	case errors.Is(err, errNotFound):
+		return status.Error(codes.NotFound, userMessage(err))
+	case errors.Is(err, errInvalidName), errors.Is(err, errSnapshot):
+		return status.Error(codes.InvalidArgument, userMessage(err))
+	}
+	return status.Errorf(codes.Internal, "load table: %v", err)
+}
+
+func (s *readServer) newSession(billing string, v *tableVersion, rs *storagepb.ReadSession) (*session, error) {
+	opts := rs.GetReadOptions()
+	selected, err := v.schema.Select(opts.GetSelectedFields())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "selected_fields: %v", err)
+	}
+	var f *filter.Filter
+	if expr := opts.GetRowRestriction(); strings.TrimSpace(expr) != "" {
+		if f, err = filter.Parse(expr, v.schema); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "row_restriction: %v", err)
+		}
+	}
+	compression, err := arrowCompression(opts.GetArrowSerializationOptions())
+	if err != nil {
+		return nil, err
+	}
+	sess := &session{
+		name:        fmt.Sprintf("projects/%s/locations/%s/sessions/%s", billing, location, newID()),
+		version:     v,
+		selected:    selected,
+		arrow:       schema.ArrowSchema(selected),
+		format:      rs.GetDataFormat(),
+		compression: compression,
+		expire:      s.now().Add(sessionTTL),
+		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression),
+	}
+	if sess.format == storagepb.DataFormat_ARROW {
+		if sess.arrowSchema, err = encode.ArrowSchemaMessage(sess.arrow); err != nil {
+			return nil, status.Errorf(codes.Internal, "encode Arrow schema: %v", err)
+		}
+	} else {
+		sess.avroSchema = schema.AvroSchema(selected)
+	}
+	if sess.spans, sess.rows, err = selectRows(v, f, newSampler(v, samplePercentage(opts))); err != nil {
+		if errors.Is(err, filter.ErrInvalid) {
+			return nil, status.Errorf(codes.InvalidArgument, "row_restriction: %v", err)
+		}
+		return nil, status.Errorf(codes.Internal, "evaluate row_restriction: %v", err)
+	}
+	return sess, nil
+}
+
+func arrowCompression(o *storagepb.ArrowSerializationOptions) (string, error) {
+	switch c := o.GetBufferCompression(); c {
+	case storagepb.ArrowSerializationOptions_COMPRESSION_UNSPECIFIED:
+		return "", nil
+	case storagepb.ArrowSerializationOptions_LZ4_FRAME:
+		return "lz4", nil
+	case storagepb.ArrowSerializationOptions_ZSTD:
+		return "zstd", nil
+	default:
+		return "", status.Errorf(codes.InvalidArgument, "unknown buffer_compression %d", c)
+	}
+}
+
+// streamCount decides how many streams a session of rows gets: what the client asked for (at most
+// 1,000) or, when it left it to the server, one stream per 250,000 rows raised to its preferred
+// minimum; never more streams than rows, and none at all for no rows.
+func streamCount(rows int64, maxN, minN int32) int {
+	n := int64(maxN)
+	if n == 0 {
+		n = max((rows+rowsPerServerStream-1)/rowsPerServerStream, int64(minN))
+	}
+	return int(min(n, maxStreams, rows))
+}
+
+func estimateBytes(v *tableVersion, sess *session) int64 {
+	if v.rows.numRows() == 0 {
+		return 0
+	}
+	all := estimateRowBytes(v.schema)
+	return v.bytes * estimateRowBytes(sess.selected) / max(all, 1)
+}
+
+func newID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "CAIS" + hex.EncodeToString(b[:])
+}
+
+// forgetAfter is how long after its session expired a stream is still known (and answers "session
+// expired" rather than NOT_FOUND).
+const forgetAfter = 24 * time.Hour
+
+// addStream registers a stream of sess over its rows [lo, hi) and returns its name. Every 1,024
+// additions it forgets streams whose session expired long ago, so the registry stays bounded.
+func (s *readServer) addStream(sess *session, lo, hi int64) string {
+	st := &readStream{name: sess.name + "/streams/" + newID(), sess: sess, lo: lo, hi: hi}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams[st.name] = st
+	if s.added++; s.added%1024 == 0 {
+		cutoff := s.now().Add(-forgetAfter)
+		for name, old := range s.streams {
+			if old.sess.expire.Before(cutoff) {
+				delete(s.streams, name)
+			}
+		}
+	}
+	return st.name
+}
+
+// lookupStream finds a live stream by name.
+func (s *readServer) lookupStream(name string) (*readStream, error) {
+	s.mu.Lock()
+	st := s.streams[name]
+	s.mu.Unlock()
+	if st == nil {
+		if !strings.Contains(name, "/sessions/") || !strings.Contains(name, "/streams/") {
+			return nil, status.Errorf(codes.InvalidArgument, "read stream name %q must be of the form projects/{p}/locations/{l}/sessions/{s}/streams/{id}", name)
+		}
+		return nil, status.Errorf(codes.NotFound, "read stream %s not found: create a new read session", name)
+	}
+	if now := s.now(); !now.Before(st.sess.expire) {
+		return nil, status.Errorf(codes.FailedPrecondition, "there was an error operating on '%s': session expired at %s",
+			name, st.sess.expire.UTC().Format(time.RFC3339))
+	}
+	return st, nil
+}
+
+func (s *readServer) SplitReadStream(_ context.Context, req *storagepb.SplitReadStreamRequest) (*storagepb.SplitReadStreamResponse, error) {
+	f := req.GetFraction()
+	if !(f > 0 && f < 1) {
+		return nil, status.Errorf(codes.InvalidArgument, "fraction must be in (0, 1), got %v", f)
+	}
+	st, err := s.lookupStream(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	cut := st.lo + int64(float64(st.hi-st.lo)*f)
+	if cut <= st.lo || cut >= st.hi {
+		return &storagepb.SplitReadStreamResponse{}, nil
+	}
+	return &storagepb.SplitReadStreamResponse{
+		PrimaryStream:   &storagepb.ReadStream{Name: s.addStream(st.sess, st.lo, cut)},
+		RemainderStream: &storagepb.ReadStream{Name: s.addStream(st.sess, cut, st.hi)},
+	}, nil
+}
+
+func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQueryRead_ReadRowsServer) error {
+	st, err := s.lookupStream(req.GetReadStream())
+	if err != nil {
+		return err
+	}
+	count := st.hi - st.lo
+	off := req.GetOffset()
+	switch {
+	case off < 0:
+		return status.Errorf(codes.InvalidArgument, "offset must not be negative, got %d", off)
+	case off > count:
+		return status.Errorf(codes.FailedPrecondition, "offset %d has not been allocated yet", off)
+	case off == count:
+		return nil
+	}
+	sess := st.sess
+	per, err := sess.rowsPerResponse(s.responseBytes)
+	if err != nil {
+		return status.Errorf(codes.Internal, "read rows: %v", err)
+	}
+	ctx := srv.Context()
+	first := true
+	for pos := st.lo + off; pos < st.hi; {
+		// Responses follow a grid of per rows from the stream's start, so that resumed reads hit
+		// the cache too.
+		end := min(st.lo+((pos-st.lo)/per+1)*per, st.hi)
+		payload, n, err := sess.payload(s.cache, pos, end, s.responseBytes)
+		if err != nil {
+			return status.Errorf(codes.Internal, "read rows [%d, %d): %v", pos-st.lo, end-st.lo, err)
+		}
+		if err := s.faults.before(ctx, st); err != nil {
+			return err
+		}
+		throttle, err := s.shaper.wait(ctx, st.name, len(payload))
+		if err != nil {
+			return status.FromContextError(err).Err()
+		}
+		if err := srv.Send(s.response(st, pos, n, payload, throttle, first)); err != nil {
+			return err
+		}
+		s.faults.sentRows(st.name, n)
+		first = false
+		pos += n
+	}
+	return nil
+}
+
+// response builds one ReadRowsResponse for n rows starting at pos.
+func (s *readServer) response(st *readStream, pos, n int64, payload []byte, throttle int32, first bool) *storagepb.ReadRowsResponse {
+	count := float64(st.hi - st.lo)
+	resp := &storagepb.ReadRowsResponse{
+		RowCount: n,
+		Stats: &storagepb.StreamStats{Progress: &storagepb.StreamStats_Progress{
+			AtResponseStart: float64(pos-st.lo) / count,
+			AtResponseEnd:   float64(pos+n-st.lo) / count,
+		}},
+		ThrottleState: &storagepb.ThrottleState{ThrottlePercent: throttle},
+	}
+	sess := st.sess
+	if sess.format == storagepb.DataFormat_ARROW {
+		resp.Rows = &storagepb.ReadRowsResponse_ArrowRecordBatch{ArrowRecordBatch: &storagepb.ArrowRecordBatch{SerializedRecordBatch: payload, RowCount: n}}
+		if first {
+			resp.Schema = &storagepb.ReadRowsResponse_ArrowSchema{ArrowSchema: &storagepb.ArrowSchema{SerializedSchema: sess.arrowSchema}}
+		}
+	} else {
+		resp.Rows = &storagepb.ReadRowsResponse_AvroRows{AvroRows: &storagepb.AvroRows{SerializedBinaryRows: payload, RowCount: n}}
+		if first {
+			resp.Schema = &storagepb.ReadRowsResponse_AvroSchema{AvroSchema: &storagepb.AvroSchema{Schema: sess.avroSchema}}
+		}
+	}
+	return resp
+}

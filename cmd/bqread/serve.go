@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bqread/bqread/emulator"
+)
+
+type serveOptions struct {
+	addr          string
+	httpAddr      string
+	dataDir       string
+	responseBytes int
+	faults        []string
+	bandwidth     string
+	latency       time.Duration
+
+	stdout io.Writer
+}
+
+func newServeCmd(s streams) *cobra.Command {
+	opts := &serveOptions{stdout: s.out}
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Serve the local Storage Read emulator",
+		Long: `serve runs the local BigQuery Storage Read server: the gRPC Storage Read API
+(CreateReadSession, ReadRows, SplitReadStream) and the REST calls datasets.get and tables.get under
+/bigquery/v2/, so that bqread and the official clients read its tables. It always serves the sample
+tables of project bqread-demo, dataset samples (all_types, trips, empty); --data adds tables laid out
+as DIR/PROJECT/DATASET/TABLE/schema.json plus data.ndjson (BigQuery's JSON load form) or
+synthetic.json ({"rows": N, "seed": S}).
+
+Faults and shaping, for testing clients: --fault KIND@ROWS (repeatable) makes each stream's
+ReadRows fail once, after that stream has sent at least ROWS rows (counted across calls), the way the
+real service fails. KIND is one of:
+  unavailable         UNAVAILABLE (retryable)
+  rst_stream          INTERNAL "RST_STREAM" (retryable)
+  eos                 INTERNAL "Received unexpected EOS on DATA frame" (retryable)
+  resource_exhausted  RESOURCE_EXHAUSTED with google.rpc.RetryInfo (retry after the delay)
+  stall               stop sending until the client gives up
+  deadline            DEADLINE_EXCEEDED
+  expired             FAILED_PRECONDITION "session expired" (not retryable)
+--stream-bandwidth caps each stream (25MiB/s, 500KB/s, 1000000) and --latency delays each response.
+
+The first line on stdout is "listening on HOST:PORT" (gRPC), the second "http on HOST:PORT". It
+serves until SIGINT or SIGTERM and then exits 0.
+
+` + exitCodesHelp,
+		Example: `  bqread serve
+  bqread serve --addr 127.0.0.1:9060 --http-addr 127.0.0.1:9050 --data ./tables
+  bqread serve --fault unavailable@100000 --fault rst_stream@300000 --stream-bandwidth 25MiB/s --latency 5ms
+  bqread export bqread-demo.samples.trips --endpoint 127.0.0.1:9060 -o trips.parquet`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.addr, "addr", "127.0.0.1:9060", "gRPC listen address (port 0 picks a free port)")
+	f.StringVar(&opts.httpAddr, "http-addr", "127.0.0.1:9050", "REST listen address (port 0 picks a free port)")
+	f.StringVar(&opts.dataDir, "data", "", "directory of extra tables: DIR/PROJECT/DATASET/TABLE/{schema.json,data.ndjson|synthetic.json}")
+	f.IntVar(&opts.responseBytes, "response-bytes", emulator.DefaultResponseBytes, "target encoded payload bytes per ReadRows response")
+	f.StringArrayVar(&opts.faults, "fault", nil, "inject a fault: KIND@ROWS, repeatable (kinds above)")
+	f.StringVar(&opts.bandwidth, "stream-bandwidth", "", "per-stream bandwidth cap, e.g. 25MiB/s (default unlimited)")
+	f.DurationVar(&opts.latency, "latency", 0, "delay added before each ReadRows response, e.g. 5ms")
+	return cmd
+}
+
+// runServe serves until ctx is cancelled.
+func runServe(ctx context.Context, opts *serveOptions) error {
+	if opts.responseBytes <= 0 {
+		return usageErrorf("--response-bytes must be positive, got %d", opts.responseBytes)
+	}
+	if opts.latency < 0 {
+		return usageErrorf("--latency must not be negative, got %s", opts.latency)
+	}
+	var faults []emulator.Fault
+	for _, spec := range opts.faults {
+		f, err := emulator.ParseFault(spec)
+		if err != nil {
+			return usageErrorf("--fault: %v", err)
+		}
+		faults = append(faults, f)
+	}
+	bandwidth, err := parseBandwidth(opts.bandwidth)
+	if err != nil {
+		return usageErrorf("--stream-bandwidth: %v", err)
+	}
+	inst, err := emulator.Start(ctx, emulator.Options{
+		DataDir:         opts.dataDir,
+		GRPCAddr:        opts.addr,
+		HTTPAddr:        opts.httpAddr,
+		ResponseBytes:   opts.responseBytes,
+		Faults:          faults,
+		StreamBandwidth: bandwidth,
+		Latency:         opts.latency,
+	})
+	if err != nil {
+		return fmt.Errorf("start the emulator: %w", err)
+	}
+	fmt.Fprintf(opts.stdout, "listening on %s\nhttp on %s\n", inst.GRPCAddr(), inst.HTTPAddr())
+	<-ctx.Done()
+	return inst.Close()
+}
+
+var byteUnits = []struct {
+	suffix string
+	scale  float64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
+}
+
+// parseBandwidth parses a rate such as "25MiB/s", "500KB/s" or "1000000" (bytes per second); the
+// empty string is 0, unlimited.
+func parseBandwidth(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	num := strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	scale := 1.0
+	for _, u := range byteUnits {
+		if strings.HasSuffix(num, u.suffix) {
+			num, scale = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.scale
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 || v*scale < 1 {
+		return 0, fmt.Errorf("%q is not a rate: use a positive number of bytes per second such as 25MiB/s or 500KB/s", s)
+	}
+	return int64(v * scale), nil
+}

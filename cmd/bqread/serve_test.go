@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServePrintsAddressesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errOut strings.Builder
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--fault", "unavailable@10",
+			"--stream-bandwidth", "25MiB/s", "--latency", "1ms"}, strings.NewReader(""), pw, &errOut)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var lines []string
+	for len(lines) < 2 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "listening on 127.0.0.1:") || !strings.HasPrefix(lines[1], "http on 127.0.0.1:") {
+		t.Fatalf("stdout = %q, want the gRPC then the HTTP address (stderr %q)", lines, errOut.String())
+	}
+	for _, l := range lines {
+		addr := l[strings.LastIndex(l, " ")+1:]
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		c.Close()
+	}
+	go io.Copy(io.Discard, pr)
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("exit code after cancel = %d, want 0 (stderr %q)", code, errOut.String())
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--fault", "bogus@1"},
+		{"serve", "--stream-bandwidth", "fast"},
+		{"serve", "--response-bytes", "0"},
+	} {
+		var out, errOut strings.Builder
+		if code := run(t.Context(), args, strings.NewReader(""), &out, &errOut); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, exitUsage, errOut.String())
+		}
+	}
+}
+
+func TestParseBandwidth(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"", 0},
+		{"25MiB/s", 25 << 20},
+		{"500KB/s", 500_000},
+		{"1000000", 1_000_000},
+		{"1.5 GiB/s", 3 << 29},
+		{"10B/s", 10},
+	}
+	for _, tt := range tests {
+		got, err := parseBandwidth(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("parseBandwidth(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"fast", "-1MiB/s", "0", "MiB/s"} {
+		if _, err := parseBandwidth(bad); err == nil {
+			t.Errorf("parseBandwidth(%q) succeeded, want an error", bad)
+		}
+	}
+}

@@ -75,7 +75,8 @@ func limitCheck(rs []result, streams []int) check {
 
 // scalingCheck compares shaped Arrow → Parquet throughput at S streams with S times the 1-stream
 // throughput, for each S until the machine's CPU is saturated: busy for at least saturation of
-// all cores during the run, whoever used it.
+// all cores during the run, whoever used it. A saturated run below the target is excused; one that
+// meets it counts; no run after it is checked.
 func scalingCheck(rs []result, streams []int, saturation float64) check {
 	one := find(rs, phaseShaped, clientBqread, "arrow", "parquet", 1)
 	if one == nil {
@@ -89,17 +90,21 @@ func scalingCheck(rs []result, streams []int, saturation float64) check {
 			continue
 		}
 		eff := r.MBPerSec / (float64(s) * one.MBPerSec)
-		if r.MachineCPU >= saturation {
+		saturated := r.MachineCPU >= saturation
+		if saturated && eff < linearTarget {
 			parts = append(parts, fmt.Sprintf("%d streams %.2f (CPU %.0f%%: saturated, not checked)", s, eff, 100*r.MachineCPU))
 			break
 		}
 		checked++
 		ok = ok && eff >= linearTarget
 		parts = append(parts, fmt.Sprintf("%d streams %.2f (CPU %.0f%%)", s, eff, 100*r.MachineCPU))
+		if saturated {
+			break
+		}
 	}
 	detail := fmt.Sprintf("1 stream %.1f MB/s; S streams over S× that: %s", one.MBPerSec, strings.Join(parts, ", "))
 	if checked == 0 {
-		return check{Target: targetLinear, Status: statusSkip, Detail: detail + "; no unsaturated run above 1 stream"}
+		return check{Target: targetLinear, Status: statusSkip, Detail: detail + "; no run above 1 stream checked (CPU saturated)"}
 	}
 	return check{Target: targetLinear, Status: status(ok), Detail: detail}
 }

@@ -21,7 +21,8 @@ func TestScalingCheck(t *testing.T) {
 		{"sublinear", []result{shapedRun(1, 25, 0.1), shapedRun(2, 40, 0.2)}, statusFail, "2 streams 0.80"},
 		{"stops at saturation", []result{shapedRun(1, 25, 0.1), shapedRun(2, 48, 0.5), shapedRun(4, 60, 0.95), shapedRun(8, 10, 0.99)},
 			statusPass, "saturated, not checked"},
-		{"saturated at once", []result{shapedRun(1, 25, 0.5), shapedRun(2, 30, 0.9)}, statusSkip, "no unsaturated run"},
+		{"saturated at once", []result{shapedRun(1, 25, 0.5), shapedRun(2, 30, 0.9)}, statusSkip, "no run above 1 stream checked"},
+		{"saturated but linear", []result{shapedRun(1, 25, 0.5), shapedRun(2, 48, 0.96), shapedRun(4, 50, 0.99)}, statusPass, "2 streams 0.96 (CPU 96%)"},
 		{"no shaped phase", nil, statusSkip, "--stream-bandwidth"},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/encode"
 	"github.com/bqread/bqread/schema"
 )
@@ -29,20 +30,31 @@ func readSchema(t testing.TB, table string) schema.Schema {
 	return s
 }
 
-// fixtures returns the test records (encode's testdata/records.json: every type, nulls, nesting,
-// extremes), named. The caller releases them.
+// fixtures returns the test records, named: the all_types sample table (every type, nulls,
+// nesting, empty arrays, extremes) loaded by the emulator, and encode's test records. The caller
+// releases them.
 func fixtures(t testing.TB, mem memory.Allocator) map[string]arrow.Record {
 	t.Helper()
+	s := readSchema(t, "all_types")
+	data, err := os.Open(samples + "all_types/data.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	allTypes, err := emulator.LoadNDJSON(s, data, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Open("../encode/testdata/records.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rec, _, err := array.RecordFromJSON(mem, schema.ArrowSchema(readSchema(t, "all_types")), f)
+	rec, _, err := array.RecordFromJSON(mem, schema.ArrowSchema(s), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]arrow.Record{"records.json": rec}
+	return map[string]arrow.Record{"all_types": allTypes, "records.json": rec}
 }
 
 func releaseAll(recs map[string]arrow.Record) {

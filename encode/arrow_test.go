@@ -64,9 +64,15 @@ func messages(t *testing.T, data []byte) []ipc.MessageType {
 func TestArrowRoundTrip(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	rec := testRecord(t, mem)
-	defer rec.Release()
+	for name, rec := range map[string]arrow.Record{"records.json": testRecord(t, mem), "all_types": fixtureRecord(t, mem)} {
+		t.Run(name, func(t *testing.T) {
+			defer rec.Release()
+			testArrowRoundTrip(t, rec, mem)
+		})
+	}
+}
 
+func testArrowRoundTrip(t *testing.T, rec arrow.Record, mem memory.Allocator) {
 	schemaMsg, err := encode.ArrowSchemaMessage(rec.Schema())
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +105,7 @@ func TestArrowRoundTrip(t *testing.T) {
 			if !r.Next() {
 				t.Fatalf("no record: %v", r.Err())
 			}
-			if got := r.RecordBatch(); !array.RecordEqual(got, rec) {
+			if got := r.RecordBatch(); !array.RecordApproxEqual(got, rec, array.WithNaNsEqual(true), array.WithAbsTolerance(0)) {
 				t.Fatalf("record read back differs:\ngot  %v\nwant %v", got, rec)
 			}
 			if r.Next() {

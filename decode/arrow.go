@@ -33,7 +33,8 @@ type arrowDecoder struct {
 // NewArrow returns a decoder for a session whose ReadSession.arrow_schema.serialized_schema is
 // serializedSchema: exactly one encapsulated IPC Schema message. Each payload given to Decode is one
 // encapsulated RecordBatch message (serialized_record_batch), its body uncompressed or compressed
-// with LZ4_FRAME or ZSTD. Records are allocated from mem.
+// with LZ4_FRAME or ZSTD. Decompressed buffers are allocated from mem; uncompressed ones share the
+// payload's memory.
 func NewArrow(serializedSchema []byte, mem memory.Allocator) (Decoder, error) {
 	d := &arrowDecoder{mem: &budget{mem: mem}}
 	msg, err := parseMessage(append([]byte(nil), serializedSchema...), ipc.MessageSchema)

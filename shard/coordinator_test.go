@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,6 +30,8 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(workerModeEnv); mode != "" {
 		os.Exit(fakeWorker(mode, os.Args[1:]))
 	}
+	// Under -race, every process sleeps 1s at exit unless told not to: fake workers are processes.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	os.Exit(m.Run())
 }
 

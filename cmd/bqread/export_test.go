@@ -45,6 +45,8 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Setenv(asMainEnv, "1")
+	// Under -race, every process sleeps 1s at exit unless told not to: workers are processes.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	dir, err := os.MkdirTemp("", "bqread-test-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

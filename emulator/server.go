@@ -217,6 +217,7 @@ func (s *readServer) newSession(billing string, v *tableVersion, rs *storagepb.R
 		}
 		return nil, status.Errorf(codes.Internal, "evaluate row_restriction: %v", err)
 	}
+	sess.starts = spanStarts(sess.spans)
 	return sess, nil
 }
 

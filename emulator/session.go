@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"fmt"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/bqread/bqread/emulator/filter"
 	"github.com/bqread/bqread/encode"
@@ -34,11 +37,12 @@ type session struct {
 	selected    schema.Schema
 	arrow       *arrow.Schema // of the selected columns
 	format      storagepb.DataFormat
-	compression string // "", "lz4" or "zstd"
-	arrowSchema []byte // serialized schema message (Arrow)
-	avroSchema  string // (Avro)
-	spans       []span // the rows the session reads, in order (all rows when there is no filter)
-	rows        int64  // total of spans
+	compression string  // "", "lz4" or "zstd"
+	arrowSchema []byte  // serialized schema message (Arrow)
+	avroSchema  string  // (Avro)
+	spans       []span  // the rows the session reads, in order (all rows when there is no filter)
+	starts      []int64 // starts[i] is the position of spans[i]'s first row among the session's rows
+	rows        int64   // total of spans
 	expire      time.Time
 	cacheKey    string // identifies everything that determines payload bytes except the row range
 
@@ -73,83 +77,109 @@ func appendRows(spans []span, lo, hi int64) []span {
 
 // selectRows returns the rows of a table version that the session reads, as spans: the rows in the
 // blocks the sampler keeps that match the row restriction (nil sampler and nil filter keep all).
+// Chunks of rows are generated and filtered in parallel.
 func selectRows(v *tableVersion, f *filter.Filter, keep sampler) ([]span, int64, error) {
 	total := v.rows.numRows()
+	chunks := make([][]span, (total+filterChunk-1)/filterChunk)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for c := range chunks {
+		g.Go(func() error {
+			lo := int64(c) * filterChunk
+			var err error
+			chunks[c], err = selectChunk(v, f, keep, lo, min(lo+filterChunk, total))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
 	var spans []span
 	var n int64
-	for lo := int64(0); lo < total; lo += filterChunk {
-		hi := min(lo+filterChunk, total)
-		var mask []bool
-		if f != nil {
-			rec, err := v.rows.read(lo, hi, memory.DefaultAllocator)
-			if err != nil {
-				return nil, 0, err
-			}
-			mask, err = f.Eval(rec)
-			rec.Release()
-			if err != nil {
-				return nil, 0, err
-			}
-		}
-		for row := lo; row < hi; {
-			// Rows are taken a sampling block (or the rest of the chunk) at a time.
-			blockEnd := min((row/sampleBlockRows+1)*sampleBlockRows, hi)
-			if keep != nil && !keep(row) {
-				row = blockEnd
-				continue
-			}
-			if mask == nil {
-				spans, n, row = appendRows(spans, row, blockEnd), n+blockEnd-row, blockEnd
-				continue
-			}
-			for ; row < blockEnd; row++ {
-				if mask[row-lo] {
-					spans, n = appendRows(spans, row, row+1), n+1
-				}
-			}
+	for _, chunk := range chunks {
+		for _, sp := range chunk {
+			spans = appendRows(spans, sp.lo, sp.hi)
+			n += sp.hi - sp.lo
 		}
 	}
 	return spans, n, nil
 }
 
-// read returns the session's rows [lo, hi) (positions among the selected rows) with the selected
-// columns. The caller releases the record.
-func (s *session) read(lo, hi int64) (arrow.Record, error) {
-	var parts []arrow.Record
-	release := func() {
-		for _, p := range parts {
-			p.Release()
-		}
-	}
-	var pos int64
-	for _, sp := range s.spans {
-		n := sp.hi - sp.lo
-		if pos+n <= lo {
-			pos += n
-			continue
-		}
-		if pos >= hi {
-			break
-		}
-		from := sp.lo + max(lo-pos, 0)
-		to := sp.lo + min(hi-pos, n)
-		rec, err := s.version.rows.read(from, to, memory.DefaultAllocator)
+// selectChunk selects among rows [lo, hi).
+func selectChunk(v *tableVersion, f *filter.Filter, keep sampler, lo, hi int64) ([]span, error) {
+	var mask []bool
+	if f != nil {
+		rec, err := v.rows.read(lo, hi, memory.DefaultAllocator)
 		if err != nil {
-			release()
 			return nil, err
 		}
-		parts = append(parts, rec)
-		pos += n
+		mask, err = f.Eval(rec)
+		rec.Release()
+		if err != nil {
+			return nil, err
+		}
 	}
-	if len(parts) == 0 {
+	var spans []span
+	for row := lo; row < hi; {
+		// Rows are taken a sampling block (or the rest of the chunk) at a time.
+		blockEnd := min((row/sampleBlockRows+1)*sampleBlockRows, hi)
+		if keep != nil && !keep(row) {
+			row = blockEnd
+			continue
+		}
+		if mask == nil {
+			spans, row = appendRows(spans, row, blockEnd), blockEnd
+			continue
+		}
+		for ; row < blockEnd; row++ {
+			if mask[row-lo] {
+				spans = appendRows(spans, row, row+1)
+			}
+		}
+	}
+	return spans, nil
+}
+
+// read returns the session's rows [lo, hi) (positions among the selected rows) with the selected
+// columns. The underlying rows are read once, as the one range that covers them, and the selected
+// runs are sliced out of it. The caller releases the record.
+func (s *session) read(lo, hi int64) (arrow.Record, error) {
+	runs := s.runs(lo, hi)
+	if len(runs) == 0 {
 		return nil, fmt.Errorf("emulator: rows [%d, %d) outside the session's %d rows", lo, hi, s.rows)
 	}
-	full, err := concatRecords(parts, memory.DefaultAllocator)
+	base := runs[0].lo
+	covering, err := s.version.rows.read(base, runs[len(runs)-1].hi, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}
+	full := covering
+	if len(runs) > 1 {
+		parts := make([]arrow.Record, len(runs))
+		for i, r := range runs {
+			parts[i] = covering.NewSlice(r.lo-base, r.hi-base)
+		}
+		covering.Release()
+		if full, err = concatRecords(parts, memory.DefaultAllocator); err != nil {
+			return nil, err
+		}
+	}
 	defer full.Release()
 	return projectRecord(full, s.arrow)
+}
+
+// runs returns the underlying row ranges that hold the session's rows [lo, hi), in order.
+func (s *session) runs(lo, hi int64) []span {
+	// Find the first span holding position lo; spans are few without a filter, and in order.
+	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] > lo }) - 1
+	var out []span
+	for ; i >= 0 && i < len(s.spans) && s.starts[i] < hi; i++ {
+		sp, pos := s.spans[i], s.starts[i]
+		from := sp.lo + max(lo-pos, 0)
+		to := sp.lo + min(hi-pos, sp.hi-sp.lo)
+		out = append(out, span{from, to})
+	}
+	return out
 }
 
 // projectRecord keeps the columns (and nested fields) of target, which must be a projection of the
@@ -289,4 +319,15 @@ func cacheKeyFor(v *tableVersion, o *storagepb.ReadSession_TableReadOptions, for
 		sample = strconv.FormatFloat(*p, 'g', -1, 64)
 	}
 	return strings.Join([]string{v.key, strings.Join(o.GetSelectedFields(), ","), o.GetRowRestriction(), sample, format.String(), compression}, "|")
+}
+
+// spanStarts returns the position of each span's first row among all the spans' rows.
+func spanStarts(spans []span) []int64 {
+	starts := make([]int64, len(spans))
+	var pos int64
+	for i, sp := range spans {
+		starts[i] = pos
+		pos += sp.hi - sp.lo
+	}
+	return starts
 }

@@ -204,3 +204,47 @@ func TestLoadNDJSONErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLoadNDJSON feeds lines derived from the fixture corpus to the loader: it must return a record
+// of one valid row or an error wrapping ErrBadRow, never panic.
+func FuzzLoadNDJSON(f *testing.F) {
+	raw, err := os.ReadFile(allTypesDir + "data.ndjson")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f.Add(line)
+	}
+	s, err := schema.Parse(mustReadF(f, allTypesDir+"schema.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.Contains(line, "\n") {
+			return
+		}
+		rec, err := LoadNDJSON(s, strings.NewReader(line), memory.DefaultAllocator)
+		if err != nil {
+			if !errors.Is(err, ErrBadRow) {
+				t.Fatalf("error %v does not wrap ErrBadRow", err)
+			}
+			return
+		}
+		defer rec.Release()
+		if rec.NumRows() > 1 {
+			t.Fatalf("one line gave %d rows", rec.NumRows())
+		}
+		if err := array.ValidateRecordFull(rec); err != nil {
+			t.Fatalf("invalid record: %v", err)
+		}
+	})
+}
+
+func mustReadF(f *testing.F, path string) []byte {
+	f.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
+}

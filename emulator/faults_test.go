@@ -133,8 +133,10 @@ func TestShaper(t *testing.T) {
 }
 
 func TestStreamBandwidthThrottles(t *testing.T) {
-	env := startEnv(t, Options{ResponseBytes: 4 << 10, StreamBandwidth: 1 << 20})
-	table := genTable(t, env, "slow", 1000)
+	// 4 KiB responses at 64 KiB/s: each response waits about 60 ms for the previous one's link
+	// time, far longer than it takes to encode, so waiting shows even on a loaded machine.
+	env := startEnv(t, Options{ResponseBytes: 4 << 10, StreamBandwidth: 64 << 10})
+	table := genTable(t, env, "slow", 200)
 	sess := env.mustSession(t, sessionOpts{table: table, maxStreams: 1})
 	resps, err := env.readStream(t.Context(), sess.GetStreams()[0].GetName(), 0)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -237,7 +238,7 @@ func TestReadAllTypesArrow(t *testing.T) {
 	}
 	for _, codec := range codecs {
 		for _, streams := range []int32{1, 3, 100} {
-			t.Run(codec.String()+"/"+string(rune('0'+streams%10)), func(t *testing.T) {
+			t.Run(fmt.Sprint(codec, "/", streams), func(t *testing.T) {
 				sess := env.mustSession(t, sessionOpts{table: allTypesTable, compression: codec, maxStreams: streams})
 				if got, want := len(sess.GetStreams()), int(min(streams, 7)); got != want {
 					t.Fatalf("streams = %d, want %d", got, want)

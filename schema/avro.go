@@ -195,16 +195,19 @@ func fromAvroRecord(f *Field, n avroNode, named map[string]avroNode) error {
 	if n.Namespace != "" && !strings.Contains(full, ".") {
 		full = n.Namespace + "." + full
 	}
-	named[full] = n
 	if short := full[strings.LastIndex(full, ".")+1:]; strings.HasPrefix(short, "RANGE_") {
+		named[full] = n
 		f.Type = Range
 		f.RangeElementType = &RangeElementType{Type: canonical(Type(strings.TrimPrefix(short, "RANGE_")))}
 		return nil
 	}
+	// The name is known only after the fields, so a record that contains itself (which no BigQuery
+	// schema does) is an unknown type rather than an endless recursion.
 	fields, err := fromAvroFields(n.Fields, named)
 	if err != nil {
 		return err
 	}
+	named[full] = n
 	f.Type, f.Fields = Struct, fields
 	return nil
 }

@@ -106,3 +106,11 @@ func TestSelect(t *testing.T) {
 		t.Errorf("path into scalar error = %v", err)
 	}
 }
+
+func TestFromAvroSelfReference(t *testing.T) {
+	js := `{"type": "record", "name": "__root__", "fields": [{"name": "n", "type":
+		{"type": "record", "name": "node", "fields": [{"name": "next", "type": ["null", "node"]}]}}]}`
+	if _, err := FromAvro(js); !errors.Is(err, ErrInvalid) {
+		t.Errorf("FromAvro(self-referencing record) error = %v, want ErrInvalid", err)
+	}
+}

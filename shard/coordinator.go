@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/bqread/bqread/internal/event"
 	"github.com/bqread/bqread/internal/store"
@@ -47,14 +49,17 @@ type Config struct {
 
 // StreamResult is what one stream's workers did.
 type StreamResult struct {
-	Index    int   `json:"index"`
-	Pids     []int `json:"pids"` // every process started for the stream, in order
-	Rows     int64 `json:"rows"`
-	Bytes    int64 `json:"bytes_received"`
-	Segments int   `json:"segments"` // segments committed by these processes
-	Attempts int   `json:"attempts"` // ReadRows calls, over all processes
-	Retries  int   `json:"retries"`
-	Restarts int   `json:"restarts"`
+	Index int   `json:"index"`
+	Pids  []int `json:"pids"` // every process started for the stream, in order
+	// StartOffset is where the first process of this run started reading: the rows committed
+	// before it (by an earlier, interrupted run), which were not read again.
+	StartOffset int64 `json:"start_offset"`
+	Rows        int64 `json:"rows"`
+	Bytes       int64 `json:"bytes_received"`
+	Segments    int   `json:"segments"` // segments committed by these processes
+	Attempts    int   `json:"attempts"` // ReadRows calls, over all processes
+	Retries     int   `json:"retries"`
+	Restarts    int   `json:"restarts"`
 }
 
 // Result is what Run did.
@@ -74,6 +79,18 @@ type WorkerError struct {
 
 func (e *WorkerError) Error() string {
 	return fmt.Sprintf("stream %d: %s", e.Stream, e.Message)
+}
+
+// SessionExpired reports whether err is a worker's failure because the read session expired
+// (FAILED_PRECONDITION "session expired"): no worker and no --resume can continue that session.
+func SessionExpired(err error) bool {
+	var we *WorkerError
+	if errors.As(err, &we) {
+		return we.Class == event.Fatal && strings.Contains(we.Message, "FailedPrecondition") &&
+			strings.Contains(we.Message, "expired")
+	}
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), "expired")
 }
 
 // Run starts one worker process per stream of the manifest in cfg.WorkDir, at most
@@ -179,7 +196,7 @@ func (c *coordinator) runProcess(ctx context.Context, i int) error {
 	cmd := exec.CommandContext(ctx, c.cfg.Command[0], args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = c.cfg.WaitDelay
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = workerSysProcAttr()
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -250,6 +267,9 @@ func (c *coordinator) apply(p *procState, e event.Event) {
 	s := &c.results[p.stream]
 	switch e.Kind {
 	case event.Start:
+		if s.Attempts == 0 { // the first process to start in this run
+			s.StartOffset = e.Offset
+		}
 		s.Attempts++
 	case event.Progress, event.Segment, event.Done:
 		s.Rows, s.Bytes = e.Rows, p.bytesBase+e.Bytes

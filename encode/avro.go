@@ -318,10 +318,11 @@ func AppendDateTime(dst []byte, micros int64) ([]byte, error) {
 	return dst, nil
 }
 
-// AppendInterval appends BigQuery's canonical INTERVAL text "[-]Y-M [-]D [-]H:M:S[.ffffff]" for v:
-// the year-month part from v.Months, the day part from v.Days and the time part from
-// v.Nanoseconds, each with its own sign. Sub-microsecond nanoseconds give an error wrapping
-// ErrUnencodable, since BigQuery keeps microseconds.
+// AppendInterval appends BigQuery's canonical INTERVAL text "[-]Y-M [-]D [-]H:MM:SS[.F]" for v
+// (DESIGN.md's form, e.g. "1-2 3 4:05:06.789"): the year-month part from v.Months, the day part
+// from v.Days and the time part from v.Nanoseconds, each with its own sign, and the fraction without
+// trailing zeros. Sub-microsecond nanoseconds give an error wrapping ErrUnencodable, since BigQuery
+// keeps microseconds. It is the one INTERVAL formatter: the Avro wire and every text output use it.
 func AppendInterval(dst []byte, v arrow.MonthDayNanoInterval) ([]byte, error) {
 	if v.Nanoseconds%1000 != 0 {
 		return dst, fmt.Errorf("%w: INTERVAL with %d ns is not a whole number of microseconds", ErrUnencodable, v.Nanoseconds)
@@ -338,12 +339,16 @@ func AppendInterval(dst []byte, v arrow.MonthDayNanoInterval) ([]byte, error) {
 	if v.Nanoseconds < 0 {
 		dst, micros = append(dst, '-'), uint64(-(v.Nanoseconds / 1000))
 	}
-	secs := micros / 1e6
+	secs, frac := micros/1e6, micros%1e6
 	dst = strconv.AppendUint(dst, secs/3600, 10)
-	dst = strconv.AppendUint(append(dst, ':'), secs/60%60, 10)
-	dst = strconv.AppendUint(append(dst, ':'), secs%60, 10)
-	if frac := micros % 1e6; frac != 0 {
+	dst = appendPadded(append(dst, ':'), int(secs/60%60), 2)
+	dst = appendPadded(append(dst, ':'), int(secs%60), 2)
+	if frac != 0 {
+		n := len(dst) + 1
 		dst = appendPadded(append(dst, '.'), int(frac), 6)
+		for dst[len(dst)-1] == '0' && len(dst) > n {
+			dst = dst[:len(dst)-1]
+		}
 	}
 	return dst, nil
 }

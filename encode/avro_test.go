@@ -45,7 +45,7 @@ var wantRows = []obj{
 		"dt": u("string", "2024-02-29T23:59:59.999999"),
 		"ts": u("long.timestamp-micros", time.Date(2024, 2, 29, 12, 34, 56, 789e6, time.UTC)),
 		"g":  u("string", "POINT(-122.35 47.62)"), "j": u("string", `{"a":1}`),
-		"iv": u("string", "1-2 3 4:5:6.789000"),
+		"iv": u("string", "1-2 3 4:05:06.789"),
 		"rd": u("google.sqlType.RANGE_DATE", obj{
 			"start": u("int.date", day(2024, 1, 1)), "end": u("int.date", day(2024, 2, 1))}),
 		"rdt": u("google.sqlType.RANGE_DATETIME", obj{"start": u("string", "2024-01-01T00:00:00"), "end": nil}),
@@ -75,7 +75,7 @@ var wantRows = []obj{
 		"dt": u("string", "0001-01-01T00:00:00"),
 		"ts": u("long.timestamp-micros", time.Date(1969, 12, 31, 23, 59, 59, 999999e3, time.UTC)),
 		"g":  u("string", "LINESTRING(0 0, 1 1)"), "j": u("string", `"s"`),
-		"iv": u("string", "-1-2 -3 -0:0:0.000001"),
+		"iv": u("string", "-1-2 -3 -0:00:00.000001"),
 		"rd": u("google.sqlType.RANGE_DATE", obj{"start": nil, "end": nil}), "rdt": nil, "rts": nil,
 		"ai": []any{int64(math.MinInt64)}, "as": []any{"only"},
 		"st":  u("st", obj{"a": nil, "b": nil, "arr": []any{}}),
@@ -186,11 +186,15 @@ func TestAppendInterval(t *testing.T) {
 		in   arrow.MonthDayNanoInterval
 		want string
 	}{
-		{arrow.MonthDayNanoInterval{}, "0-0 0 0:0:0"},
-		{arrow.MonthDayNanoInterval{Months: 14, Days: 3, Nanoseconds: (4*3600 + 5*60 + 6) * 1e9}, "1-2 3 4:5:6"},
+		{arrow.MonthDayNanoInterval{}, "0-0 0 0:00:00"},
+		{arrow.MonthDayNanoInterval{Months: 14, Days: 3, Nanoseconds: (4*3600 + 5*60 + 6) * 1e9}, "1-2 3 4:05:06"},
+		{arrow.MonthDayNanoInterval{Months: 14, Days: 3, Nanoseconds: 14706789000000}, "1-2 3 4:05:06.789"},
+		{arrow.MonthDayNanoInterval{Months: -14, Days: -3, Nanoseconds: -14706789000000}, "-1-2 -3 -4:05:06.789"},
+		{arrow.MonthDayNanoInterval{Months: -1, Days: 40, Nanoseconds: 3599_999_999_000}, "-0-1 40 0:59:59.999999"},
+		{arrow.MonthDayNanoInterval{Nanoseconds: 1000}, "0-0 0 0:00:00.000001"},
 		{arrow.MonthDayNanoInterval{Months: -120000, Days: -3660000, Nanoseconds: -1}, ""},
-		{arrow.MonthDayNanoInterval{Months: 120000, Days: 3660000, Nanoseconds: 2562047 * 3600 * 1e9}, "10000-0 3660000 2562047:0:0"},
-		{arrow.MonthDayNanoInterval{Months: math.MinInt32, Days: math.MinInt32, Nanoseconds: -500e3}, "-178956970-8 -2147483648 -0:0:0.000500"},
+		{arrow.MonthDayNanoInterval{Months: 120000, Days: 3660000, Nanoseconds: 2562047 * 3600 * 1e9}, "10000-0 3660000 2562047:00:00"},
+		{arrow.MonthDayNanoInterval{Months: math.MinInt32, Days: math.MinInt32, Nanoseconds: -500e3}, "-178956970-8 -2147483648 -0:00:00.0005"},
 	}
 	for _, tt := range tests {
 		got, err := encode.AppendInterval(nil, tt.in)

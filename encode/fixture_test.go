@@ -58,7 +58,7 @@ func TestAvroRowsFixture(t *testing.T) {
 		col  string
 		want any
 	}{
-		{0, "iv", u("string", "1-2 3 4:5:6.789000")},
+		{0, "iv", u("string", "1-2 3 4:05:06.789")},
 		{0, "dt", u("string", "2024-02-29T23:59:59.999999")},
 		{0, "n", u("bytes.decimal", rat("123.456"))},
 		{0, "rts", u("google.sqlType.RANGE_TIMESTAMP", obj{"start": nil, "end": u("long.timestamp-micros", day(2024, 1, 1))})},
@@ -74,7 +74,7 @@ func TestAvroRowsFixture(t *testing.T) {
 		{4, "s", u("string", "héllo wörld 🚀 \x00nul 中文 ")},
 		{4, "ts", u("long.timestamp-micros", time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC))},
 		{4, "rts", u("google.sqlType.RANGE_TIMESTAMP", obj{"start": u("long.timestamp-micros", time.Date(2024, 2, 29, 6, 30, 0, 0, time.UTC)), "end": nil})},
-		{5, "iv", u("string", "-1-2 -3 -4:5:6.000001")},
+		{5, "iv", u("string", "-1-2 -3 -4:05:06.000001")},
 		{5, "n", u("bytes.decimal", rat("0.000000001"))},
 		{6, "t", u("long.time-micros", 23*time.Hour)},
 	}

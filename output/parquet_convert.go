@@ -2,12 +2,12 @@ package output
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/bqread/bqread/encode"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -143,7 +143,10 @@ func intervalStrings(d arrow.ArrayData, mem memory.Allocator) (arrow.ArrayData, 
 			b.AppendNull()
 			continue
 		}
-		buf = appendInterval(buf[:0], in.Value(i))
+		var err error
+		if buf, err = encode.AppendInterval(buf[:0], in.Value(i)); err != nil {
+			return nil, err
+		}
 		b.BinaryBuilder.Append(buf)
 	}
 	out := b.NewStringArray()
@@ -151,38 +154,4 @@ func intervalStrings(d arrow.ArrayData, mem memory.Allocator) (arrow.ArrayData, 
 	data := out.Data()
 	data.Retain()
 	return data, nil
-}
-
-// appendInterval appends v in BigQuery's canonical INTERVAL form, "[-]Y-M [-]D [-]H:MM:SS[.F]",
-// with the fraction's trailing zeros trimmed.
-func appendInterval(dst []byte, v arrow.MonthDayNanoInterval) []byte {
-	months, ymSign := abs64(int64(v.Months))
-	nanos, tSign := abs64(v.Nanoseconds)
-	secs, frac := nanos/1e9, nanos%1e9
-	dst = append(dst, ymSign...)
-	dst = strconv.AppendUint(dst, months/12, 10)
-	dst = append(dst, '-')
-	dst = strconv.AppendUint(dst, months%12, 10)
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(v.Days), 10)
-	dst = append(dst, ' ')
-	dst = append(dst, tSign...)
-	dst = strconv.AppendUint(dst, secs/3600, 10)
-	dst = append(dst, ':', byte('0'+secs/600%6), byte('0'+secs/60%10), ':', byte('0'+secs%60/10), byte('0'+secs%10))
-	if frac != 0 {
-		dst = append(dst, '.')
-		for div := uint64(1e8); frac != 0; div /= 10 {
-			dst = append(dst, byte('0'+frac/div))
-			frac %= div
-		}
-	}
-	return dst
-}
-
-// abs64 returns |v| and "-" if v is negative.
-func abs64(v int64) (uint64, string) {
-	if v < 0 {
-		return uint64(-v), "-"
-	}
-	return uint64(v), ""
 }

@@ -350,26 +350,6 @@ func TestParquetColumnTypes(t *testing.T) {
 	}
 }
 
-func TestAppendInterval(t *testing.T) {
-	for _, tc := range []struct {
-		in   arrow.MonthDayNanoInterval
-		want string
-	}{
-		{arrow.MonthDayNanoInterval{}, "0-0 0 0:00:00"},
-		{arrow.MonthDayNanoInterval{Months: 14, Days: 3, Nanoseconds: 14706789000000}, "1-2 3 4:05:06.789"},
-		{arrow.MonthDayNanoInterval{Months: -14, Days: -3, Nanoseconds: -14706789000000}, "-1-2 -3 -4:05:06.789"},
-		{arrow.MonthDayNanoInterval{Months: 120000, Days: 3660000, Nanoseconds: 316224000000000000}, "10000-0 3660000 87840:00:00"},
-		{arrow.MonthDayNanoInterval{Nanoseconds: 1000}, "0-0 0 0:00:00.000001"},
-		{arrow.MonthDayNanoInterval{Months: 1, Nanoseconds: -1}, "0-1 0 -0:00:00.000000001"},
-		{arrow.MonthDayNanoInterval{Months: -1, Days: 40, Nanoseconds: 3599_999_999_000}, "-0-1 40 0:59:59.999999"},
-		{arrow.MonthDayNanoInterval{Months: math.MinInt32, Days: math.MinInt32, Nanoseconds: math.MinInt64}, "-178956970-8 -2147483648 -2562047:47:16.854775808"},
-	} {
-		if got := string(appendInterval([]byte("x"), tc.in)); got != "x"+tc.want {
-			t.Errorf("appendInterval(x, %+v) = %q, want %q", tc.in, got, "x"+tc.want)
-		}
-	}
-}
-
 // TestParquetNestedInterval writes INTERVAL values inside a list inside a struct, which the
 // conversion rebuilds around the converted leaf.
 func TestParquetNestedInterval(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/bqread/bqread/encode"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -235,7 +236,7 @@ func textFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 		return func(dst []byte, i int) ([]byte, error) { return base64.StdEncoding.AppendEncode(dst, a.Value(i)), nil }, err
 	case schema.Interval:
 		a, err := columnArray[*array.MonthDayNanoInterval](f, arr)
-		return func(dst []byte, i int) ([]byte, error) { return appendInterval(dst, a.Value(i)), nil }, err
+		return func(dst []byte, i int) ([]byte, error) { return encode.AppendInterval(dst, a.Value(i)) }, err
 	case schema.Range:
 		return rangeFunc(f, arr)
 	}

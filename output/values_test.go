@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/bqread/bqread/encode"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -176,7 +177,7 @@ func TestValuesAllocate(t *testing.T) {
 		d = appendDecimal(d, words, 38)
 		d, _ = appendDateClock(d, -62135596800000000, ' ', nil)
 		d = appendJSONString(d, "héllo <\x00> \xff")
-		d = appendInterval(d, iv)
+		d, _ = encode.AppendInterval(d, iv)
 		_ = strconv.AppendInt(d, 1, 10)
 	})
 	if allocs != 0 {

@@ -8,9 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/internal/store"
 	"github.com/bqread/bqread/output"
+	"github.com/bqread/bqread/schema"
 	"github.com/bqread/bqread/session"
 	"github.com/bqread/bqread/shard"
 )
@@ -50,6 +53,9 @@ type exportOptions struct {
 	overwrite       bool
 	summary         string
 	progress        string
+	resume          bool
+	faultSpecs      []string
+	faults          []emulator.Fault
 
 	segmentRows int64 // rows per segment; 0 = shard.DefaultSegmentRows
 
@@ -98,7 +104,9 @@ sample tables of project bqread-demo, dataset samples (all_types, trips, empty).
 	f.StringVar(&opts.emulatorData, "emulator-data", "", "with --emulator, also serve the tables under this directory")
 	f.StringVar(&opts.workDir, "work-dir", "", "directory for the manifest and segments (default <out>.bqread)")
 	f.BoolVar(&opts.keepParts, "keep-parts", false, "keep the work dir after a successful merge")
-	f.BoolVar(&opts.overwrite, "overwrite", false, "replace an existing --out")
+	f.BoolVar(&opts.overwrite, "overwrite", false, "replace an existing --out (and an earlier export's work dir)")
+	f.BoolVar(&opts.resume, "resume", false, "continue the interrupted export in the work dir, from its committed parts (same flags)")
+	f.StringArrayVar(&opts.faultSpecs, "emulator-fault", nil, "with --emulator, inject a fault: KIND@ROWS (see bqread serve --help); repeatable")
 	f.StringVar(&opts.summary, "summary", "", "write a JSON summary to this file; - for stdout")
 	f.StringVar(&opts.progress, "progress", "auto", "progress display: auto, bar, plain, none")
 	f.Int64Var(&opts.segmentRows, "segment-rows", 0, "rows per segment file (default about a million)")
@@ -120,42 +128,116 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	endpoint := opts.endpoint
-	if opts.emulator {
-		inst, err := emulator.Start(ctx, emulator.Options{DataDir: opts.emulatorData})
-		if err != nil {
-			return fmt.Errorf("start the emulator: %w", err)
+	var st *store.Dir
+	var m *session.Manifest
+	if opts.resume {
+		st, m, err = opts.resumeWorkDir(time.Now(), plan)
+	} else {
+		endpoint := opts.endpoint
+		if opts.emulator {
+			inst, err := emulator.Start(ctx, emulator.Options{DataDir: opts.emulatorData, Faults: opts.faults})
+			if err != nil {
+				return fmt.Errorf("start the emulator: %w", err)
+			}
+			defer inst.Close()
+			endpoint = inst.GRPCAddr()
 		}
-		defer inst.Close()
-		endpoint = inst.GRPCAddr()
+		st, m, err = opts.newExport(ctx, plan, endpoint)
 	}
-	m, err := createSession(ctx, endpoint, plan, opts.segmentRows)
 	if err != nil {
-		return err
-	}
-	st, err := opts.openWorkDir()
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		switch {
-		case !ok && ctx.Err() != nil:
-			fmt.Fprintf(opts.stderr, "bqread: interrupted; committed parts are kept in %s\n", st.Root())
-		case !ok || !opts.keepParts:
-			st.RemoveAll(context.WithoutCancel(ctx), "")
-		}
-	}()
-	if err := m.Save(ctx, st); err != nil {
 		return err
 	}
 	sum, err := runSession(ctx, opts, plan, st, m)
 	if err != nil {
-		return err
+		return opts.failed(ctx, st, err)
 	}
-	ok = true
+	if !opts.keepParts {
+		st.RemoveAll(context.WithoutCancel(ctx), "")
+	}
 	sum.WallSeconds = time.Since(start).Seconds()
 	return opts.writeSummary(sum)
+}
+
+// failed decides what happens to the work dir after err stopped the export, and returns the
+// error the user sees: an interrupted or failed export keeps its committed parts for --resume; an
+// expired session's parts are removed, since nothing can continue them.
+func (o *exportOptions) failed(ctx context.Context, st *store.Dir, err error) error {
+	dir := st.Root()
+	removeAll := func() { st.RemoveAll(context.WithoutCancel(ctx), "") }
+	switch {
+	case ctx.Err() != nil:
+		return withCode(exitInterrupted, fmt.Errorf("interrupted; committed parts are kept in %s: run the same command with --resume to continue", dir))
+	case shard.SessionExpired(err):
+		removeAll()
+		return fmt.Errorf("%w; the session's parts were removed: run the same command without --resume to export again", err)
+	case o.workDir == "" && o.out == "-":
+		removeAll() // a temporary work dir nobody could name in a --resume
+		return err
+	case errors.Is(err, errUsage):
+		removeAll()
+		return err
+	}
+	return withCode(exitPartial, fmt.Errorf("%w; committed parts are kept in %s: fix the cause and run the same command with --resume", err, dir))
+}
+
+// newExport creates the read session and the work dir holding its manifest. The work dir is
+// checked before the session is created, and created only once the session can be exported.
+func (o *exportOptions) newExport(ctx context.Context, plan *exportPlan, endpoint string) (*store.Dir, *session.Manifest, error) {
+	dir, err := o.freshWorkDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := probeEndpoint(ctx, endpoint); err != nil {
+		return nil, nil, err
+	}
+	m, err := createSession(ctx, endpoint, plan, o.segmentRows)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkOutputSchema(plan, m); err != nil {
+		return nil, nil, err
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "bqread-*"); err != nil {
+			return nil, nil, fmt.Errorf("create a work dir: %w", err)
+		}
+	}
+	st, err := store.NewDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.Save(ctx, st); err != nil {
+		st.RemoveAll(context.WithoutCancel(ctx), "")
+		return nil, nil, err
+	}
+	return st, m, nil
+}
+
+// probeEndpoint fails fast, with what to do, when an explicit endpoint does not accept
+// connections; the client library would otherwise retry CreateReadSession for minutes.
+func probeEndpoint(ctx context.Context, endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	if _, err := session.IsLoopback(endpoint); err != nil {
+		return usageErrorf("%v", err)
+	}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", endpoint)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Storage Read endpoint %s: %w: check --endpoint or BQREAD_ENDPOINT (is `bqread serve` running?)", endpoint, err)
+	}
+	return conn.Close()
+}
+
+// checkOutputSchema refuses, before anything is written, a session whose columns the output
+// format cannot hold (CSV and nested or repeated columns).
+func checkOutputSchema(plan *exportPlan, m *session.Manifest) error {
+	w, err := output.NewWriter(io.Discard, plan.out, schema.ArrowSchema(m.Schema), plan.outOpts)
+	if err != nil {
+		return usageErrorf("export: %v", err)
+	}
+	return w.Close()
 }
 
 // validate checks every flag before anything runs; its errors exit with code 2.
@@ -265,6 +347,26 @@ func (o *exportOptions) validateRead(p *exportPlan, now time.Time) error {
 	if o.emulatorData != "" && !o.emulator {
 		return usageErrorf("export: --emulator-data needs --emulator")
 	}
+	return o.validateResume()
+}
+
+func (o *exportOptions) validateResume() error {
+	if len(o.faultSpecs) > 0 && !o.emulator {
+		return usageErrorf("export: --emulator-fault needs --emulator")
+	}
+	for _, spec := range o.faultSpecs {
+		f, err := emulator.ParseFault(spec)
+		if err != nil {
+			return usageErrorf("export: --emulator-fault: %v", err)
+		}
+		o.faults = append(o.faults, f)
+	}
+	switch {
+	case o.resume && o.emulator:
+		return usageErrorf("export: --resume cannot continue an --emulator export (its sessions ended with its process): run without --resume, or serve with `bqread serve` and pass --endpoint")
+	case o.resume && o.workDirPath() == "":
+		return usageErrorf("export: --resume with -o - needs the --work-dir of the interrupted export")
+	}
 	return nil
 }
 
@@ -300,34 +402,100 @@ func sessionError(err error, endpoint string) error {
 	return err
 }
 
-// openWorkDir creates the work dir; an existing non-empty one is refused unless it is an earlier
-// bqread work dir and --overwrite was given.
-func (o *exportOptions) openWorkDir() (*store.Dir, error) {
-	dir := o.workDir
-	if dir == "" && o.out == "-" {
-		tmp, err := os.MkdirTemp("", "bqread-*")
-		if err != nil {
-			return nil, fmt.Errorf("create a work dir: %w", err)
-		}
-		return store.NewDir(tmp)
+// workDirPath returns the work dir of the export: --work-dir, else <out>.bqread; "" for a
+// temporary one (-o - without --work-dir).
+func (o *exportOptions) workDirPath() string {
+	switch {
+	case o.workDir != "":
+		return o.workDir
+	case o.out == "-":
+		return ""
 	}
+	return o.out + ".bqread"
+}
+
+// freshWorkDir checks that a new export may use its work dir: missing or empty. An earlier
+// export's work dir is refused unless --overwrite is given (then it is removed): it may hold parts
+// that --resume could continue.
+func (o *exportOptions) freshWorkDir() (string, error) {
+	dir := o.workDirPath()
 	if dir == "" {
-		dir = o.out + ".bqread"
+		return "", nil
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read work dir: %w", err)
+		return "", fmt.Errorf("read work dir: %w", err)
 	}
-	if len(entries) > 0 {
-		_, statErr := os.Stat(filepath.Join(dir, session.ManifestName))
-		if !o.overwrite || statErr != nil {
-			return nil, usageErrorf("export: work dir %s is not empty: remove it, pass --work-dir, or pass --overwrite to replace an earlier export's parts", dir)
-		}
+	if len(entries) == 0 {
+		return dir, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, session.ManifestName)); err != nil {
+		return "", usageErrorf("export: work dir %s is not empty and not bqread's: remove it or pass another --work-dir", dir)
+	}
+	if !o.overwrite {
+		return "", usageErrorf("export: work dir %s holds an earlier export: pass --resume to continue it, or remove it (or pass --overwrite) to start over", dir)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("remove the earlier work dir: %w", err)
+	}
+	return dir, nil
+}
+
+// resumeWorkDir opens the work dir of an interrupted export and checks that it is the export
+// asked for and that its session can still be read. An expired session's work dir is removed.
+func (o *exportOptions) resumeWorkDir(now time.Time, p *exportPlan) (*store.Dir, *session.Manifest, error) {
+	dir := o.workDirPath()
+	if _, err := os.Stat(filepath.Join(dir, session.ManifestName)); err != nil {
+		return nil, nil, usageErrorf("export --resume: %s holds no export to resume: run without --resume", dir)
+	}
+	st, err := store.NewDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := session.LoadManifest(context.Background(), st)
+	if err != nil {
+		return nil, nil, usageErrorf("export --resume: %v: remove %s and run without --resume", err, dir)
+	}
+	if err := sameExport(m, p, o.endpoint); err != nil {
+		return nil, nil, usageErrorf("export --resume: %s was started %v: run the same command, or remove %s and run without --resume", dir, err, dir)
+	}
+	if !m.ExpireTime.IsZero() && !now.Before(m.ExpireTime) {
 		if err := os.RemoveAll(dir); err != nil {
-			return nil, fmt.Errorf("remove the earlier work dir: %w", err)
+			return nil, nil, fmt.Errorf("remove the expired session's work dir: %w", err)
 		}
+		return nil, nil, fmt.Errorf("export --resume: the read session expired at %s, so its parts were removed: run the same command without --resume to export again",
+			m.ExpireTime.UTC().Format(time.RFC3339))
 	}
-	return store.NewDir(dir)
+	return st, m, nil
+}
+
+// sameExport returns an error saying what differs between the manifest of an earlier export and
+// the one asked for now.
+func sameExport(m *session.Manifest, p *exportPlan, endpoint string) error {
+	diff := func(what, was, now string) error {
+		return fmt.Errorf("with %s %q, not %q", what, was, now)
+	}
+	switch {
+	case m.Table != p.req.Table.String():
+		return diff("table", m.Table, p.req.Table.String())
+	case m.Output.Format != string(p.out):
+		return diff("--format", m.Output.Format, string(p.out))
+	case m.Output.Compression != p.outOpts.Compression:
+		return diff("--compression", m.Output.Compression, p.outOpts.Compression)
+	case !slices.Equal(m.Columns, p.req.Columns):
+		return diff("--columns", strings.Join(m.Columns, ","), strings.Join(p.req.Columns, ","))
+	case m.Where != p.req.Where:
+		return diff("--where", m.Where, p.req.Where)
+	case m.DataFormat != p.req.DataFormat:
+		return diff("--data-format", m.DataFormat, p.req.DataFormat)
+	case m.WireCompression != p.req.Compression:
+		return diff("--wire-compression", m.WireCompression, p.req.Compression)
+	case !p.req.SnapshotTime.IsZero() && !p.req.SnapshotTime.Equal(m.SnapshotTime):
+		return diff("--snapshot-time", m.SnapshotTime.Format(time.RFC3339Nano), p.req.SnapshotTime.Format(time.RFC3339Nano))
+	case m.Endpoint != endpoint:
+		return diff("--endpoint", m.Endpoint, endpoint)
+	}
+	return nil
 }
 
 // runSession runs the workers, merges their segments and returns the summary.
@@ -406,8 +574,10 @@ type streamSummary struct {
 	Pid      int   `json:"pid"`  // the process that finished the stream
 	Pids     []int `json:"pids"` // every process started for it
 	Rows     int64 `json:"rows"`
-	Segments int   `json:"segments"`
+	Segments int   `json:"segments"` // committed by this run
 	Attempts int   `json:"attempts"`
+	// StartOffset is the rows an interrupted run had committed, which this run did not read again.
+	StartOffset int64 `json:"start_offset"`
 }
 
 func newSummary(m *session.Manifest, res *shard.Result, written shard.MergeStats, opts *exportOptions) *summary {
@@ -415,7 +585,8 @@ func newSummary(m *session.Manifest, res *shard.Result, written shard.MergeStats
 		BytesReceived: res.Bytes, BytesWritten: written.Bytes, OutputFiles: []string{opts.out},
 		Retries: res.Retries, PerStream: []streamSummary{}}
 	for _, r := range res.Streams {
-		ss := streamSummary{Index: r.Index, Pids: r.Pids, Rows: r.Rows, Segments: r.Segments, Attempts: r.Attempts}
+		ss := streamSummary{Index: r.Index, Pids: r.Pids, Rows: r.Rows, Segments: r.Segments, Attempts: r.Attempts,
+			StartOffset: r.StartOffset}
 		if len(r.Pids) > 0 {
 			ss.Pid = r.Pids[len(r.Pids)-1]
 		}

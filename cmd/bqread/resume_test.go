@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/session"
+	"github.com/bqread/bqread/shard"
+)
+
+// stallAt is where every stream of stallingEmulator stops sending, once: an export against it is
+// stuck part way, with the rows before committed, until its processes are killed or interrupted.
+const stallAt = 600
+
+// stallingEmulator serves the test table in small responses and stalls each stream once at stallAt
+// rows. Sessions outlive the processes that created them, as with BigQuery.
+func stallingEmulator(t *testing.T) *emulator.Instance {
+	t.Helper()
+	stall, err := emulator.ParseFault("stall@" + strconv.Itoa(stallAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10,
+		Faults: []emulator.Fault{stall}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Close() })
+	return inst
+}
+
+// stalledArgs are the export flags of the interrupted runs and their resumes: one segment per
+// response, so that a stream's committed rows reach stallAt before it stalls.
+func stalledArgs(inst *emulator.Instance, out string) []string {
+	return []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--streams", "2",
+		"--parallelism", "2", "--segment-rows", "1", "--progress", "none"}
+}
+
+// committedRows returns the rows committed per stream in workDir, nil while there is no manifest.
+func committedRows(t *testing.T, workDir string) []int64 {
+	t.Helper()
+	st, err := store.NewDir(workDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.LoadManifest(t.Context(), st)
+	if err != nil {
+		return nil
+	}
+	ends := make([]int64, len(m.Streams))
+	for i := range m.Streams {
+		if _, ends[i], err = shard.StreamSegments(t.Context(), st, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ends
+}
+
+// waitStalled waits until every stream of the export in workDir has committed stallAt rows:
+// each stream's stall has fired and the export is stuck part way.
+func waitStalled(t *testing.T, workDir string) []int64 {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		ends := committedRows(t, workDir)
+		stalled := len(ends) > 0
+		for _, e := range ends {
+			stalled = stalled && e >= stallAt
+		}
+		if stalled {
+			return ends
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the export in %s did not reach %d committed rows per stream: %v", workDir, stallAt, committedRows(t, workDir))
+	return nil
+}
+
+// workerPids returns the pids of the live worker processes of the manifest in workDir, by stream,
+// from /proc.
+func workerPids(t *testing.T, workDir string) map[int]int {
+	t.Helper()
+	manifest := filepath.Join(workDir, session.ManifestName)
+	pids := map[int]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, path := range dirs {
+		data, err := os.ReadFile(path)
+		if err != nil || !bytes.Contains(data, []byte(manifest)) {
+			continue
+		}
+		if state, err := os.ReadFile(filepath.Join(filepath.Dir(path), "stat")); err == nil && bytes.Contains(state, []byte(") Z ")) {
+			continue // a zombie: dead, not yet reaped
+		}
+		args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+		for i, a := range args {
+			if a == "--stream-index" && i+1 < len(args) {
+				idx, _ := strconv.Atoi(args[i+1])
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+				pids[idx] = pid
+			}
+		}
+	}
+	return pids
+}
+
+// resumeSummary is the part of the --summary JSON a resume test checks.
+type resumeSummary struct {
+	Rows      int64 `json:"rows"`
+	PerStream []struct {
+		Index       int   `json:"index"`
+		Pids        []int `json:"pids"`
+		Rows        int64 `json:"rows"`
+		StartOffset int64 `json:"start_offset"`
+	} `json:"per_stream"`
+}
+
+// runResume runs args with --resume in process and returns its summary.
+func runResume(t *testing.T, args []string) resumeSummary {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append(args, "--resume", "--summary", "-")
+	if code := run(t.Context(), args, nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("export --resume: exit %d\n%s", code, stderr.String())
+	}
+	var s resumeSummary
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout.String())
+	}
+	return s
+}
+
+// TestExportResumeAfterCoordinatorStops stops a coordinator process part way (killed, or
+// interrupted), then resumes its export against the same server: the output holds every source
+// row once, and the resumed run reads only the rows that were not committed.
+func TestExportResumeAfterCoordinatorStops(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("workers die with their coordinator through Linux's parent-death signal")
+	}
+	inst := stallingEmulator(t)
+	tests := []struct {
+		name     string
+		sig      syscall.Signal
+		wantCode int
+	}{
+		{"SIGKILL", syscall.SIGKILL, -1},
+		{"SIGINT", syscall.SIGINT, exitInterrupted},
+		{"SIGTERM", syscall.SIGTERM, exitInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "items.ndjson")
+			workDir := out + ".bqread"
+			args := stalledArgs(inst, out)
+			cmd := exec.Command(os.Args[0], args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			committed := waitStalled(t, workDir)
+			cmd.Process.Signal(tt.sig)
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != tt.wantCode {
+				t.Fatalf("coordinator exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
+			}
+			if tt.sig != syscall.SIGKILL {
+				msg := errorLines(stderr.String())
+				if len(msg) != 1 || !strings.Contains(msg[0], "--resume") || !strings.Contains(msg[0], workDir) {
+					t.Errorf("the error should be one line naming the work dir and --resume:\n%s", stderr.String())
+				}
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Fatalf("%s exists after the coordinator stopped part way", out)
+			}
+			waitNoWorkers(t, workDir)
+			if got := committedRows(t, workDir); !cmp.Equal(got, committed) {
+				t.Fatalf("committed rows changed after the coordinator stopped: %v, then %v", committed, got)
+			}
+
+			s := runResume(t, args)
+			if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+				t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
+			}
+			for _, ps := range s.PerStream {
+				if ps.StartOffset != committed[ps.Index] {
+					t.Errorf("stream %d resumed at row %d, want %d (its committed rows)", ps.Index, ps.StartOffset, committed[ps.Index])
+				}
+			}
+			if _, err := os.Stat(workDir); !os.IsNotExist(err) {
+				t.Errorf("work dir left after the resumed export succeeded: %v", err)
+			}
+		})
+	}
+}
+
+// errorLines returns the lines of stderr that are not log records (the coordinator logs its
+// workers' stderr lines).
+func errorLines(stderr string) []string {
+	var lines []string
+	for line := range strings.Lines(stderr) {
+		if !strings.HasPrefix(line, "time=") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// waitNoWorkers waits until no worker of the export in workDir is alive: workers stop with their
+// coordinator, also when it was killed.
+func waitNoWorkers(t *testing.T, workDir string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(workerPids(t, workDir)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("workers %v outlived their coordinator", workerPids(t, workDir))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestExportRestartsKilledWorkers kills each worker mid-stream with SIGKILL: the coordinator
+// restarts it at its last committed segment, and the output holds every source row once.
+func TestExportRestartsKilledWorkers(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("finds worker processes in /proc")
+	}
+	inst := stallingEmulator(t)
+	out := filepath.Join(t.TempDir(), "items.ndjson")
+	workDir := out + ".bqread"
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, append(stalledArgs(inst, out), "--summary", "-"), nil, &stdout, &stderr)
+		done <- result{code, stdout.String(), stderr.String()}
+	}()
+	committed := waitStalled(t, workDir)
+	pids := workerPids(t, workDir)
+	if len(pids) != len(committed) {
+		t.Fatalf("found workers %v for %d streams", pids, len(committed))
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	r := <-done
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var s resumeSummary
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range s.PerStream {
+		if len(ps.Pids) != 2 || ps.Pids[0] != pids[ps.Index] {
+			t.Errorf("stream %d ran in processes %v, want the killed %d and its replacement", ps.Index, ps.Pids, pids[ps.Index])
+		}
+	}
+	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ from the source after killing workers (-want +got):\n%s", diff)
+	}
+}
+
+// TestExportResumeChecks runs --resume and fresh exports on the work dir of an earlier export
+// (kept with --keep-parts, its output removed).
+func TestExportResumeChecks(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "items.ndjson")
+	workDir := out + ".bqread"
+	base := []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--streams", "2", "--progress", "none"}
+	exportTo := func(args ...string) (int, string) {
+		var stderr bytes.Buffer
+		code := run(t.Context(), append(append([]string(nil), base...), args...), nil, &bytes.Buffer{}, &stderr)
+		return code, stderr.String()
+	}
+	if code, stderr := exportTo("--keep-parts", "--where", "id < 1000"); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantMsg  string
+	}{
+		{"fresh export on an earlier work dir", []string{"--where", "id < 1000"}, exitUsage, "pass --resume"},
+		{"different filter", []string{"--resume", "--where", "id < 5"}, exitUsage, `--where "id < 1000"`},
+		{"different format", []string{"--resume", "--where", "id < 1000", "-f", "csv"}, exitUsage, "--format"},
+		{"different columns", []string{"--resume", "--where", "id < 1000", "--columns", "id"}, exitUsage, "--columns"},
+		{"nothing to resume", []string{"--resume", "--where", "id < 1000", "--work-dir", filepath.Join(dir, "none")}, exitUsage, "run without --resume"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stderr := exportTo(tt.args...)
+			if code != tt.wantCode || !strings.Contains(stderr, tt.wantMsg) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, want %d with one line containing %q:\n%s", code, tt.wantCode, tt.wantMsg, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(workDir, session.ManifestName)); err != nil {
+				t.Errorf("the earlier work dir was touched: %v", err)
+			}
+		})
+	}
+
+	// Every stream is complete: resuming only merges.
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), append(append([]string(nil), base...), "--resume", "--where", "id < 1000", "--keep-parts"), nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("resume of a complete export: exit %d\n%s", code, stderr.String())
+	}
+	if diff := cmp.Diff(wantRows(t, func(i int) bool { return i < 1000 }), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ (-want +got):\n%s", diff)
+	}
+	os.Remove(out)
+
+	// The session expired: --resume says so, removes its parts, and a fresh export works.
+	manifest := filepath.Join(workDir, session.ManifestName)
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["expire_time"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	if data, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, msg := exportTo("--resume", "--where", "id < 1000")
+	if code != exitError || !strings.Contains(msg, "expired") || !strings.Contains(msg, "without --resume") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("resume of an expired session: exit %d, want %d and one line saying it expired and what to do:\n%s", code, exitError, msg)
+	}
+	if _, err := os.Stat(workDir); !os.IsNotExist(err) {
+		t.Errorf("the expired session's work dir is left: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s written by a failed resume", out)
+	}
+	if code, stderr := exportTo("--where", "id < 1000"); code != exitOK {
+		t.Errorf("fresh export after the expired one: exit %d\n%s", code, stderr)
+	}
+}

@@ -297,6 +297,9 @@ func (o *exportOptions) validateOutput(p *exportPlan) error {
 		if info, err := os.Stat(filepath.Dir(o.out)); err != nil || !info.IsDir() {
 			return usageErrorf("export: directory of %s does not exist: create it first", o.out)
 		}
+		if err := checkWritable(filepath.Dir(o.out)); err != nil {
+			return usageErrorf("export: cannot write in the directory of %s (%v): choose another --out or make the directory writable", o.out, err)
+		}
 	}
 	switch o.progress {
 	case "auto", "bar", "plain", "none":
@@ -305,6 +308,17 @@ func (o *exportOptions) validateOutput(p *exportPlan) error {
 		return usageErrorf("export: --progress %q: use auto, bar, plain or none", o.progress)
 	}
 	return nil
+}
+
+// checkWritable creates and removes a file in dir: permissions, read-only mounts and ACLs all
+// show, before any work is done.
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".bqread-probe-*")
+	if err != nil {
+		return errors.Unwrap(err) // the *PathError's cause: its path is a random name
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // probeWriter checks that the output format and compression are supported by making a writer.
@@ -373,6 +387,9 @@ func (o *exportOptions) validateResume() error {
 // createSession creates the read session and its manifest.
 func createSession(ctx context.Context, endpoint string, p *exportPlan, segmentRows int64) (*session.Manifest, error) {
 	client, err := session.NewClient(ctx, endpoint)
+	if err != nil && endpoint == "" {
+		return nil, fmt.Errorf("%w; or use --emulator for the sample tables", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -372,48 +372,6 @@ func TestExportEmpty(t *testing.T) {
 	}
 }
 
-func TestExportUsageErrors(t *testing.T) {
-	dir := t.TempDir()
-	existing := filepath.Join(dir, "existing.ndjson")
-	if err := os.WriteFile(existing, []byte("keep me\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		args []string
-		out  string
-	}{
-		{"bad table", []string{"not-a-table", "-o", filepath.Join(dir, "a.ndjson")}, filepath.Join(dir, "a.ndjson")},
-		{"existing output", []string{testTable, "-o", existing}, existing},
-		{"unknown format", []string{testTable, "-o", filepath.Join(dir, "b.ndjson"), "-f", "xlsx"}, filepath.Join(dir, "b.ndjson")},
-		{"unknown extension", []string{testTable, "-o", filepath.Join(dir, "c.xlsx")}, filepath.Join(dir, "c.xlsx")},
-		{"future snapshot", []string{testTable, "-o", filepath.Join(dir, "d.ndjson"), "--snapshot-time", "2999-01-01T00:00:00Z"}, filepath.Join(dir, "d.ndjson")},
-		{"unknown column", []string{testTable, "-o", filepath.Join(dir, "e.ndjson"), "--columns", "nope"}, filepath.Join(dir, "e.ndjson")},
-		{"bad filter", []string{testTable, "-o", filepath.Join(dir, "f.ndjson"), "--where", "id >"}, filepath.Join(dir, "f.ndjson")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := export(t, tt.args...)
-			if code != exitUsage {
-				t.Fatalf("exit %d, want %d\n%s", code, exitUsage, stderr)
-			}
-			if n := bytes.Count([]byte(stderr), []byte("\n")); n != 1 {
-				t.Errorf("stderr has %d lines, want one:\n%s", n, stderr)
-			}
-			if tt.out == existing {
-				if data, _ := os.ReadFile(existing); string(data) != "keep me\n" {
-					t.Errorf("existing output changed to %q", data)
-				}
-			} else if _, err := os.Stat(tt.out); !os.IsNotExist(err) {
-				t.Errorf("%s exists after a usage error", tt.out)
-			}
-			if _, err := os.Stat(tt.out + ".bqread"); !os.IsNotExist(err) {
-				t.Errorf("work dir exists after a usage error")
-			}
-		})
-	}
-}
-
 // parquetIDs returns the sorted first (INT64) column of a parquet file.
 func parquetIDs(t *testing.T, path string) []int64 {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/bqread/bqread/internal/store"
 	"github.com/bqread/bqread/output"
@@ -39,7 +40,7 @@ func Merge(ctx context.Context, st store.Store, m *session.Manifest, want []int6
 		err = mergeSegments(ctx, st, segs, format, cw)
 	}
 	if err != nil {
-		return MergeStats{}, fmt.Errorf("merge %d segments: %w", len(segs), err)
+		return MergeStats{}, diskFull(fmt.Errorf("merge %d segments: %w", len(segs), err))
 	}
 	return MergeStats{Segments: len(segs), Rows: rows, Bytes: cw.n}, nil
 }
@@ -103,4 +104,12 @@ func writeEmpty(dst io.Writer, m *session.Manifest, format output.Format) error 
 		return err
 	}
 	return s.close()
+}
+
+// diskFull adds what to do to an error of a full disk (ENOSPC); other errors are returned as is.
+func diskFull(err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: the disk is full: free space, or put --out or --work-dir on another disk", err)
+	}
+	return err
 }

@@ -117,10 +117,10 @@ func (w *worker) commit() error {
 	}
 	if err != nil {
 		s.pending.Abort()
-		return fmt.Errorf("finish segment %s: %w", name, err)
+		return diskFull(fmt.Errorf("finish segment %s: %w", name, err))
 	}
 	if err := s.pending.Commit(name); err != nil {
-		return err
+		return diskFull(err)
 	}
 	return w.send(event.Event{Kind: event.Segment, Path: name, Lo: s.lo, Hi: w.offset, Size: s.size.n,
 		Rows: w.offset, Bytes: w.bytes, Progress: w.progress})

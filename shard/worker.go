@@ -280,7 +280,7 @@ func (w *worker) write(ctx context.Context, payload []byte, rows int64) error {
 		}
 	}
 	if err := w.seg.sink.write(payload, rows); err != nil {
-		return fmt.Errorf("write rows %d to %d: %w", w.offset, w.offset+rows, err)
+		return diskFull(fmt.Errorf("write rows %d to %d: %w", w.offset, w.offset+rows, err))
 	}
 	w.offset += rows
 	w.seg.rows += rows

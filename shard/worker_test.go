@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -358,5 +359,32 @@ func TestMergeChecksReportedRows(t *testing.T) {
 	}
 	if _, err := Merge(t.Context(), e.st, m, []int64{workerTestRows + 1}, io.Discard); !errors.Is(err, ErrTiling) {
 		t.Errorf("Merge with a wrong reported count = %v, want ErrTiling", err)
+	}
+}
+
+// fullDisk fails every write after the first n bytes with ENOSPC.
+type fullDisk struct{ n int }
+
+func (d *fullDisk) Write(p []byte) (int, error) {
+	if len(p) <= d.n {
+		d.n -= len(p)
+		return len(p), nil
+	}
+	n := d.n
+	d.n = 0
+	return n, &os.PathError{Op: "write", Path: "out", Err: syscall.ENOSPC}
+}
+
+func TestMergeDiskFull(t *testing.T) {
+	e := newWorkerEnv(t)
+	m := e.plan(t, "arrow", "ndjson", 1, 0)
+	if _, err := e.runWorker(t, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []int{0, 100} {
+		_, err := Merge(t.Context(), e.st, m, []int64{workerTestRows}, &fullDisk{n: room})
+		if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "the disk is full: free space") {
+			t.Errorf("Merge onto a full disk (%d bytes free) = %v, want ENOSPC saying the disk is full and what to do", room, err)
+		}
 	}
 }

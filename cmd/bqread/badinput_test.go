@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/session"
 )
 
 // closedPort returns a loopback address nothing listens on.
@@ -146,5 +149,33 @@ func TestExportBadInput(t *testing.T) {
 				t.Errorf("files left in the output dir: %v", tmps)
 			}
 		})
+	}
+}
+
+// TestMergeOutputFailureLeavesNothing fails the merge part way (the segments do not hold the rows
+// the workers reported): nothing is left at --out or beside it.
+func TestMergeOutputFailureLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "items.ndjson")
+	mustExport(t, testTable, "-o", out, "--streams", "2", "--keep-parts")
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewDir(out + ".bqread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.LoadManifest(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mergeOutput(t.Context(), out, io.Discard, st, m, []int64{1, 1}); err == nil {
+		t.Fatal("mergeOutput with wrong row counts succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != filepath.Base(out)+".bqread" {
+			t.Errorf("%s left in the output dir after a failed merge", e.Name())
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -74,7 +75,39 @@ func newRootCmd(s streams) *cobra.Command {
 		return &codeError{code: exitUsage, err: err}
 	})
 	root.AddCommand(newCommands(s)...)
+	root.Args = cobra.ArbitraryArgs
+	root.SuggestionsMinimumDistance = 2
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return unknownCommand(cmd, args[0])
+	}
+	for _, c := range root.Commands() {
+		if c.Args != nil {
+			c.Args = usageArgs(c.Args)
+		}
+	}
 	return root
+}
+
+// unknownCommand is the usage error for `bqread NAME` with no command NAME.
+func unknownCommand(root *cobra.Command, name string) error {
+	hint := "run bqread --help for the commands"
+	if s := root.SuggestionsFor(name); len(s) > 0 {
+		hint = "did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageErrorf("unknown command %q: %s", name, hint)
+}
+
+// usageArgs makes the errors of a positional-argument check usage errors (exit code 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageErrorf("%s: %v: run %s --help", cmd.Name(), err, cmd.CommandPath())
+		}
+		return nil
+	}
 }
 
 // run executes the command line args and returns the process exit code. Errors are printed once,

@@ -239,6 +239,7 @@ func TestExportRestartsKilledWorkers(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("finds worker processes in /proc")
 	}
+	creds := fakeCredentials(t)
 	inst := stallingEmulator(t)
 	out := filepath.Join(t.TempDir(), "items.ndjson")
 	workDir := out + ".bqread"
@@ -259,7 +260,18 @@ func TestExportRestartsKilledWorkers(t *testing.T) {
 	if len(pids) != len(committed) {
 		t.Fatalf("found workers %v for %d streams", pids, len(committed))
 	}
-	for _, pid := range pids {
+	for i, pid := range pids {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"worker", "--manifest", filepath.Join(workDir, session.ManifestName), "--stream-index", strconv.Itoa(i)}
+		if got := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")[1:]; !cmp.Equal(got, want) {
+			t.Errorf("worker argv %q, want %q", got, want)
+		}
+		if bytes.Contains(cmdline, []byte(creds)) {
+			t.Errorf("worker argv holds the credentials path")
+		}
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	r := <-done
@@ -366,5 +378,56 @@ func TestExportResumeChecks(t *testing.T) {
 	}
 	if code, stderr := exportTo("--where", "id < 1000"); code != exitOK {
 		t.Errorf("fresh export after the expired one: exit %d\n%s", code, stderr)
+	}
+}
+
+// fakeCredentials points GOOGLE_APPLICATION_CREDENTIALS at a fake service account key and returns
+// the key's secret.
+func fakeCredentials(t *testing.T) string {
+	t.Helper()
+	secret := "bqread-test-secret-" + strconv.Itoa(os.Getpid())
+	path := filepath.Join(t.TempDir(), "key-"+secret+".json")
+	key := `{"type":"service_account","project_id":"bqread-test","private_key_id":"` + secret +
+		`","private_key":"-----BEGIN PRIVATE KEY-----\n` + secret + `\n-----END PRIVATE KEY-----\n","client_email":"x@bqread-test.iam.gserviceaccount.com"}`
+	if err := os.WriteFile(path, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
+	return secret
+}
+
+// TestExportKeepsCredentialsOut runs an export with credentials in the environment: neither
+// their path nor the key appears in the manifest, the summary, the logs or the output.
+func TestExportKeepsCredentialsOut(t *testing.T) {
+	secret := fakeCredentials(t)
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "items.ndjson")
+	summary := filepath.Join(dir, "summary.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--streams", "2",
+		"--progress", "plain", "--summary", summary, "--keep-parts"}
+	if code := run(t.Context(), args, nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	if stderr.Len() == 0 {
+		t.Fatal("no log lines to check")
+	}
+	files := map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()}
+	for _, path := range []string{summary, filepath.Join(out+".bqread", session.ManifestName), out} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[path] = data
+	}
+	for name, data := range files {
+		if bytes.Contains(data, []byte(secret)) {
+			t.Errorf("%s holds the credentials", name)
+		}
 	}
 }

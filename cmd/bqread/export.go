@@ -74,6 +74,12 @@ projects/P/datasets/D/tables/T. Real BigQuery is reached with Application Defaul
 (gcloud auth application-default login); --emulator starts the local Storage Read server with the
 sample tables of project bqread-demo, dataset samples (all_types, trips, empty).
 
+An export stopped part way (Ctrl-C, SIGTERM, a killed process, a failed stream) keeps the manifest
+and committed segments in its work dir: run the same command with --resume to read only the rest.
+Without --resume, an earlier export's work dir is refused (--overwrite discards it). Once the read
+session has expired (BigQuery: 6 hours), --resume says so, removes the work dir, and the same
+command without --resume exports again.
+
 ` + exitCodesHelp,
 		Example: `  bqread export bqread-demo.samples.trips --emulator -o trips.parquet
   bqread export bqread-demo.samples.trips --emulator -o - -f ndjson --columns trip_id,fare_amount --where "fare_amount > 50"

@@ -541,3 +541,24 @@ func TestExportFaults(t *testing.T) {
 		})
 	}
 }
+
+func TestExportEmulatorFault(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "items.ndjson")
+	code, stdout, stderr := export(t, testTable, "-o", out, "--streams", "2", "--summary", "-",
+		"--emulator-fault", "unavailable@0", "--emulator-fault", "eos@0")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var s struct {
+		Retries int `json:"retries"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Retries != 4 {
+		t.Errorf("retries = %d, want 4 (two faults on each of two streams)", s.Retries)
+	}
+	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ after retries (-want +got):\n%s", diff)
+	}
+}

@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 		if dir := os.Getenv(dieEnv); dir != "" && os.Args[1] == "worker" {
 			stdout = &dyingWriter{w: os.Stdout, marker: filepath.Join(dir, "stream-"+os.Args[len(os.Args)-1])}
 		}
+		if os.Getenv(dieAlwaysEnv) == "1" && os.Args[1] == "worker" {
+			stdout = &dyingWriter{w: os.Stdout}
+		}
 		code := run(ctx, os.Args[1:], os.Stdin, stdout, os.Stderr)
 		stop()
 		os.Exit(code)
@@ -68,8 +71,12 @@ func TestMain(m *testing.M) {
 // (exit 7, no result) right after reporting its first committed segment.
 const dieEnv = "BQREAD_TEST_DIE_DIR"
 
+// dieAlwaysEnv, when "1", makes every worker process die abruptly after its first committed
+// segment, so that a stream runs out of restarts.
+const dieAlwaysEnv = "BQREAD_TEST_DIE_ALWAYS"
+
 // dyingWriter passes worker output through and exits the process after the first segment event,
-// unless its marker file says that this stream's worker died before.
+// unless its marker file says that this stream's worker died before; with no marker, always.
 type dyingWriter struct {
 	w      io.Writer
 	marker string
@@ -78,6 +85,9 @@ type dyingWriter struct {
 func (d *dyingWriter) Write(p []byte) (int, error) {
 	n, err := d.w.Write(p)
 	if bytes.Contains(p, []byte(`"kind":"segment"`)) {
+		if d.marker == "" {
+			os.Exit(7)
+		}
 		if f, ferr := os.OpenFile(d.marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); ferr == nil {
 			f.Close()
 			os.Exit(7)

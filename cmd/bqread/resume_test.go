@@ -431,3 +431,44 @@ func TestExportKeepsCredentialsOut(t *testing.T) {
 		}
 	}
 }
+
+// TestExportPartialThenResume runs out of restarts (every worker dies after one segment): the
+// export exits with code 3 keeping its committed parts, and --resume completes it exactly.
+func TestExportPartialThenResume(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	out := filepath.Join(t.TempDir(), "items.ndjson")
+	args := []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--streams", "2",
+		"--segment-rows", "100", "--progress", "none"}
+	t.Setenv(dieAlwaysEnv, "1")
+	var stderr bytes.Buffer
+	code := run(t.Context(), args, nil, &bytes.Buffer{}, &stderr)
+	msg := errorLines(stderr.String())
+	if code != exitPartial || len(msg) != 1 || !strings.Contains(msg[0], "--resume") {
+		t.Fatalf("exit %d, want %d and one line saying to --resume:\n%s", code, exitPartial, stderr.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("%s exists after a partial export", out)
+	}
+	committed := committedRows(t, out+".bqread")
+	var sum int64
+	for _, c := range committed {
+		sum += c
+	}
+	if sum == 0 || sum >= testRows {
+		t.Fatalf("committed rows %v: want some, not all", committed)
+	}
+	t.Setenv(dieAlwaysEnv, "0")
+	s := runResume(t, args)
+	for _, ps := range s.PerStream {
+		if ps.StartOffset != committed[ps.Index] {
+			t.Errorf("stream %d resumed at row %d, want %d", ps.Index, ps.StartOffset, committed[ps.Index])
+		}
+	}
+	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ from the source (-want +got):\n%s", diff)
+	}
+}

@@ -171,6 +171,8 @@ func (o *exportOptions) failed(ctx context.Context, st *store.Dir, err error) er
 	dir := st.Root()
 	removeAll := func() { st.RemoveAll(context.WithoutCancel(ctx), "") }
 	switch {
+	case ctx.Err() != nil && o.workDirPath() == "":
+		return withCode(exitInterrupted, fmt.Errorf("interrupted; committed parts are kept in %s: run the same command with --resume --work-dir %s to continue", dir, dir))
 	case ctx.Err() != nil:
 		return withCode(exitInterrupted, fmt.Errorf("interrupted; committed parts are kept in %s: run the same command with --resume to continue", dir))
 	case shard.SessionExpired(err):

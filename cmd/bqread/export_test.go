@@ -528,6 +528,9 @@ func TestExportFaults(t *testing.T) {
 				t.Fatalf("exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
 			}
 			if code != exitOK {
+				if msg := errorLines(stderr.String()); len(msg) != 1 || !strings.Contains(msg[0], "expired") || !strings.Contains(msg[0], "without --resume") {
+					t.Errorf("want one error line saying the session expired and what to do:\n%s", stderr.String())
+				}
 				if _, err := os.Stat(out); !os.IsNotExist(err) {
 					t.Errorf("%s exists after a failed export", out)
 				}

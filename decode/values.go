@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/bqread/bqread/internal/civil"
 )
 
 const (
@@ -87,36 +89,10 @@ func parseDateTime(s []byte) (int64, error) {
 	p.sep(':')
 	sec := p.digits(2, 2)
 	frac := p.fraction()
-	if !p.done() || y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
+	if !p.done() || !civil.Valid(y, mo, d) || h > 23 || mi > 59 || sec > 59 {
 		return 0, fmt.Errorf("%w: %q is not a DATETIME (want YYYY-MM-DDTHH:MM:SS[.ffffff])", ErrCorrupt, s)
 	}
-	return daysFromCivil(y, mo, d)*microsPerDay + (h*3600+mi*60+sec)*microsPerSecond + frac, nil
-}
-
-func daysIn(y, m int64) int64 {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil returns the days from 1970-01-01 to the proleptic Gregorian date y-m-d.
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400 // y >= 0 here: years start at 1
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
+	return civil.Days(y, mo, d)*microsPerDay + (h*3600+mi*60+sec)*microsPerSecond + frac, nil
 }
 
 // parseInterval parses BigQuery's canonical INTERVAL text "[-]Y-M [-]D [-]H:M:S[.ffffff]". It

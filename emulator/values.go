@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/bqread/bqread/internal/civil"
 )
 
 // This file parses BigQuery's textual value forms (the JSON load form) into the integers that the
@@ -76,59 +78,32 @@ func twosComplementWords(v *big.Int) [4]uint64 {
 	return w
 }
 
-// civil is a calendar date in the proleptic Gregorian calendar.
-type civil struct{ y, m, d int }
+// ymd is a calendar date in the proleptic Gregorian calendar.
+type ymd struct{ y, m, d int }
 
 // parseDate parses "YYYY-M-D" (one or two digits for month and day, as BigQuery accepts).
-func parseDate(s string) (civil, error) {
+func parseDate(s string) (ymd, error) {
 	parts := strings.Split(s, "-")
 	if len(parts) != 3 || len(parts[0]) != 4 || len(parts[1]) < 1 || len(parts[1]) > 2 || len(parts[2]) < 1 || len(parts[2]) > 2 {
-		return civil{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
+		return ymd{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
 	}
 	var n [3]int
 	for i, p := range parts {
 		v, err := strconv.Atoi(p)
 		if err != nil || p[0] == '+' || p[0] == '-' {
-			return civil{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
+			return ymd{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
 		}
 		n[i] = v
 	}
-	c := civil{n[0], n[1], n[2]}
-	if c.y < 1 || c.m < 1 || c.m > 12 || c.d < 1 || c.d > daysIn(c.y, c.m) {
-		return civil{}, fmt.Errorf("date %q is out of range (0001-01-01 to 9999-12-31)", s)
+	c := ymd{n[0], n[1], n[2]}
+	if !civil.Valid(int64(c.y), int64(c.m), int64(c.d)) {
+		return ymd{}, fmt.Errorf("date %q is out of range (0001-01-01 to 9999-12-31)", s)
 	}
 	return c, nil
 }
 
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// days returns the number of days from 1970-01-01 to c (Howard Hinnant's days_from_civil).
-func (c civil) days() int64 {
-	y, m, d := int64(c.y), int64(c.m), int64(c.d)
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 {
-		era = (y - 399) / 400
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
+// days returns the number of days from 1970-01-01 to c.
+func (c ymd) days() int64 { return civil.Days(int64(c.y), int64(c.m), int64(c.d)) }
 
 // parseTime parses "H:M:S[.ffffff]" into microseconds since midnight.
 func parseTime(s string) (int64, error) {
@@ -192,8 +167,8 @@ func cutDateTime(s string) (date, tod string, ok bool) {
 }
 
 var (
-	minTimestamp = civil{1, 1, 1}.days() * microsPerDay
-	maxTimestamp = (civil{9999, 12, 31}.days()+1)*microsPerDay - 1
+	minTimestamp = ymd{1, 1, 1}.days() * microsPerDay
+	maxTimestamp = (ymd{9999, 12, 31}.days()+1)*microsPerDay - 1
 )
 
 // parseTimestamp parses a TIMESTAMP in the forms BigQuery loads: a civil date-time followed by an

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/bqread/bqread/encode"
+	"github.com/bqread/bqread/internal/civil"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -395,7 +396,7 @@ const microsPerDay = 86400 * 1_000_000
 
 // appendDate appends the day days after 1970-01-01 as YYYY-MM-DD.
 func appendDate(dst []byte, days int64, f *schema.Field) ([]byte, error) {
-	y, m, d := civil(days)
+	y, m, d := civil.Date(days)
 	if y < 1 || y > 9999 {
 		return dst, fmt.Errorf("column %q: %s of year %d is outside years 1-9999", f.Name, f.Type, y)
 	}
@@ -434,29 +435,6 @@ func appendClock(dst []byte, us int64) []byte {
 }
 
 func append2(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
-
-// civil returns the proleptic Gregorian date days days after 1970-01-01.
-func civil(days int64) (y, m, d int64) {
-	z := days + 719468 // days since 0000-03-01
-	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
-	doe := z - era*146097                                  // day of the 400-year era
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era, from March
-	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of that March-based year
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	m = mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	y = yoe + era*400
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
-}
 
 // jsonSafe[c] says whether ASCII byte c goes into a JSON string unescaped.
 var jsonSafe = func() (t [utf8.RuneSelf]bool) {

@@ -46,7 +46,10 @@ type Manifest struct {
 	Columns         []string      `json:"columns,omitempty"`
 	Where           string        `json:"where,omitempty"`
 	SnapshotTime    time.Time     `json:"snapshot_time,omitzero"`
-	Output          Output        `json:"output"`
+	// StallTimeout is how long a worker waits for the next ReadRows response before it treats the
+	// stream as stalled and resumes it; 0 means the worker's default.
+	StallTimeout time.Duration `json:"stall_timeout,omitempty"`
+	Output       Output        `json:"output"`
 }
 
 // Output says how workers write segments.

@@ -117,6 +117,9 @@ func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer
 	}
 	w := &worker{st: st, m: m, index: i, ev: ev, format: f, opts: output.Options{Compression: m.Output.Compression},
 		idle: DefaultIdleTimeout, backoff: backoff{p: DefaultRetryPolicy}}
+	if m.StallTimeout > 0 {
+		w.idle = m.StallTimeout
+	}
 	if m.Output.SegmentRows <= 0 {
 		m.Output.SegmentRows = DefaultSegmentRows
 	}

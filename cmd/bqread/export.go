@@ -57,7 +57,8 @@ type exportOptions struct {
 	faultSpecs      []string
 	faults          []emulator.Fault
 
-	segmentRows int64 // rows per segment; 0 = shard.DefaultSegmentRows
+	segmentRows  int64 // rows per segment; 0 = shard.DefaultSegmentRows
+	stallTimeout time.Duration
 
 	stdout, stderr io.Writer
 }
@@ -116,6 +117,7 @@ command without --resume exports again.
 	f.StringVar(&opts.summary, "summary", "", "write a JSON summary to this file; - for stdout")
 	f.StringVar(&opts.progress, "progress", "auto", "progress display: auto, bar, plain, none")
 	f.Int64Var(&opts.segmentRows, "segment-rows", 0, "rows per segment file (default about a million)")
+	f.DurationVar(&opts.stallTimeout, "stall-timeout", shard.DefaultIdleTimeout, "how long a worker waits for the next response before it resumes a stalled stream")
 	f.MarkHidden("segment-rows")
 	return cmd
 }
@@ -202,6 +204,7 @@ func (o *exportOptions) newExport(ctx context.Context, plan *exportPlan, endpoin
 	if err != nil {
 		return nil, nil, err
 	}
+	m.StallTimeout = o.stallTimeout
 	if err := checkOutputSchema(plan, m); err != nil {
 		return nil, nil, err
 	}
@@ -352,6 +355,9 @@ func (o *exportOptions) validateRead(p *exportPlan, now time.Time) error {
 	}
 	if o.segmentRows < 0 {
 		return usageErrorf("export: --segment-rows %d: use 1 or more", o.segmentRows)
+	}
+	if o.stallTimeout <= 0 {
+		return usageErrorf("export: --stall-timeout %v: use a positive duration such as 30s", o.stallTimeout)
 	}
 	if o.parallelism < 1 {
 		return usageErrorf("export: --parallelism %d: use 1 or more", o.parallelism)

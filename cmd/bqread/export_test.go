@@ -492,66 +492,85 @@ func TestExportRestartsDeadWorkers(t *testing.T) {
 	}
 }
 
+// TestExportFaults is the fault matrix: every fault kind of the emulator, on both wire formats with
+// several streams, ends with exactly the source rows (retried in the worker, or the worker
+// restarted), and the summary counts what happened; an expired session fails cleanly.
 func TestExportFaults(t *testing.T) {
-	var faults []emulator.Fault
-	for _, spec := range []string{"resource_exhausted@100", "unavailable@500", "rst_stream@700", "eos@900"} {
-		f, err := emulator.ParseFault(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		faults = append(faults, f)
-	}
-	expired, err := emulator.ParseFault("expired@300")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
-		name     string
-		faults   []emulator.Fault
-		wantCode int
+		name        string
+		faults      []string
+		wantCode    int
+		wantRetries int // per stream, in-worker retries
+		wantProcs   int // per stream, worker processes
 	}{
-		{"transient", faults, exitOK},
-		{"expired session", []emulator.Fault{expired}, exitError},
+		{"transient", []string{"resource_exhausted@100", "unavailable@500", "rst_stream@700", "eos@900", "stall@1100"}, exitOK, 5, 1},
+		{"deadline restarts the worker", []string{"deadline@300"}, exitOK, 0, 2},
+		{"expired session", []string{"expired@300"}, exitError, 0, 0},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10, Faults: tt.faults})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer inst.Close()
-			out := filepath.Join(t.TempDir(), "items.ndjson")
-			var stdout, stderr bytes.Buffer
-			code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out,
-				"--streams", "2", "--progress", "none", "--summary", "-"}, nil, &stdout, &stderr)
-			if code != tt.wantCode {
-				t.Fatalf("exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
-			}
-			if code != exitOK {
-				if msg := errorLines(stderr.String()); len(msg) != 1 || !strings.Contains(msg[0], "expired") || !strings.Contains(msg[0], "without --resume") {
-					t.Errorf("want one error line saying the session expired and what to do:\n%s", stderr.String())
+	for _, wire := range []string{"arrow", "avro"} {
+		for _, tt := range tests {
+			t.Run(wire+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				var faults []emulator.Fault
+				for _, spec := range tt.faults {
+					f, err := emulator.ParseFault(spec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					faults = append(faults, f)
 				}
-				if _, err := os.Stat(out); !os.IsNotExist(err) {
-					t.Errorf("%s exists after a failed export", out)
+				inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10, Faults: faults})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if _, err := os.Stat(out + ".bqread"); !os.IsNotExist(err) {
-					t.Errorf("work dir left after a failed export")
+				defer inst.Close()
+				out := filepath.Join(t.TempDir(), "items.ndjson")
+				var stdout, stderr bytes.Buffer
+				code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--data-format", wire,
+					"--streams", "2", "--stall-timeout", "1s", "--progress", "none", "--summary", "-"}, nil, &stdout, &stderr)
+				if code != tt.wantCode {
+					t.Fatalf("exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
 				}
-				return
-			}
-			var s struct {
-				Retries int `json:"retries"`
-			}
-			if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
-				t.Fatal(err)
-			}
-			if want := 2 * len(tt.faults); s.Retries != want {
-				t.Errorf("retries = %d, want %d (each fault once per stream)", s.Retries, want)
-			}
-			if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
-				t.Errorf("rows differ after retries (-want +got):\n%s", diff)
-			}
-		})
+				if code != exitOK {
+					checkExpired(t, out, stderr.String())
+					return
+				}
+				var s struct {
+					Retries   int `json:"retries"`
+					PerStream []struct {
+						Pids []int `json:"pids"`
+					} `json:"per_stream"`
+				}
+				if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+					t.Fatal(err)
+				}
+				if want := len(s.PerStream) * tt.wantRetries; len(s.PerStream) != 2 || s.Retries != want {
+					t.Errorf("streams %d, retries = %d, want 2 streams and %d (each fault once per stream)", len(s.PerStream), s.Retries, want)
+				}
+				for i, ps := range s.PerStream {
+					if len(ps.Pids) != tt.wantProcs {
+						t.Errorf("stream %d ran in %d worker processes, want %d", i, len(ps.Pids), tt.wantProcs)
+					}
+				}
+				if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+					t.Errorf("rows differ after faults (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// checkExpired checks that an export whose session expired said so in one line and left nothing.
+func checkExpired(t *testing.T, out, stderr string) {
+	t.Helper()
+	if msg := errorLines(stderr); len(msg) != 1 || !strings.Contains(msg[0], "expired") || !strings.Contains(msg[0], "without --resume") {
+		t.Errorf("want one error line saying the session expired and what to do:\n%s", stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s exists after a failed export", out)
+	}
+	if _, err := os.Stat(out + ".bqread"); !os.IsNotExist(err) {
+		t.Errorf("work dir left after a failed export")
 	}
 }
 

@@ -97,6 +97,7 @@ func mergeOnDisk(b *testing.B, f Format, paths []string, dst string) {
 		st, _ := fh.Stat()
 		parts = append(parts, Part{R: fh, Size: st.Size()})
 	}
+	os.Remove(dst) // as the cp side starts from an empty directory: no truncation of the last run's file
 	out, err := os.Create(dst)
 	if err != nil {
 		b.Fatal(err)

@@ -35,14 +35,7 @@ func TestArrowRoundTrip(t *testing.T) {
 				defer tail.Release()
 				for _, want := range []arrow.Record{rec, tail, rec} {
 					_, batch = arrowPayloads(t, want, compression)
-					got, err := dec.Decode(batch, want.NumRows())
-					if err != nil {
-						t.Fatalf("%s: %v", name, err)
-					}
-					if !sameRecord(got, want) {
-						t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, want)
-					}
-					got.Release()
+					checkDecode(t, name, dec, batch, want)
 				}
 			}
 		})
@@ -110,14 +103,7 @@ func TestArrowCorrupt(t *testing.T) {
 			}
 		}
 		// The decoder still works after errors.
-		got, err := dec.Decode(batch, rec.NumRows())
-		if err != nil {
-			t.Fatalf("%s: Decode after errors: %v", compression, err)
-		}
-		if !sameRecord(got, rec) {
-			t.Errorf("%s: record after errors differs", compression)
-		}
-		got.Release()
+		checkDecode(t, compression+": after errors", dec, batch, rec)
 	}
 }
 

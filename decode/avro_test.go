@@ -27,14 +27,7 @@ func TestAvroRoundTrip(t *testing.T) {
 			t.Fatalf("%s: schema = %v, want %v", name, dec.Schema(), rec.Schema())
 		}
 		for i := 0; i < 2; i++ { // builders are reused
-			got, err := dec.Decode(rows, rec.NumRows())
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if !sameRecord(got, rec) {
-				t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, rec)
-			}
-			got.Release()
+			checkDecode(t, name, dec, rows, rec)
 		}
 	}
 }
@@ -65,14 +58,7 @@ func TestAvroFromGoavro(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := dec.Decode(payload, rec.NumRows())
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !sameRecord(got, rec) {
-			t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, rec)
-		}
-		got.Release()
+		checkDecode(t, name, dec, payload, rec)
 	}
 }
 
@@ -174,14 +160,7 @@ func TestAvroCorrupt(t *testing.T) {
 	}
 
 	// The decoder still works after errors.
-	got, err := dec.Decode(rows, n)
-	if err != nil {
-		t.Fatalf("Decode after errors: %v", err)
-	}
-	if !sameRecord(got, rec) {
-		t.Error("record after errors differs")
-	}
-	got.Release()
+	checkDecode(t, "after errors", dec, rows, rec)
 }
 
 func TestNewAvroErrors(t *testing.T) {

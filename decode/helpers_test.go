@@ -132,6 +132,19 @@ func tripsRecord(t testing.TB, n int, mem memory.Allocator) arrow.Record {
 
 // sameRecord reports whether two records hold the same values, NaN equal to NaN, with no
 // tolerance on floats.
+// checkDecode decodes payload, which must hold want's rows, and compares the record with want.
+func checkDecode(t *testing.T, name string, dec decode.Decoder, payload []byte, want arrow.Record) {
+	t.Helper()
+	got, err := dec.Decode(payload, want.NumRows())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer got.Release()
+	if !sameRecord(got, want) {
+		t.Errorf("%s: decoded record differs:\ngot  %v\nwant %v", name, got, want)
+	}
+}
+
 func sameRecord(a, b arrow.Record) bool {
 	return a.Schema().Equal(b.Schema()) &&
 		array.RecordApproxEqual(a, b, array.WithNaNsEqual(true), array.WithAbsTolerance(0))

@@ -9,25 +9,7 @@ import (
 )
 
 func BenchmarkArrowWrite(b *testing.B) {
-	rec := benchRecord(b)
-	for _, compression := range []string{"none", "lz4", "zstd"} {
-		b.Run(compression, func(b *testing.B) {
-			// One writer for the whole run: the steady state of a long export.
-			w, err := NewWriter(io.Discard, Arrow, rec.Schema(), Options{Compression: compression})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(recordBytes(rec))
-			for b.Loop() {
-				if err := w.Write(rec); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := w.Close(); err != nil {
-				b.Fatal(err)
-			}
-		})
-	}
+	benchWrite(b, Arrow, benchRecord(b), "none", "lz4", "zstd")
 }
 
 func BenchmarkArrowPassthrough(b *testing.B) {

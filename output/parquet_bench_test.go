@@ -22,25 +22,7 @@ func recordBytes(rec arrow.Record) int64 {
 }
 
 func BenchmarkParquetWrite(b *testing.B) {
-	rec := benchRecord(b)
-	for _, compression := range []string{"snappy", "zstd", "none"} {
-		b.Run(compression, func(b *testing.B) {
-			// One writer for the whole run: the steady state of a long export.
-			w, err := NewWriter(io.Discard, Parquet, rec.Schema(), Options{Compression: compression})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(recordBytes(rec))
-			for b.Loop() {
-				if err := w.Write(rec); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := w.Close(); err != nil {
-				b.Fatal(err)
-			}
-		})
-	}
+	benchWrite(b, Parquet, benchRecord(b), "snappy", "zstd", "none")
 }
 
 func BenchmarkParquetMerge(b *testing.B) {

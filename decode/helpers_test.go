@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/bqread/bqread/decode"
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/encode"
 	"github.com/bqread/bqread/schema"

@@ -113,11 +113,8 @@ func selectChunk(v *tableVersion, f *filter.Filter, keep sampler, lo, hi int64) 
 		if err != nil {
 			return nil, err
 		}
-		mask, err = f.Eval(rec)
+		mask = f.Eval(rec)
 		rec.Release()
-		if err != nil {
-			return nil, err
-		}
 	}
 	var spans []span
 	for row := lo; row < hi; {

@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"fmt"
 	"math/big"
 	"regexp"
 	"strings"
@@ -222,26 +221,23 @@ func likeRegexp(pat string) (*regexp.Regexp, error) {
 }
 
 // Eval returns, for each row of rec, whether the row passes (NULL does not). rec must have the
-// Arrow schema of the full table schema the filter was parsed against.
-func (f *Filter) Eval(rec arrow.Record) ([]bool, error) {
+// Arrow schema of the full table schema the filter was parsed against: Parse has checked every
+// column and literal, so evaluation cannot fail.
+func (f *Filter) Eval(rec arrow.Record) []bool {
 	r := &row{cols: make([]func(int) value, rec.NumCols())}
 	for i := range r.cols {
-		get, err := accessor(rec.Column(i))
-		if err != nil {
-			return nil, fmt.Errorf("filter: column %s: %w", rec.ColumnName(i), err)
-		}
-		r.cols[i] = get
+		r.cols[i] = accessor(rec.Column(i))
 	}
 	out := make([]bool, rec.NumRows())
 	for i := range out {
 		r.i = i
 		out[i] = f.root.eval(r) == tTrue
 	}
-	return out, nil
+	return out
 }
 
 // accessor returns a reader of one column's values; columns a filter cannot name read as NULL.
-func accessor(col arrow.Array) (func(int) value, error) {
+func accessor(col arrow.Array) func(int) value {
 	null := func(i int) bool { return col.IsNull(i) }
 	var get func(int) value
 	switch a := col.(type) {
@@ -266,14 +262,14 @@ func accessor(col arrow.Array) (func(int) value, error) {
 	case *array.Timestamp:
 		get = func(i int) value { return value{i: int64(a.Value(i))} }
 	default:
-		return func(int) value { return value{null: true} }, nil
+		return func(int) value { return value{null: true} }
 	}
 	return func(i int) value {
 		if null(i) {
 			return value{null: true}
 		}
 		return get(i)
-	}, nil
+	}
 }
 
 func decimalValue(unscaled *big.Int, scale int) value {

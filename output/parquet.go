@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -32,8 +33,12 @@ import (
 //   - The Arrow schema (with the google:sqlType field metadata) is stored in the ARROW:schema
 //     key-value metadata, so Arrow readers get the Storage API types back (INTERVAL aside; list
 //     elements are named "element", as Parquet's LIST layout names them, not "item").
-//   - Data pages are version 1 (the most widely read), dictionary encoding on, statistics on, no
-//     page index and no bloom filters (so that merge can copy column chunks unchanged).
+//   - Data pages are version 1 (the most widely read), statistics on, no page index and no bloom
+//     filters (so that merge can copy column chunks unchanged).
+//   - Dictionary encoding is on, except for top-level columns whose first values are nearly all
+//     distinct (see plainColumns): ids, timestamps, measurements. For those a dictionary only costs
+//     time: it grows to its 1 MiB page limit and is abandoned, every row group. Half the CPU of a
+//     Parquet export went there.
 //   - A row group ends at parquetRowGroupRows rows or after parquetRowGroupBytes of Arrow data,
 //     whichever comes first; it is buffered in memory (encoded and compressed, so usually smaller
 //     than the Arrow data) until then, so memory is bounded by one row group.
@@ -69,7 +74,9 @@ func parquetCodec(name string) (compress.Compression, error) {
 }
 
 type parquetWriter struct {
-	fw       *pqarrow.FileWriter
+	fw       *pqarrow.FileWriter // nil until the first rows: their values choose the encodings
+	w        io.Writer
+	props    []parquet.WriterProperty
 	in       *arrow.Schema // the records' schema
 	plan     []columnPlan
 	schema   *arrow.Schema // the schema written, after the column conversions of plan
@@ -90,7 +97,7 @@ func newParquetWriter(w io.Writer, s *arrow.Schema, o Options, mem memory.Alloca
 		return nil, fmt.Errorf("parquet writer: %w", err)
 	}
 	plan, written := planColumns(s, bq)
-	props := parquet.NewWriterProperties(
+	props := []parquet.WriterProperty{
 		parquet.WithAllocator(mem),
 		parquet.WithCompression(codec),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
@@ -98,14 +105,66 @@ func newParquetWriter(w io.Writer, s *arrow.Schema, o Options, mem memory.Alloca
 		parquet.WithDictionaryDefault(true),
 		parquet.WithStats(true),
 		parquet.WithPageIndexEnabled(false),
-	)
-	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem))
-	// pqarrow closes its sink if it is an io.Closer; Writer.Close must not close w.
-	fw, err := pqarrow.NewFileWriter(written, struct{ io.Writer }{w}, props, arrowProps)
-	if err != nil {
-		return nil, fmt.Errorf("parquet writer: %w", err)
 	}
-	return &parquetWriter{fw: fw, in: s, plan: plan, schema: written, mem: mem, maxBytes: maxBytes, rgBytes: -1}, nil
+	// pqarrow closes its sink if it is an io.Closer; Writer.Close must not close w.
+	return &parquetWriter{w: struct{ io.Writer }{w}, props: props, in: s, plan: plan, schema: written,
+		mem: mem, maxBytes: maxBytes, rgBytes: -1}, nil
+}
+
+// open starts the file, with dictionaries off for the columns of first (the first rows, nil for
+// none) that plainColumns picks.
+func (p *parquetWriter) open(first arrow.Record) error {
+	props := p.props
+	for _, name := range plainColumns(first) {
+		props = append(props, parquet.WithDictionaryFor(name, false))
+	}
+	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(p.mem))
+	fw, err := pqarrow.NewFileWriter(p.schema, p.w, parquet.NewWriterProperties(props...), arrowProps)
+	if err != nil {
+		return fmt.Errorf("parquet writer: %w", err)
+	}
+	p.fw = fw
+	return nil
+}
+
+// Sampling of plainColumns: the first dictionarySample values of a column, of which more than
+// plainDistinct are distinct. A column of N equally likely values shows 0.9 distinct in 16,384
+// draws when N is about 80,000: for 8-byte values, a dictionary of 640 KiB, near the 1 MiB page
+// limit where the writer gives up on it anyway.
+const (
+	dictionarySample = 16384
+	plainDistinct    = 0.9
+	minSample        = 256 // fewer non-null values than this: keep the dictionary
+)
+
+// plainColumns names the top-level primitive columns of rec whose first non-null values are
+// nearly all distinct. Nested columns keep the dictionary.
+func plainColumns(rec arrow.Record) []string {
+	if rec == nil {
+		return nil
+	}
+	var names []string
+	for i, col := range rec.Columns() {
+		if _, nested := col.DataType().(arrow.NestedType); nested {
+			continue
+		}
+		value := valueBytes(col)
+		if value == nil {
+			continue
+		}
+		seen := make(map[string]struct{}, min(col.Len(), dictionarySample))
+		values := 0
+		for row := 0; row < col.Len() && values < dictionarySample; row++ {
+			if col.IsValid(row) {
+				seen[string(value(row))] = struct{}{}
+				values++
+			}
+		}
+		if values >= minSample && float64(len(seen)) > plainDistinct*float64(values) {
+			names = append(names, rec.Schema().Field(i).Name)
+		}
+	}
+	return names
 }
 
 // Write converts the columns that Parquet stores differently and appends rec to the open row
@@ -122,6 +181,11 @@ func (p *parquetWriter) Write(rec arrow.Record) error {
 		return fmt.Errorf("parquet writer: %w", err)
 	}
 	defer conv.Release()
+	if p.fw == nil {
+		if err := p.open(conv); err != nil {
+			return err
+		}
+	}
 	if p.rgBytes >= p.maxBytes {
 		if err := p.fw.NewBufferedRowGroupChecked(); err != nil {
 			return fmt.Errorf("parquet writer: new row group: %w", err)
@@ -152,8 +216,32 @@ func dataBytes(d arrow.ArrayData) int64 {
 	return n
 }
 
+// valueBytes returns what gives a row's value as bytes (equal values, equal bytes) for binary,
+// string and fixed-width columns of whole bytes, or nil for other columns (booleans, which Parquet
+// never dictionary-encodes).
+func valueBytes(col arrow.Array) func(row int) []byte {
+	switch c := col.(type) {
+	case *array.String:
+		data, offsets := c.ValueBytes(), c.ValueOffsets()
+		return func(row int) []byte { return data[offsets[row]-offsets[0] : offsets[row+1]-offsets[0]] }
+	case *array.Binary:
+		return c.Value
+	}
+	fw, ok := col.DataType().(arrow.FixedWidthDataType)
+	if !ok || fw.BitWidth()%8 != 0 || len(col.Data().Buffers()) < 2 {
+		return nil
+	}
+	width, data, offset := fw.BitWidth()/8, col.Data().Buffers()[1].Bytes(), col.Data().Offset()
+	return func(row int) []byte { return data[(offset+row)*width : (offset+row+1)*width] }
+}
+
 // Close flushes the open row group and writes the footer.
 func (p *parquetWriter) Close() error {
+	if p.fw == nil {
+		if err := p.open(nil); err != nil {
+			return err
+		}
+	}
 	if err := p.fw.Close(); err != nil {
 		return fmt.Errorf("parquet writer: close: %w", err)
 	}

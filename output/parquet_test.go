@@ -752,3 +752,59 @@ func TestParquetMergeOSFiles(t *testing.T) {
 		t.Error("merging files gives other bytes than merging in memory")
 	}
 }
+
+// TestParquetDictionaryChoice: columns whose first values are nearly all distinct are written
+// without a dictionary, the others with one, and every value reads back either way.
+func TestParquetDictionaryChoice(t *testing.T) {
+	mem := checkedMem(t)
+	s := schema.ArrowSchema(schema.Schema{
+		{Name: "id", Type: schema.Int64},                           // unique: plain
+		{Name: "ts", Type: schema.Timestamp},                       // unique: plain
+		{Name: "point", Type: schema.Geography},                    // unique strings: plain
+		{Name: "zone", Type: schema.String},                        // 10 values: dictionary
+		{Name: "fare", Type: schema.Numeric},                       // 100 values: dictionary
+		{Name: "tags", Type: schema.String, Mode: schema.Repeated}, // nested: dictionary
+	})
+	var rows strings.Builder
+	rows.WriteString("[")
+	const n = 5000
+	for i := range n {
+		if i > 0 {
+			rows.WriteString(",")
+		}
+		fmt.Fprintf(&rows, `{"id": %d, "ts": %d, "point": "POINT(%d 1)", "zone": "z%d", "fare": "%d.50", "tags": ["t%d"]}`,
+			i, 1_700_000_000_000_000+int64(i)*7, i, i%10, i%100, i)
+	}
+	rows.WriteString("]")
+	rec, _, err := array.RecordFromJSON(mem, s, strings.NewReader(rows.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	data := writeParquet(t, []arrow.Record{rec}, Options{}, mem, parquetRowGroupBytes)
+
+	_, cols, md := readParquet(t, data, mem)
+	wantDict := map[string]bool{"id": false, "ts": false, "point": false, "zone": true, "fare": true, "tags.list.element": true}
+	rg := md.RowGroup(0)
+	for i := range rg.NumColumns() {
+		cc, err := rg.ColumnChunk(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := cc.PathInSchema().String()
+		if got := cc.HasDictionaryPage(); got != wantDict[path] {
+			t.Errorf("column %s: dictionary page %v, want %v (encodings %v)", path, got, wantDict[path], cc.Encodings())
+		}
+	}
+	for i, c := range cols {
+		if c.Len() != n || c.NullN() != 0 {
+			t.Errorf("column %d: %d values, %d nulls; want %d, none", i, c.Len(), c.NullN(), n)
+		}
+	}
+	if got := cols[0].(*array.Int64).Value(n - 1); got != n-1 {
+		t.Errorf("last id = %d, want %d", got, n-1)
+	}
+	if got := cols[3].(*array.String).Value(n - 1); got != "z9" {
+		t.Errorf("last zone = %q, want z9", got)
+	}
+}

@@ -22,7 +22,8 @@ const MaxRecvMsgSize = 129 << 20
 // Application Default Credentials. The caller closes the client.
 func NewClient(ctx context.Context, endpoint string) (*storage.BigQueryReadClient, error) {
 	opts := []option.ClientOption{
-		option.WithGRPCDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxRecvMsgSize))),
+		option.WithGRPCDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxRecvMsgSize),
+			grpc.ForceCodecV2(rowsCodec{}))),
 	}
 	if endpoint != "" {
 		loopback, err := IsLoopback(endpoint)

@@ -155,14 +155,18 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	if err != nil {
 		return err
 	}
+	sessionDone := time.Now()
 	sum, err := runSession(ctx, opts, plan, st, m)
 	if err != nil {
 		return opts.failed(ctx, st, err)
 	}
+	cleanup := time.Now()
 	if !opts.keepParts {
 		st.RemoveAll(context.WithoutCancel(ctx), "")
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
+	sum.Phases.Session = sessionDone.Sub(start).Seconds()
+	sum.Phases.Cleanup = time.Since(cleanup).Seconds()
 	return opts.writeSummary(sum)
 }
 
@@ -533,6 +537,7 @@ func sameExport(m *session.Manifest, p *exportPlan, endpoint string) error {
 func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *store.Dir, m *session.Manifest) (*summary, error) {
 	log := slog.New(slog.NewTextHandler(opts.stderr, nil))
 	prog := newProgress(p.progress, opts.stderr, log, len(m.Streams), m.EstimatedRows)
+	start := time.Now()
 	prog.start(ctx)
 	res, err := shard.Run(ctx, shard.Config{WorkDir: st.Root(), Parallelism: opts.parallelism,
 		MaxRestarts: maxRestarts, OnEvent: prog.event, Log: log})
@@ -547,11 +552,14 @@ func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *sto
 	for i, s := range res.Streams {
 		want[i] = s.Rows
 	}
+	merge := time.Now()
 	written, err := mergeOutput(ctx, opts.out, opts.stdout, st, m, want)
 	if err != nil {
 		return nil, err
 	}
-	return newSummary(m, res, written, opts), nil
+	sum := newSummary(m, res, written, opts)
+	sum.Phases.Read, sum.Phases.Merge = merge.Sub(start).Seconds(), time.Since(merge).Seconds()
+	return sum, nil
 }
 
 // mergeOutput merges the segments into out (tmp, fsync, rename) or onto stdout for "-".
@@ -596,8 +604,19 @@ type summary struct {
 	BytesWritten  int64           `json:"bytes_written"`
 	OutputFiles   []string        `json:"output_files"`
 	WallSeconds   float64         `json:"wall_seconds"`
+	Phases        phaseSeconds    `json:"phase_seconds"`
 	Retries       int             `json:"retries"`
 	PerStream     []streamSummary `json:"per_stream"`
+}
+
+// phaseSeconds is where the wall time went: creating the session and work dir (or opening them
+// for --resume), the workers reading the streams, merging into --out (fsync and rename included),
+// and removing the work dir.
+type phaseSeconds struct {
+	Session float64 `json:"session"`
+	Read    float64 `json:"read"`
+	Merge   float64 `json:"merge"`
+	Cleanup float64 `json:"cleanup"`
 }
 
 type streamSummary struct {

@@ -160,9 +160,11 @@ func export(t *testing.T, args ...string) (int, string, string) {
 
 // exportSummary is the part of the --summary JSON the tests check.
 type exportSummary struct {
-	Streams   int   `json:"streams"`
-	Rows      int64 `json:"rows"`
-	PerStream []struct {
+	Streams     int                `json:"streams"`
+	Rows        int64              `json:"rows"`
+	WallSeconds float64            `json:"wall_seconds"`
+	Phases      map[string]float64 `json:"phase_seconds"`
+	PerStream   []struct {
 		Index int   `json:"index"`
 		Pid   int   `json:"pid"`
 		Pids  []int `json:"pids"`
@@ -180,7 +182,26 @@ func mustExport(t *testing.T, args ...string) exportSummary {
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 		t.Fatalf("summary: %v\n%s", err, stdout)
 	}
+	checkPhases(t, s)
 	return s
+}
+
+// checkPhases checks that the summary's phases are the four, that the read took time, and that
+// they add up to no more than the wall time.
+func checkPhases(t *testing.T, s exportSummary) {
+	t.Helper()
+	sum := 0.0
+	for _, name := range []string{"session", "read", "merge", "cleanup"} {
+		v, ok := s.Phases[name]
+		if !ok || v < 0 {
+			t.Errorf("phase_seconds %v: %s missing or negative", s.Phases, name)
+		}
+		sum += v
+	}
+	if len(s.Phases) != 4 || s.Phases["read"] <= 0 || sum > s.WallSeconds {
+		t.Errorf("phase_seconds %v (sum %.3f) for wall_seconds %.3f: want session, read > 0, merge and cleanup, adding up to at most the wall time",
+			s.Phases, sum, s.WallSeconds)
+	}
 }
 
 // readNDJSON reads an ndjson file with encoding/json, one canonical JSON string per row, sorted.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,9 +124,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 type coordinator struct {
-	cfg      Config
-	manifest string
-	log      *slog.Logger
+	cfg         Config
+	manifest    string
+	log         *slog.Logger
+	workerProcs []string // added to each worker's environment
 
 	mu      sync.Mutex // guards results and serializes OnEvent
 	results []StreamResult
@@ -147,7 +149,7 @@ func newCoordinator(cfg Config, streams int) (*coordinator, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &coordinator{cfg: cfg, manifest: filepath.Join(cfg.WorkDir, session.ManifestName), log: log,
-		results: make([]StreamResult, streams)}
+		workerProcs: workerProcs(min(max(cfg.Parallelism, 1), streams)), results: make([]StreamResult, streams)}
 	for i := range c.results {
 		c.results[i].Index = i
 	}
@@ -190,6 +192,17 @@ func (c *coordinator) runStream(ctx context.Context, i int) error {
 	}
 }
 
+// workerProcs returns the GOMAXPROCS setting of workers when running of them run at once: the
+// machine's cores shared among them, at least one each. Left alone, each worker's Go runtime sizes
+// itself (GC workers, processors) for the whole machine, which the workers together oversubscribe
+// running times. A GOMAXPROCS already in the environment is kept.
+func workerProcs(running int) []string {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		return nil
+	}
+	return []string{"GOMAXPROCS=" + strconv.Itoa(max(1, runtime.NumCPU()/max(running, 1)))}
+}
+
 // runProcess runs one worker process for stream i and returns nil once it reported done.
 func (c *coordinator) runProcess(ctx context.Context, i int) error {
 	args := append(append([]string(nil), c.cfg.Command[1:]...), "--manifest", c.manifest, "--stream-index", strconv.Itoa(i))
@@ -197,7 +210,7 @@ func (c *coordinator) runProcess(ctx context.Context, i int) error {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = c.cfg.WaitDelay
 	cmd.SysProcAttr = workerSysProcAttr()
-	cmd.Env = append(os.Environ(), c.cfg.Env...)
+	cmd.Env = append(append(os.Environ(), c.workerProcs...), c.cfg.Env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

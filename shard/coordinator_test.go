@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,5 +198,20 @@ func TestRunInterrupted(t *testing.T) {
 	}
 	if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+}
+
+func TestWorkerProcs(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	cpus := runtime.NumCPU()
+	for _, c := range []struct{ running, want int }{{1, cpus}, {cpus, 1}, {4 * cpus, 1}, {0, cpus}} {
+		if got, want := workerProcs(c.running), []string{fmt.Sprintf("GOMAXPROCS=%d", c.want)}; !slices.Equal(got, want) {
+			t.Errorf("workerProcs(%d) on %d CPUs = %q, want %q", c.running, cpus, got, want)
+		}
+	}
+	t.Setenv("GOMAXPROCS", "3")
+	if got := workerProcs(2); got != nil {
+		t.Errorf("with GOMAXPROCS set: workerProcs = %q, want nothing (the user's setting stands)", got)
 	}
 }

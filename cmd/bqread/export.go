@@ -572,7 +572,7 @@ func mergeOutput(ctx context.Context, out string, stdout io.Writer, st *store.Di
 		return shard.MergeStats{}, fmt.Errorf("create output: %w", err)
 	}
 	defer os.Remove(f.Name())
-	stats, err := shard.Merge(ctx, st, m, want, f)
+	stats, err := shard.Merge(ctx, st, m, want, store.NewWritebackFile(f))
 	if err == nil {
 		err = f.Chmod(0o644) // CreateTemp makes 0600; the output is an ordinary file
 	}

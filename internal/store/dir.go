@@ -58,12 +58,12 @@ func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create file in %s: %w", folder, err)
 	}
-	return &pendingFile{d: d, f: f}, nil
+	return &pendingFile{d: d, f: NewWritebackFile(f)}, nil
 }
 
 type pendingFile struct {
 	d    *Dir
-	f    *os.File
+	f    *WritebackFile
 	done bool
 }
 

@@ -70,7 +70,17 @@ func limitCheck(rs []result, streams []int) check {
 	if !seen {
 		return check{Target: targetLimit, Status: statusSkip, Detail: skipNoResults + " (needs arrow wire and arrow output)"}
 	}
-	return check{Target: targetLimit, Status: status(ok), Detail: strings.Join(parts, ", ")}
+	detail := strings.Join(parts, ", ")
+	var shaped []string
+	for _, s := range streams {
+		if r := find(rs, phaseShaped, clientBqread, "arrow", "arrow", s); r != nil && r.VsLimit > 0 {
+			shaped = append(shaped, fmt.Sprintf("%d streams %.2f×", s, r.VsLimit))
+		}
+	}
+	if len(shaped) > 0 {
+		detail += "; with --stream-bandwidth (not checked): " + strings.Join(shaped, ", ")
+	}
+	return check{Target: targetLimit, Status: status(ok), Detail: detail}
 }
 
 // scalingCheck compares shaped Arrow → Parquet throughput at S streams with S times the 1-stream

@@ -71,6 +71,8 @@ func TestRatioChecks(t *testing.T) {
 		run(clientPeer, "arrow", "parquet", 2, 400),
 		run(clientBqread, "arrow", "parquet", 4, 500), run(clientBqread, "avro", "parquet", 4, 200),
 		run(clientBqread, "arrow", "arrow", 4, 790),
+		{Phase: phaseShaped, Client: clientLimit, Wire: "arrow", Streams: 4, RowsPerSec: 100},
+		{Phase: phaseShaped, Client: clientBqread, Wire: "arrow", Output: "arrow", Streams: 4, RowsPerSec: 95},
 	}
 	rep := newReport(&config{streams: []int{4}, saturation: 0.85}, "", rs, 0)
 	want := map[string]string{targetPeer: statusPass, targetLimit: statusFail, targetAvro: statusPass,
@@ -82,6 +84,9 @@ func TestRatioChecks(t *testing.T) {
 	}
 	if p := rep.Checks[0].Detail; !strings.Contains(p, "1.25× the peer's fastest run (2 streams)") {
 		t.Errorf("peer check detail %q does not compare with the peer's fastest run", p)
+	}
+	if l := rep.Checks[1].Detail; !strings.Contains(l, "4 streams 0.79×; with --stream-bandwidth (not checked): 4 streams 0.95×") {
+		t.Errorf("limit check detail %q does not give the shaped ratio apart", l)
 	}
 	if got := find(rep.Results, phaseBase, clientBqread, "arrow", "arrow", 4).VsLimit; got != 0.79 {
 		t.Errorf("arrow→arrow vs limit = %v, want 0.79", got)

@@ -17,7 +17,7 @@ import (
 // Phases of a run.
 const (
 	phaseBase   = "base"   // unshaped emulator: every case, the peer and the limit
-	phaseShaped = "shaped" // per-stream bandwidth and latency: Arrow → Parquet and the limit
+	phaseShaped = "shaped" // per-stream bandwidth and latency: the limit, Arrow → Parquet and Arrow → arrow
 	phaseMemory = "memory" // Arrow → Parquet on the table and on the scale× table
 )
 
@@ -184,8 +184,8 @@ func (b *bench) warm(ctx context.Context, inst *emulator.Instance, t table, wire
 	return nil
 }
 
-// shaped measures the limit and bqread Arrow → Parquet for each stream count against an emulator
-// that limits each stream's bandwidth.
+// shaped measures the limit, bqread Arrow → Parquet and (if arrow is among the formats) Arrow →
+// arrow for each stream count against an emulator that limits each stream's bandwidth.
 func (b *bench) shaped(ctx context.Context, inst *emulator.Instance, t table) ([]result, error) {
 	var out []result
 	for _, s := range b.cfg.streams {
@@ -196,11 +196,17 @@ func (b *bench) shaped(ctx context.Context, inst *emulator.Instance, t table) ([
 		if err != nil {
 			return out, err
 		}
-		r, err := b.bqread(ctx, inst, t, phaseShaped, "arrow", "parquet", s)
-		if err != nil {
-			return out, err
+		out = append(out, l)
+		for _, f := range []string{"parquet", "arrow"} {
+			if f == "arrow" && !slices.Contains(b.cfg.formats, "arrow") {
+				continue
+			}
+			r, err := b.bqread(ctx, inst, t, phaseShaped, "arrow", f, s)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, r)
 		}
-		out = append(out, l, r)
 	}
 	return out, nil
 }

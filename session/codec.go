@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // rowsCodec is the gRPC codec of our clients. It is gRPC's proto codec, except that a
@@ -45,7 +46,8 @@ func (rowsCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // other than the rows bytes.
 func unmarshalReadRows(b []byte, resp *storagepb.ReadRowsResponse) error {
 	var rest []byte
-	var rows any // the last payload message, as proto's last-one-wins rule for a oneof has it
+	var rows proto.Message // the payload message: occurrences of one merge, the other's replaces it
+	var rowsField protowire.Number
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -61,9 +63,11 @@ func unmarshalReadRows(b []byte, resp *storagepb.ReadRowsResponse) error {
 			rest = append(rest, field...)
 			continue
 		}
+		if num != rowsField {
+			rows, rowsField = newPayload(num), num
+		}
 		msg, _ := protowire.ConsumeBytes(field[n:])
-		var err error
-		if rows, err = mergePayload(rows, num, msg); err != nil {
+		if err := mergePayload(rows, msg); err != nil {
 			return err
 		}
 	}
@@ -79,34 +83,29 @@ func unmarshalReadRows(b []byte, resp *storagepb.ReadRowsResponse) error {
 	return nil
 }
 
-// mergePayload merges one occurrence of payload message num (encoded as msg) into prev, the
-// payload message so far: an occurrence of the same message merges into it, of the other one
-// replaces it.
-func mergePayload(prev any, num protowire.Number, msg []byte) (any, error) {
+// newPayload returns an empty payload message of field num.
+func newPayload(num protowire.Number) proto.Message {
+	if num == fieldAvroRows {
+		return &storagepb.AvroRows{}
+	}
+	return &storagepb.ArrowRecordBatch{}
+}
+
+// mergePayload merges one occurrence of a payload message, encoded as msg, into m; the rows bytes
+// alias msg.
+func mergePayload(m proto.Message, msg []byte) error {
 	payload, rest, found, err := splitRows(msg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	switch num {
-	case fieldAvroRows:
-		r, ok := prev.(*storagepb.AvroRows)
-		if !ok {
-			r = &storagepb.AvroRows{}
-		}
-		if found {
-			r.SerializedBinaryRows = payload
-		}
-		return r, proto.UnmarshalOptions{Merge: true}.Unmarshal(rest, r)
-	default:
-		r, ok := prev.(*storagepb.ArrowRecordBatch)
-		if !ok {
-			r = &storagepb.ArrowRecordBatch{}
-		}
-		if found {
-			r.SerializedRecordBatch = payload
-		}
-		return r, proto.UnmarshalOptions{Merge: true}.Unmarshal(rest, r)
+	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(rest, m); err != nil {
+		return err
 	}
+	if found {
+		r := m.ProtoReflect()
+		r.Set(r.Descriptor().Fields().ByNumber(fieldSerializedRows), protoreflect.ValueOfBytes(payload))
+	}
+	return nil
 }
 
 // splitRows returns the last rows bytes field of a payload message (aliasing msg) and the message's

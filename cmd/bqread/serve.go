@@ -20,6 +20,7 @@ type serveOptions struct {
 	responseBytes int
 	faults        []string
 	bandwidth     string
+	cacheSize     string
 	latency       time.Duration
 
 	stdout io.Writer
@@ -70,6 +71,8 @@ serves until SIGINT or SIGTERM and then exits 0.
 	f.StringArrayVar(&opts.faults, "fault", nil, "inject a fault: KIND@ROWS, repeatable (kinds above)")
 	f.StringVar(&opts.bandwidth, "stream-bandwidth", "", "per-stream bandwidth cap, e.g. 25MiB/s (default unlimited)")
 	f.DurationVar(&opts.latency, "latency", 0, "delay added before each ReadRows response, e.g. 5ms")
+	f.StringVar(&opts.cacheSize, "cache-size", "", fmt.Sprintf("memory for encoded payloads kept for the next read of the same rows, e.g. 4GiB (default %d MiB)",
+		emulator.DefaultCacheBytes>>20))
 	return cmd
 }
 
@@ -89,9 +92,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		}
 		faults = append(faults, f)
 	}
-	bandwidth, err := parseBandwidth(opts.bandwidth)
+	bandwidth, err := parseBytes(opts.bandwidth)
 	if err != nil {
 		return usageErrorf("--stream-bandwidth: %v", err)
+	}
+	cache, err := parseBytes(opts.cacheSize)
+	if err != nil {
+		return usageErrorf("--cache-size: %v", err)
 	}
 	inst, err := emulator.Start(ctx, emulator.Options{
 		DataDir:         opts.dataDir,
@@ -101,6 +108,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		Faults:          faults,
 		StreamBandwidth: bandwidth,
 		Latency:         opts.latency,
+		CacheBytes:      cache,
 	})
 	if err != nil {
 		return fmt.Errorf("start the emulator: %w", err)
@@ -118,9 +126,9 @@ var byteUnits = []struct {
 	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
 }
 
-// parseBandwidth parses a rate such as "25MiB/s", "500KB/s" or "1000000" (bytes per second); the
-// empty string is 0, unlimited.
-func parseBandwidth(s string) (int64, error) {
+// parseBytes parses a size such as "4GiB" or "1000000" (bytes), or a rate such as "25MiB/s" or
+// "500KB/s" (bytes per second); the empty string is 0, the default.
+func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
@@ -134,7 +142,7 @@ func parseBandwidth(s string) (int64, error) {
 	}
 	v, err := strconv.ParseFloat(num, 64)
 	if err != nil || v <= 0 || v*scale < 1 {
-		return 0, fmt.Errorf("%q is not a rate: use a positive number of bytes per second such as 25MiB/s or 500KB/s", s)
+		return 0, fmt.Errorf("%q is not a size: use a positive number of bytes such as 4GiB or 500KB (per second for a rate: 25MiB/s)", s)
 	}
 	return int64(v * scale), nil
 }

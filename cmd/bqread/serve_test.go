@@ -18,7 +18,7 @@ func TestServePrintsAddressesAndStops(t *testing.T) {
 	var errOut strings.Builder
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--fault", "unavailable@10",
-			"--stream-bandwidth", "25MiB/s", "--latency", "1ms"}, strings.NewReader(""), pw, &errOut)
+			"--stream-bandwidth", "25MiB/s", "--latency", "1ms", "--cache-size", "1GiB"}, strings.NewReader(""), pw, &errOut)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -48,6 +48,7 @@ func TestServeUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--fault", "bogus@1"},
 		{"serve", "--stream-bandwidth", "fast"},
+		{"serve", "--cache-size", "lots"},
 		{"serve", "--response-bytes", "0"},
 	} {
 		var out, errOut strings.Builder
@@ -57,7 +58,7 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 }
 
-func TestParseBandwidth(t *testing.T) {
+func TestParseBytes(t *testing.T) {
 	tests := []struct {
 		in   string
 		want int64
@@ -68,16 +69,17 @@ func TestParseBandwidth(t *testing.T) {
 		{"1000000", 1_000_000},
 		{"1.5 GiB/s", 3 << 29},
 		{"10B/s", 10},
+		{"4GiB", 4 << 30},
 	}
 	for _, tt := range tests {
-		got, err := parseBandwidth(tt.in)
+		got, err := parseBytes(tt.in)
 		if err != nil || got != tt.want {
-			t.Errorf("parseBandwidth(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
 	for _, bad := range []string{"fast", "-1MiB/s", "0", "MiB/s"} {
-		if _, err := parseBandwidth(bad); err == nil {
-			t.Errorf("parseBandwidth(%q) succeeded, want an error", bad)
+		if _, err := parseBytes(bad); err == nil {
+			t.Errorf("parseBytes(%q) succeeded, want an error", bad)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/bqread/bqread/encode"
+	"github.com/bqread/bqread/internal/civil"
 )
 
 func TestParseDateTime(t *testing.T) {
@@ -82,12 +83,12 @@ func TestParseInterval(t *testing.T) {
 	}
 }
 
-// TestTextRoundTrip parses what package encode writes.
+// TestTextRoundTrip parses what packages civil and encode write.
 func TestTextRoundTrip(t *testing.T) {
 	for _, us := range []int64{0, 1, -1, 999999, 1709208000123456, -62135596800000000, 253402300799999999} {
-		text, err := encode.AppendDateTime(nil, us)
-		if err != nil {
-			t.Fatal(err)
+		text, ok := civil.AppendDateTime(nil, us, 'T')
+		if !ok {
+			t.Fatalf("civil.AppendDateTime(%d) failed", us)
 		}
 		if got, err := parseDateTime(text); err != nil || got != us {
 			t.Errorf("DATETIME %d → %q → %d, %v", us, text, got, err)

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/bqread/bqread/internal/civil"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -271,9 +271,9 @@ func compileDateTime(f *schema.Field, arr arrow.Array) (valueEnc, error) {
 	}
 	return func(dst []byte, i int) ([]byte, error) {
 		var buf [32]byte
-		text, err := AppendDateTime(buf[:0], int64(a.Value(i)))
-		if err != nil {
-			return dst, fmt.Errorf("column %q: %w", f.Name, err)
+		text, ok := civil.AppendDateTime(buf[:0], int64(a.Value(i)), 'T')
+		if !ok {
+			return dst, fmt.Errorf("column %q: %w: DATETIME %d µs is outside years 1-9999", f.Name, ErrUnencodable, a.Value(i))
 		}
 		dst = appendLong(dst, int64(len(text)))
 		return append(dst, text...), nil
@@ -294,28 +294,6 @@ func compileInterval(f *schema.Field, arr arrow.Array) (valueEnc, error) {
 		dst = appendLong(dst, int64(len(text)))
 		return append(dst, text...), nil
 	}, nil
-}
-
-// AppendDateTime appends BigQuery's canonical DATETIME text "YYYY-MM-DDTHH:MM:SS[.ffffff]" for
-// micros, microseconds since 1970-01-01T00:00:00 in no time zone. The fraction is written only
-// when it is not zero. Years outside 1-9999 give an error wrapping ErrUnencodable.
-func AppendDateTime(dst []byte, micros int64) ([]byte, error) {
-	t := time.UnixMicro(micros).UTC()
-	y, mo, d := t.Date()
-	if y < 1 || y > 9999 {
-		return dst, fmt.Errorf("%w: DATETIME %d µs is outside years 1-9999", ErrUnencodable, micros)
-	}
-	h, mi, s := t.Clock()
-	dst = appendPadded(dst, y, 4)
-	dst = appendPadded(append(dst, '-'), int(mo), 2)
-	dst = appendPadded(append(dst, '-'), d, 2)
-	dst = appendPadded(append(dst, 'T'), h, 2)
-	dst = appendPadded(append(dst, ':'), mi, 2)
-	dst = appendPadded(append(dst, ':'), s, 2)
-	if us := t.Nanosecond() / 1000; us != 0 {
-		dst = appendPadded(append(dst, '.'), us, 6)
-	}
-	return dst, nil
 }
 
 // AppendInterval appends BigQuery's canonical INTERVAL text "[-]Y-M [-]D [-]H:MM:SS[.F]" for v

@@ -209,24 +209,3 @@ func TestAppendInterval(t *testing.T) {
 		}
 	}
 }
-
-func TestAppendDateTime(t *testing.T) {
-	tests := []struct {
-		micros int64
-		want   string
-	}{
-		{0, "1970-01-01T00:00:00"},
-		{-1, "1969-12-31T23:59:59.999999"},
-		{500000, "1970-01-01T00:00:00.500000"},
-		{253402300799999999, "9999-12-31T23:59:59.999999"},
-		{-62135596800000000, "0001-01-01T00:00:00"},
-	}
-	for _, tt := range tests {
-		if got, err := encode.AppendDateTime(nil, tt.micros); err != nil || string(got) != tt.want {
-			t.Errorf("AppendDateTime(%d) = %q, %v; want %q", tt.micros, got, err, tt.want)
-		}
-	}
-	if _, err := encode.AppendDateTime(nil, -62135596800000001); !errors.Is(err, encode.ErrUnencodable) {
-		t.Errorf("AppendDateTime before year 1: err = %v, want ErrUnencodable", err)
-	}
-}

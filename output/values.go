@@ -254,10 +254,10 @@ func temporalFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 		a, err := columnArray[*array.Time64](f, arr)
 		return func(dst []byte, i int) ([]byte, error) {
 			us := int64(a.Value(i))
-			if us < 0 || us >= microsPerDay {
+			if us < 0 || us >= civil.MicrosPerDay {
 				return dst, fmt.Errorf("column %q: TIME of %d µs is outside one day", f.Name, us)
 			}
-			return appendClock(dst, us), nil
+			return civil.AppendClock(dst, us), nil
 		}, err
 	case schema.DateTime:
 		a, err := columnArray[*array.Timestamp](f, arr)
@@ -392,49 +392,25 @@ func isZero(words []uint64) bool {
 	return true
 }
 
-const microsPerDay = 86400 * 1_000_000
-
 // appendDate appends the day days after 1970-01-01 as YYYY-MM-DD.
 func appendDate(dst []byte, days int64, f *schema.Field) ([]byte, error) {
-	y, m, d := civil.Date(days)
-	if y < 1 || y > 9999 {
+	out, ok := civil.AppendDate(dst, days)
+	if !ok {
+		y, _, _ := civil.Date(days)
 		return dst, fmt.Errorf("column %q: %s of year %d is outside years 1-9999", f.Name, f.Type, y)
 	}
-	dst = append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
-	dst = append2(dst, m)
-	return append2(append(dst, '-'), d), nil
+	return out, nil
 }
 
 // appendDateClock appends micros, microseconds since 1970-01-01T00:00:00, as the date, sep and
 // the time of day.
 func appendDateClock(dst []byte, micros int64, sep byte, f *schema.Field) ([]byte, error) {
-	days, us := micros/microsPerDay, micros%microsPerDay
-	if us < 0 {
-		days, us = days-1, us+microsPerDay
+	out, ok := civil.AppendDateTime(dst, micros, sep)
+	if !ok {
+		return dst, fmt.Errorf("column %q: %s %d µs is outside years 1-9999", f.Name, f.Type, micros)
 	}
-	dst, err := appendDate(dst, days, f)
-	if err != nil {
-		return dst, err
-	}
-	return appendClock(append(dst, sep), us), nil
+	return out, nil
 }
-
-// appendClock appends the time of day us (microseconds since midnight) as HH:MM:SS[.ffffff].
-func appendClock(dst []byte, us int64) []byte {
-	secs := us / 1e6
-	dst = append2(dst, secs/3600)
-	dst = append2(append(dst, ':'), secs/60%60)
-	dst = append2(append(dst, ':'), secs%60)
-	if frac := us % 1e6; frac != 0 {
-		dst = append(dst, '.')
-		for div := int64(1e5); div > 0; div /= 10 {
-			dst = append(dst, byte('0'+frac/div%10))
-		}
-	}
-	return dst
-}
-
-func append2(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
 
 // jsonSafe[c] says whether ASCII byte c goes into a JSON string unescaped.
 var jsonSafe = func() (t [utf8.RuneSelf]bool) {

@@ -1,6 +1,7 @@
 // Package civil converts proleptic Gregorian calendar dates to and from days since 1970-01-01
-// (Howard Hinnant's algorithms), for BigQuery's date range without time.Time. It is the one place
-// the calendar is computed: the emulator's loader, the decoders and the text writers share it.
+// (Howard Hinnant's algorithms), for BigQuery's date range without time.Time, and writes dates,
+// times of day and datetimes as BigQuery's text. It is the one place the calendar is computed and
+// written: the emulator's loader, the decoders, the Avro encoder and the text writers share it.
 package civil
 
 // Valid reports whether y-m-d is a real date within BigQuery's range, 0001-01-01 to 9999-12-31.

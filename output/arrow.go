@@ -21,7 +21,7 @@ func init() {
 		newWriter: func(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
 			return newArrowWriter(w, s, o, memory.DefaultAllocator)
 		},
-		merge: mergeArrow,
+		newMerger: newArrowMerger,
 	})
 }
 
@@ -235,35 +235,33 @@ func (a *arrowPassthrough) Close() error {
 	return nil
 }
 
-// mergeArrow writes the parts, Arrow IPC files of one schema, as one file: the first part's schema
+// arrowMerger writes the parts, Arrow IPC files of one schema, as one file: the first part's schema
 // message, every part's record batch messages copied byte for byte, and one footer.
-func mergeArrow(dst io.Writer, parts []Part) error {
-	if len(parts) == 0 {
-		return errors.New("arrow merge: no parts: write an empty file with NewWriter instead")
-	}
-	var (
-		out    *arrowFile
-		schema *arrow.Schema
-	)
-	for i, p := range parts {
-		s, schemaMsg, footer, err := readArrowPart(p)
-		if err != nil {
-			return fmt.Errorf("arrow merge: part %d: %w", i, err)
-		}
-		if out == nil {
-			if out, err = newArrowFile(dst, schemaMsg); err != nil {
-				return fmt.Errorf("arrow merge: part %d: %w", i, err)
-			}
-			schema = s
-		} else if !s.Equal(schema) || !s.Metadata().Equal(schema.Metadata()) {
-			return fmt.Errorf("arrow merge: part %d: schema differs from the first part's: parts of one merge must come from one schema", i)
-		}
-		if err := copyArrowBatches(out, p, footer); err != nil {
-			return fmt.Errorf("arrow merge: part %d: %w", i, err)
-		}
-	}
-	return out.close()
+type arrowMerger struct {
+	dst    io.Writer
+	out    *arrowFile // nil before the first part
+	schema *arrow.Schema
 }
+
+func newArrowMerger(dst io.Writer) partMerger { return &arrowMerger{dst: dst} }
+
+func (m *arrowMerger) add(_ int, p Part) error {
+	s, schemaMsg, footer, err := readArrowPart(p)
+	if err != nil {
+		return err
+	}
+	if m.out == nil {
+		if m.out, err = newArrowFile(m.dst, schemaMsg); err != nil {
+			return err
+		}
+		m.schema = s
+	} else if !s.Equal(m.schema) || !s.Metadata().Equal(m.schema.Metadata()) {
+		return errors.New("schema differs from the first part's: parts of one merge must come from one schema")
+	}
+	return copyArrowBatches(m.out, p, footer)
+}
+
+func (m *arrowMerger) close() error { return m.out.close() }
 
 // readArrowPart checks one part file and returns its schema, its schema message and its footer.
 func readArrowPart(p Part) (*arrow.Schema, []byte, *arrowFooter, error) {

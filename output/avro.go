@@ -26,7 +26,7 @@ import (
 // Options.Compression is the codec: null (default), deflate or snappy.
 
 func init() {
-	register(Avro, formatImpl{newWriter: newAvroWriter, merge: mergeAvro})
+	register(Avro, formatImpl{newWriter: newAvroWriter, newMerger: newAvroMerger})
 }
 
 var avroMagic = []byte{'O', 'b', 'j', 1}

@@ -19,35 +19,34 @@ type avroHeader struct {
 	size          int64 // bytes up to and with the sync marker
 }
 
-// mergeAvro writes the parts, Avro container files of one schema and codec, as one file: the
+// avroMerger writes the parts, Avro container files of one schema and codec, as one file: the
 // first part's header, then every part's blocks copied byte for byte, each followed by the first
 // part's sync marker. No row is decoded or decompressed.
-func mergeAvro(dst io.Writer, parts []Part) error {
-	if len(parts) == 0 {
-		return errors.New("avro merge: no parts: write an empty file with NewWriter instead")
-	}
-	out := &offsetWriter{w: dst}
-	var first *avroHeader
-	for i, p := range parts {
-		h, err := readAvroHeader(p)
-		if err != nil {
-			return fmt.Errorf("avro merge: part %d: %w", i, err)
-		}
-		if first == nil {
-			first = h
-			if err := copyRange(out, p.R, 0, h.size); err != nil {
-				return fmt.Errorf("avro merge: part %d: header: %w", i, err)
-			}
-		} else if h.schema != first.schema || h.codec != first.codec {
-			return fmt.Errorf("avro merge: part %d: schema or codec (%s) differs from the first part's (%s): parts of one merge must come from one session and one codec",
-				i, h.codec, first.codec)
-		}
-		if err := copyAvroBlocks(out, p, h, first.sync[:]); err != nil {
-			return fmt.Errorf("avro merge: part %d: %w", i, err)
-		}
-	}
-	return nil
+type avroMerger struct {
+	out   *offsetWriter
+	first *avroHeader
 }
+
+func newAvroMerger(dst io.Writer) partMerger { return &avroMerger{out: &offsetWriter{w: dst}} }
+
+func (m *avroMerger) add(_ int, p Part) error {
+	h, err := readAvroHeader(p)
+	if err != nil {
+		return err
+	}
+	if m.first == nil {
+		m.first = h
+		if err := copyRange(m.out, p.R, 0, h.size); err != nil {
+			return fmt.Errorf("header: %w", err)
+		}
+	} else if h.schema != m.first.schema || h.codec != m.first.codec {
+		return fmt.Errorf("schema or codec (%s) differs from the first part's (%s): parts of one merge must come from one session and one codec",
+			h.codec, m.first.codec)
+	}
+	return copyAvroBlocks(m.out, p, h, m.first.sync[:])
+}
+
+func (m *avroMerger) close() error { return nil }
 
 // readAvroHeader reads and checks the header of part p.
 func readAvroHeader(p Part) (*avroHeader, error) {

@@ -26,7 +26,7 @@ import (
 // decompressing their rows.
 
 func init() {
-	register(CSV, formatImpl{newWriter: newCSVWriter, merge: mergeCSV})
+	register(CSV, formatImpl{newWriter: newCSVWriter, newMerger: newCSVMerger})
 }
 
 type csvWriter struct {
@@ -164,44 +164,43 @@ func appendCSVField(dst []byte, s string) []byte {
 	return append(append(dst, s...), '"')
 }
 
-// mergeCSV writes the first part whole and every later part without its header row, after
+// csvMerger writes the first part whole and every later part without its header row, after
 // checking that all the headers are the same.
-func mergeCSV(dst io.Writer, parts []Part) error {
-	if len(parts) == 0 {
-		return errors.New("csv merge: no parts: write an empty file with NewWriter instead")
-	}
-	out := &offsetWriter{w: dst}
-	var header []byte
-	var gz bool
-	for i, p := range parts {
-		g, err := isGzip(p)
-		if err != nil {
-			return fmt.Errorf("csv merge: part %d: %w", i, err)
-		}
-		h, n, err := csvHeader(p, g)
-		if err != nil {
-			return fmt.Errorf("csv merge: part %d: %w", i, err)
-		}
-		start := n
-		switch {
-		case i == 0:
-			header, gz, start = h, g, 0
-		case g != gz:
-			return fmt.Errorf("csv merge: part %d: %w", i, errMixedGzip)
-		case !bytes.Equal(h, header):
-			return fmt.Errorf("csv merge: part %d: header %q differs from the first part's %q: parts of one merge must come from one schema", i, h, header)
-		}
-		if !g && p.Size > n {
-			if err := endsWithNewline(p); err != nil {
-				return fmt.Errorf("csv merge: part %d: %w", i, err)
-			}
-		}
-		if err := copyRange(out, p.R, start, p.Size-start); err != nil {
-			return fmt.Errorf("csv merge: part %d: %w", i, err)
-		}
-	}
-	return nil
+type csvMerger struct {
+	out    *offsetWriter
+	header []byte
+	gz     bool
 }
+
+func newCSVMerger(dst io.Writer) partMerger { return &csvMerger{out: &offsetWriter{w: dst}} }
+
+func (m *csvMerger) add(i int, p Part) error {
+	g, err := isGzip(p)
+	if err != nil {
+		return err
+	}
+	h, n, err := csvHeader(p, g)
+	if err != nil {
+		return err
+	}
+	start := n
+	switch {
+	case i == 0:
+		m.header, m.gz, start = h, g, 0
+	case g != m.gz:
+		return errMixedGzip
+	case !bytes.Equal(h, m.header):
+		return fmt.Errorf("header %q differs from the first part's %q: parts of one merge must come from one schema", h, m.header)
+	}
+	if !g && p.Size > n {
+		if err := endsWithNewline(p); err != nil {
+			return err
+		}
+	}
+	return copyRange(m.out, p.R, start, p.Size-start)
+}
+
+func (m *csvMerger) close() error { return nil }
 
 // csvHeader returns the header row of part p and the number of bytes it takes in the file: the
 // first record, or with gzip the whole first gzip member, which must hold exactly the header.

@@ -18,7 +18,7 @@ import (
 // merged files are several members back to back, which gzip readers read as one stream.
 
 func init() {
-	register(NDJSON, formatImpl{newWriter: newNDJSONWriter, merge: mergeNDJSON})
+	register(NDJSON, formatImpl{newWriter: newNDJSONWriter, newMerger: newNDJSONMerger})
 }
 
 // textBufferBytes is how much text CSV and NDJSON writers gather before writing it on.
@@ -157,35 +157,34 @@ func isGzip(p Part) (bool, error) {
 	return head == [2]byte(gzipMagic), nil
 }
 
-// mergeNDJSON concatenates the parts' bytes. Plain parts must end with a newline; gzip parts
+// ndjsonMerger concatenates the parts' bytes. Plain parts must end with a newline; gzip parts
 // concatenate into a multi-member gzip file. Mixing plain and gzip parts is an error.
-func mergeNDJSON(dst io.Writer, parts []Part) error {
-	if len(parts) == 0 {
-		return errors.New("ndjson merge: no parts: write an empty file with NewWriter instead")
-	}
-	out := &offsetWriter{w: dst}
-	var gz bool
-	for i, p := range parts {
-		g, err := isGzip(p)
-		if err != nil {
-			return fmt.Errorf("ndjson merge: part %d: %w", i, err)
-		}
-		if i == 0 {
-			gz = g
-		} else if g != gz {
-			return fmt.Errorf("ndjson merge: part %d: %w", i, errMixedGzip)
-		}
-		if !gz && p.Size > 0 {
-			if err := endsWithNewline(p); err != nil {
-				return fmt.Errorf("ndjson merge: part %d: %w", i, err)
-			}
-		}
-		if err := copyRange(out, p.R, 0, p.Size); err != nil {
-			return fmt.Errorf("ndjson merge: part %d: %w", i, err)
-		}
-	}
-	return nil
+type ndjsonMerger struct {
+	out *offsetWriter
+	gz  bool
 }
+
+func newNDJSONMerger(dst io.Writer) partMerger { return &ndjsonMerger{out: &offsetWriter{w: dst}} }
+
+func (m *ndjsonMerger) add(i int, p Part) error {
+	g, err := isGzip(p)
+	if err != nil {
+		return err
+	}
+	if i == 0 {
+		m.gz = g
+	} else if g != m.gz {
+		return errMixedGzip
+	}
+	if !m.gz && p.Size > 0 {
+		if err := endsWithNewline(p); err != nil {
+			return err
+		}
+	}
+	return copyRange(m.out, p.R, 0, p.Size)
+}
+
+func (m *ndjsonMerger) close() error { return nil }
 
 var errMixedGzip = errors.New("gzip and uncompressed parts mixed: parts of one merge must share their compression")
 

@@ -55,7 +55,7 @@ func init() {
 		newWriter: func(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
 			return newParquetWriter(w, s, o, memory.DefaultAllocator, parquetRowGroupBytes)
 		},
-		merge: mergeParquet,
+		newMerger: newParquetMerger,
 	})
 }
 

@@ -14,40 +14,43 @@ import (
 
 var parquetMagic = []byte("PAR1")
 
-// mergeParquet writes the parts as one Parquet file without decoding a page: each part's column
+// parquetMerger writes the parts as one Parquet file without decoding a page: each part's column
 // chunks are copied byte for byte, and one footer lists every part's row groups with their page
 // offsets shifted to where the chunks now are. The footer's schema, created_by, column orders and
 // key-value metadata (the stored Arrow schema) are the first part's; every part must have the same
 // schema. Page indexes and bloom filters, which our writer does not write, are not copied: their
-// references are dropped from the footer. Merging zero parts is an error: there is no schema to
-// write (write an empty file with NewWriter instead).
-func mergeParquet(dst io.Writer, parts []Part) error {
-	if len(parts) == 0 {
-		return errors.New("parquet merge: no parts: write an empty file with NewWriter instead")
+// references are dropped from the footer.
+type parquetMerger struct {
+	out     *offsetWriter
+	footers []*metadata.FileMetaData
+}
+
+func newParquetMerger(dst io.Writer) partMerger { return &parquetMerger{out: &offsetWriter{w: dst}} }
+
+func (m *parquetMerger) add(_ int, p Part) error {
+	md, err := parquetFooter(p)
+	if err != nil {
+		return err
 	}
-	out := &offsetWriter{w: dst}
-	if _, err := out.Write(parquetMagic); err != nil {
-		return fmt.Errorf("parquet merge: %w", err)
+	if len(m.footers) == 0 {
+		if _, err := m.out.Write(parquetMagic); err != nil {
+			return err
+		}
+	} else if err := sameParquetSchema(m.footers[0], md); err != nil {
+		return err
 	}
-	footers := make([]*metadata.FileMetaData, len(parts))
-	for i, p := range parts {
-		md, err := parquetFooter(p)
-		if err != nil {
-			return fmt.Errorf("parquet merge: part %d: %w", i, err)
-		}
-		if i > 0 {
-			if err := sameParquetSchema(footers[0], md); err != nil {
-				return fmt.Errorf("parquet merge: part %d: %w", i, err)
-			}
-		}
-		if err := copyRowGroups(out, p, md); err != nil {
-			return fmt.Errorf("parquet merge: part %d: %w", i, err)
-		}
-		footers[i] = md
+	if err := copyRowGroups(m.out, p, md); err != nil {
+		return err
 	}
-	merged := footers[0]
+	m.footers = append(m.footers, md)
+	return nil
+}
+
+// close writes the footer: the first part's, with every part's row groups.
+func (m *parquetMerger) close() error {
+	merged := m.footers[0]
 	rowGroups, rows := merged.RowGroups[:0:0], int64(0)
-	for _, md := range footers {
+	for _, md := range m.footers {
 		rowGroups = append(rowGroups, md.RowGroups...)
 		rows += md.NumRows
 	}
@@ -62,7 +65,7 @@ func mergeParquet(dst io.Writer, parts []Part) error {
 		}
 	}
 	merged.RowGroups, merged.NumRows = rowGroups, rows
-	return writeParquetFooter(out, merged)
+	return writeParquetFooter(m.out, merged)
 }
 
 // parquetFooter reads and checks one part's footer.
@@ -164,13 +167,13 @@ func shifted(o *int64, shift int64) *int64 {
 func writeParquetFooter(out *offsetWriter, md *metadata.FileMetaData) error {
 	n, err := md.WriteTo(out, nil)
 	if err != nil {
-		return fmt.Errorf("parquet merge: write footer: %w", err)
+		return fmt.Errorf("write footer: %w", err)
 	}
 	var tail [8]byte
 	binary.LittleEndian.PutUint32(tail[:4], uint32(n))
 	copy(tail[4:], parquetMagic)
 	if _, err := out.Write(tail[:]); err != nil {
-		return fmt.Errorf("parquet merge: write footer: %w", err)
+		return fmt.Errorf("write footer: %w", err)
 	}
 	return nil
 }

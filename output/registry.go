@@ -11,7 +11,14 @@ import (
 // its own file, so that formats stay independent of each other.
 type formatImpl struct {
 	newWriter func(w io.Writer, s *arrow.Schema, o Options) (Writer, error)
-	merge     func(dst io.Writer, parts []Part) error
+	newMerger func(dst io.Writer) partMerger
+}
+
+// partMerger is one format's merge, a part at a time: add is called with parts 0, 1, 2... and close
+// after at least one.
+type partMerger interface {
+	add(i int, p Part) error
+	close() error
 }
 
 var impls = map[Format]formatImpl{}
@@ -39,9 +46,52 @@ func NewWriter(w io.Writer, f Format, s *arrow.Schema, o Options) (Writer, error
 // Merge writes the parts, complete files of format f in order, as one file of format f to dst,
 // without decoding rows where the format allows it.
 func Merge(dst io.Writer, f Format, parts []Part) error {
-	impl, err := lookup(f)
+	m, err := NewMerger(dst, f)
 	if err != nil {
 		return err
 	}
-	return impl.merge(dst, parts)
+	for _, p := range parts {
+		if err := m.Add(p); err != nil {
+			return err
+		}
+	}
+	return m.Close()
+}
+
+// Merger merges parts as they come: Add copies each part after the ones before it, Close finishes
+// the file (a footer, for formats that have one). It is Merge for parts that are not all there yet.
+type Merger struct {
+	f     Format
+	m     partMerger
+	parts int
+}
+
+// NewMerger returns a Merger writing one file of format f to dst.
+func NewMerger(dst io.Writer, f Format) (*Merger, error) {
+	impl, err := lookup(f)
+	if err != nil {
+		return nil, err
+	}
+	return &Merger{f: f, m: impl.newMerger(dst)}, nil
+}
+
+// Add appends part p, a complete file of the Merger's format.
+func (m *Merger) Add(p Part) error {
+	if err := m.m.add(m.parts, p); err != nil {
+		return fmt.Errorf("%s merge: part %d: %w", m.f, m.parts, err)
+	}
+	m.parts++
+	return nil
+}
+
+// Close finishes the file. Merging no part at all is an error: there is no schema to write (write
+// an empty file with NewWriter instead).
+func (m *Merger) Close() error {
+	if m.parts == 0 {
+		return fmt.Errorf("%s merge: no parts: write an empty file with NewWriter instead", m.f)
+	}
+	if err := m.m.close(); err != nil {
+		return fmt.Errorf("%s merge: %w", m.f, err)
+	}
+	return nil
 }

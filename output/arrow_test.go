@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,21 +22,7 @@ import (
 var arrowCompressions = []string{"", "lz4", "zstd"}
 
 func writeArrow(t testing.TB, recs []arrow.Record, o Options, mem memory.Allocator) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := newArrowWriter(&buf, recs[0].Schema(), o, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rec := range recs {
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return writeWith(t, recs, func(w io.Writer) (Writer, error) { return newArrowWriter(w, recs[0].Schema(), o, mem) })
 }
 
 // readArrow reads an Arrow IPC file with arrow-go's file reader; the records are released at the

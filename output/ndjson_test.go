@@ -27,9 +27,14 @@ const ndjsonGolden = "testdata/all_types.ndjson"
 
 // writeText writes recs with a writer of format f and returns the file.
 func writeText(t testing.TB, f Format, recs []arrow.Record, o Options) []byte {
+	return writeWith(t, recs, func(w io.Writer) (Writer, error) { return NewWriter(w, f, recs[0].Schema(), o) })
+}
+
+// writeWith writes recs with the writer newWriter returns and returns the file.
+func writeWith(t testing.TB, recs []arrow.Record, newWriter func(io.Writer) (Writer, error)) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, f, recs[0].Schema(), o)
+	w, err := newWriter(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -102,21 +103,7 @@ func repeat(t testing.TB, rec arrow.Record, n int, mem memory.Allocator) arrow.R
 }
 
 func writeParquet(t testing.TB, recs []arrow.Record, o Options, mem memory.Allocator, maxBytes int64) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := newParquetWriter(&buf, recs[0].Schema(), o, mem, maxBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rec := range recs {
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return writeWith(t, recs, func(w io.Writer) (Writer, error) { return newParquetWriter(w, recs[0].Schema(), o, mem, maxBytes) })
 }
 
 // readParquet reads a Parquet file with arrow-go's file and pqarrow readers and returns its Arrow

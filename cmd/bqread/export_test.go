@@ -341,7 +341,8 @@ func TestExportStreamsInProcesses(t *testing.T) {
 	}
 }
 
-func TestExportParquet(t *testing.T) {
+// sourceParquetRows is the source rows as parquetRows gives them, sorted.
+func sourceParquetRows() []string {
 	var want []string
 	for i := range testRows {
 		r := sourceRow(i)
@@ -352,6 +353,11 @@ func TestExportParquet(t *testing.T) {
 		want = append(want, fmt.Sprintf("%d|%s|%g", i, name, r["score"]))
 	}
 	slices.Sort(want)
+	return want
+}
+
+func TestExportParquet(t *testing.T) {
+	want := sourceParquetRows()
 	for _, wire := range []string{"arrow", "avro"} {
 		t.Run(wire, func(t *testing.T) {
 			t.Parallel()
@@ -498,16 +504,7 @@ func TestExportRestartsDeadWorkers(t *testing.T) {
 			t.Errorf("stream %d ran in processes %v, want a dead one and its replacement", ps.Index, ps.Pids)
 		}
 	}
-	var want []string
-	for i := range testRows {
-		r := sourceRow(i)
-		name := "<null>"
-		if n, ok := r["name"].(string); ok {
-			name = n
-		}
-		want = append(want, fmt.Sprintf("%d|%s|%g", i, name, r["score"]))
-	}
-	slices.Sort(want)
+	want := sourceParquetRows()
 	if diff := cmp.Diff(want, parquetRows(t, readParquet(t, out))); diff != "" {
 		t.Errorf("rows differ from the source after restarts (-want +got):\n%s", diff)
 	}

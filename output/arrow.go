@@ -22,6 +22,7 @@ func init() {
 			return newArrowWriter(w, s, o, memory.DefaultAllocator)
 		},
 		newMerger: newArrowMerger,
+		anyOrder:  true,
 	})
 }
 
@@ -236,11 +237,13 @@ func (a *arrowPassthrough) Close() error {
 }
 
 // arrowMerger writes the parts, Arrow IPC files of one schema, as one file: the first part's schema
-// message, every part's record batch messages copied byte for byte, and one footer.
+// message, every part's record batch messages copied byte for byte as the parts come, and one
+// footer listing the batches in merged order (readers take a file's batches in footer order).
 type arrowMerger struct {
 	dst    io.Writer
 	out    *arrowFile // nil before the first part
 	schema *arrow.Schema
+	spans  [][2]int // out.blocks[lo:hi] of each part
 }
 
 func newArrowMerger(dst io.Writer) partMerger { return &arrowMerger{dst: dst} }
@@ -258,10 +261,22 @@ func (m *arrowMerger) add(_ int, p Part) error {
 	} else if !s.Equal(m.schema) || !s.Metadata().Equal(m.schema.Metadata()) {
 		return errors.New("schema differs from the first part's: parts of one merge must come from one schema")
 	}
-	return copyArrowBatches(m.out, p, footer)
+	lo := len(m.out.blocks)
+	if err := copyArrowBatches(m.out, p, footer); err != nil {
+		return err
+	}
+	m.spans = append(m.spans, [2]int{lo, len(m.out.blocks)})
+	return nil
 }
 
-func (m *arrowMerger) close() error { return m.out.close() }
+func (m *arrowMerger) close(order []int) error {
+	blocks := make([]arrowBlock, 0, len(m.out.blocks))
+	for _, i := range order {
+		blocks = append(blocks, m.out.blocks[m.spans[i][0]:m.spans[i][1]]...)
+	}
+	m.out.blocks = blocks
+	return m.out.close()
+}
 
 // readArrowPart checks one part file and returns its schema, its schema message and its footer.
 func readArrowPart(p Part) (*arrow.Schema, []byte, *arrowFooter, error) {

@@ -46,7 +46,7 @@ func (m *avroMerger) add(_ int, p Part) error {
 	return copyAvroBlocks(m.out, p, h, m.first.sync[:])
 }
 
-func (m *avroMerger) close() error { return nil }
+func (m *avroMerger) close([]int) error { return nil }
 
 // readAvroHeader reads and checks the header of part p.
 func readAvroHeader(p Part) (*avroHeader, error) {

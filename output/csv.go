@@ -200,7 +200,7 @@ func (m *csvMerger) add(i int, p Part) error {
 	return copyRange(m.out, p.R, start, p.Size-start)
 }
 
-func (m *csvMerger) close() error { return nil }
+func (m *csvMerger) close([]int) error { return nil }
 
 // csvHeader returns the header row of part p and the number of bytes it takes in the file: the
 // first record, or with gzip the whole first gzip member, which must hold exactly the header.

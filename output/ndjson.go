@@ -184,7 +184,7 @@ func (m *ndjsonMerger) add(i int, p Part) error {
 	return copyRange(m.out, p.R, 0, p.Size)
 }
 
-func (m *ndjsonMerger) close() error { return nil }
+func (m *ndjsonMerger) close([]int) error { return nil }
 
 var errMixedGzip = errors.New("gzip and uncompressed parts mixed: parts of one merge must share their compression")
 

@@ -59,6 +59,9 @@ type RawWriter interface {
 type Part struct {
 	R    io.ReaderAt
 	Size int64
+	// Order is the part's place in the merged file, compared element by element (a segment's
+	// stream and first row, say); nil places it after the parts added before it.
+	Order []int64
 }
 
 // ParseFormat returns the Format named by s ("parquet", "arrow", "feather", "avro", "csv", "ndjson",

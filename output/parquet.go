@@ -57,6 +57,7 @@ func init() {
 			return newParquetWriter(w, s, o, memory.DefaultAllocator, parquetRowGroupBytes)
 		},
 		newMerger: newParquetMerger,
+		anyOrder:  true,
 	})
 }
 

@@ -18,7 +18,7 @@ var parquetMagic = []byte("PAR1")
 // chunks are copied byte for byte, and one footer lists every part's row groups with their page
 // offsets shifted to where the chunks now are. The footer's schema, created_by, column orders and
 // key-value metadata (the stored Arrow schema) are the first part's; every part must have the same
-// schema. Page indexes and bloom filters, which our writer does not write, are not copied: their
+// schema. Parts are copied as they come; the footer lists their row groups in merged order. Page indexes and bloom filters, which our writer does not write, are not copied: their
 // references are dropped from the footer.
 type parquetMerger struct {
 	out     *offsetWriter
@@ -46,13 +46,13 @@ func (m *parquetMerger) add(_ int, p Part) error {
 	return nil
 }
 
-// close writes the footer: the first part's, with every part's row groups.
-func (m *parquetMerger) close() error {
+// close writes the footer: the first part's, with every part's row groups in merged order.
+func (m *parquetMerger) close(order []int) error {
 	merged := m.footers[0]
 	rowGroups, rows := merged.RowGroups[:0:0], int64(0)
-	for _, md := range m.footers {
-		rowGroups = append(rowGroups, md.RowGroups...)
-		rows += md.NumRows
+	for _, i := range order {
+		rowGroups = append(rowGroups, m.footers[i].RowGroups...)
+		rows += m.footers[i].NumRows
 	}
 	for i, rg := range rowGroups {
 		switch {

@@ -44,6 +44,10 @@ type Config struct {
 	WaitDelay time.Duration
 	// OnEvent, if set, receives every worker event, one call at a time.
 	OnEvent func(event.Event)
+	// Merger, if set and Live, gets each segment as its worker reports it committed, so that the
+	// output is written while the streams are read. If adding one fails, Run stops the workers and
+	// returns that error.
+	Merger *Merger
 	// Log receives worker stderr lines and supervision records (default: discarded).
 	Log *slog.Logger
 }
@@ -96,7 +100,9 @@ func SessionExpired(err error) bool {
 
 // Run starts one worker process per stream of the manifest in cfg.WorkDir, at most
 // cfg.Parallelism at once, restarts workers that die, and returns when every stream is read or
-// one failed for good (then the others are stopped with SIGTERM).
+// one failed for good (then the others are stopped with SIGTERM). With a live cfg.Merger it also
+// copies each committed segment into the output while the other streams are read; Merger.Finish
+// completes the output after Run.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	st, err := store.NewDir(cfg.WorkDir)
 	if err != nil {
@@ -110,24 +116,82 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	c.live = startLiveMerge(runCtx, cfg.Merger, stop)
+	g, gctx := errgroup.WithContext(runCtx)
 	g.SetLimit(max(cfg.Parallelism, 1))
 	for i := range m.Streams {
 		g.Go(func() error { return c.runStream(gctx, i) })
 	}
 	err = g.Wait()
+	mergeErr := c.live.stop()
 	res := c.result()
-	if err != nil {
-		return res, err
+	switch {
+	case ctx.Err() != nil:
+		return res, ctx.Err()
+	case mergeErr != nil:
+		return res, mergeErr
 	}
-	return res, ctx.Err()
+	return res, err
+}
+
+// liveMerge adds segments to a Merger, in its own goroutine, as their workers report them.
+type liveMerge struct {
+	segs chan string
+	done chan struct{}
+	err  error // the first failure; later segments are not added
+}
+
+// startLiveMerge starts adding segments to mg, if it is Live (else it returns nil, which adds
+// nothing). A failure cancels the run through fail.
+func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFunc) *liveMerge {
+	if mg == nil || !mg.Live() {
+		return nil
+	}
+	l := &liveMerge{segs: make(chan string, 64), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for name := range l.segs {
+			if l.err != nil {
+				continue
+			}
+			s, err := parseSegmentName(name)
+			if err == nil {
+				err = mg.Add(ctx, s)
+			}
+			if err != nil {
+				l.err = fmt.Errorf("merge while reading: %w", err)
+				fail(l.err)
+			}
+		}
+	}()
+	return l
+}
+
+// add queues a committed segment; it waits while the queue is full.
+func (l *liveMerge) add(name string) {
+	if l != nil {
+		l.segs <- name
+	}
+}
+
+// stop waits for the queued segments to be added and returns the first failure.
+func (l *liveMerge) stop() error {
+	if l == nil {
+		return nil
+	}
+	close(l.segs)
+	<-l.done
+	return l.err
 }
 
 type coordinator struct {
 	cfg         Config
 	manifest    string
 	log         *slog.Logger
-	workerProcs []string // added to each worker's environment
+	workerProcs []string   // added to each worker's environment
+	live        *liveMerge // nil: no live merge
 
 	mu      sync.Mutex // guards results and serializes OnEvent
 	results []StreamResult
@@ -294,6 +358,7 @@ func (c *coordinator) apply(p *procState, e event.Event) {
 	}
 	if e.Kind == event.Segment {
 		s.Segments++
+		c.live.add(e.Path)
 	}
 	if e.Kind == event.Done {
 		p.done = true

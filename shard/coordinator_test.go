@@ -1,10 +1,12 @@
 package shard
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,9 +20,14 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/bqread/bqread/internal/event"
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/schema"
 	"github.com/bqread/bqread/session"
 )
@@ -39,7 +46,8 @@ func TestMain(m *testing.M) {
 
 // fakeWorker implements the worker side of the protocol in one of several ways:
 //
-//	ok        start, one segment of 10*(i+1) rows, done
+//	ok        start, one segment of 10*(i+1) rows (reported, not written), done
+//	arrow     as ok, the segment written: an Arrow file of column x = 1000*i + row
 //	garbage   non-protocol lines on stdout, then as ok
 //	crash1    the first process of each stream exits 3 without a result; later ones as ok
 //	fatal1    stream 1 reports a fatal error; the others hang until SIGTERM
@@ -77,10 +85,44 @@ func fakeWorker(mode string, args []string) int {
 		}
 		time.Sleep(time.Hour)
 	}
-	rows := int64(10 * (i + 1))
-	send(event.Event{Kind: event.Segment, Path: SegmentName(i, 0, rows, "ndjson"), Lo: 0, Hi: rows, Rows: rows})
+	rows, ext := int64(10*(i+1)), "ndjson"
+	if mode == "arrow" {
+		ext = "arrow"
+		if err := writeArrowSegment(dir, i, rows); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	send(event.Event{Kind: event.Segment, Path: SegmentName(i, 0, rows, ext), Lo: 0, Hi: rows, Rows: rows})
 	send(event.Event{Kind: event.Done, Rows: rows})
 	return 0
+}
+
+// writeArrowSegment commits segment [0, rows) of stream i: an Arrow file of x = 1000*i + row.
+func writeArrowSegment(dir string, i int, rows int64) error {
+	st, err := store.NewDir(dir)
+	if err != nil {
+		return err
+	}
+	p, err := st.Create(context.Background(), session.StreamDir(i))
+	if err != nil {
+		return err
+	}
+	s := schema.ArrowSchema(schema.Schema{{Name: "x", Type: schema.Int64}})
+	w, err := output.NewWriter(p, output.Arrow, s, output.Options{})
+	if err != nil {
+		return err
+	}
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	for k := range rows {
+		b.Append(int64(1000*i) + k)
+	}
+	rec := array.NewRecord(s, []arrow.Array{b.NewArray()}, rows)
+	defer rec.Release()
+	if err := errors.Join(w.Write(rec), w.Close()); err != nil {
+		return err
+	}
+	return p.Commit(SegmentName(i, 0, rows, "arrow"))
 }
 
 // writeManifest writes a manifest of n streams into a new work dir and returns the dir.
@@ -151,6 +193,79 @@ func TestRunDistinctProcesses(t *testing.T) {
 				t.Errorf("%d events forwarded, want %d", got, w)
 			}
 		})
+	}
+}
+
+// liveMerger returns a Merger of cfg's work dir into dst, as if the output format were Arrow.
+func liveMerger(t *testing.T, cfg Config, dst io.Writer) *Merger {
+	t.Helper()
+	st, err := store.NewDir(cfg.WorkDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.LoadManifest(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Output.Format = "arrow"
+	mg, err := NewMerger(st, m, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mg
+}
+
+// TestRunMergesWhileReading checks that Run hands each reported segment to a live Merger, and that
+// the merged file holds the streams in order whatever order their segments came in.
+func TestRunMergesWhileReading(t *testing.T) {
+	cfg := fakeConfig(t, "arrow", 3)
+	var out bytes.Buffer
+	mg := liveMerger(t, cfg, &out)
+	cfg.Merger = mg
+	res, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mg.added) != 3 {
+		t.Fatalf("%d segments merged while reading, want 3", len(mg.added))
+	}
+	want := []int64{10, 20, 30}
+	if _, err := mg.Finish(t.Context(), want); err != nil {
+		t.Fatal(err)
+	}
+	var got, wantX []int64
+	for i, n := range want {
+		for k := range n {
+			wantX = append(wantX, int64(1000*i)+k)
+		}
+	}
+	fr, err := ipc.NewFileReader(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fr.Close()
+	for i := range fr.NumRecords() {
+		rec, err := fr.Record(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Column(0).(*array.Int64).Int64Values()...)
+	}
+	if !slices.Equal(got, wantX) {
+		t.Errorf("merged x = %v, want %v", got, wantX)
+	}
+	if res.Rows != 60 {
+		t.Errorf("rows = %d, want 60", res.Rows)
+	}
+}
+
+// TestRunStopsWhenMergeFails: the "ok" workers report segments they never wrote, so the live
+// merge fails, and Run says so.
+func TestRunStopsWhenMergeFails(t *testing.T) {
+	cfg := fakeConfig(t, "ok", 3)
+	cfg.Merger = liveMerger(t, cfg, io.Discard)
+	if _, err := Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "merge while reading") {
+		t.Errorf("Run with a failing merge = %v, want the merge's error", err)
 	}
 }
 

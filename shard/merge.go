@@ -12,37 +12,112 @@ import (
 	"github.com/bqread/bqread/session"
 )
 
-// MergeStats is what Merge wrote.
+// MergeStats is what a merge wrote.
 type MergeStats struct {
 	Segments int
 	Rows     int64
 	Bytes    int64 // bytes written to dst
 }
 
-// Merge checks that the committed segments of every stream of m tile the stream's rows, and that
-// stream i holds exactly want[i] rows when want is not nil (the rows its worker reported), then
-// writes the segments in (stream, offset) order to dst as one file of the manifest's output
-// format, without re-encoding where the format allows. With no segments at all (an empty table, a
-// filter that matched nothing, zero streams) it writes a valid empty file with the schema.
-func Merge(ctx context.Context, st store.Store, m *session.Manifest, want []int64, dst io.Writer) (MergeStats, error) {
+// Merger writes the committed segments of a manifest's streams to dst as one file of the
+// manifest's output format, in (stream, offset) order, without re-encoding where the format
+// allows. Where the format lists its row blocks in a footer (Arrow, Parquet), Add copies each
+// segment as soon as it is committed, while the other streams are still being read, and the
+// footer lists them in (stream, offset) order; for the other formats Finish copies them all.
+type Merger struct {
+	st     store.Store
+	m      *session.Manifest
+	format output.Format
+	out    *countingWriter
+	parts  *output.Merger
+	added  map[string]bool // segments copied
+}
+
+// NewMerger returns a Merger of the segments of m in st, writing to dst.
+func NewMerger(st store.Store, m *session.Manifest, dst io.Writer) (*Merger, error) {
 	format, err := output.ParseFormat(m.Output.Format)
 	if err != nil {
-		return MergeStats{}, err
+		return nil, err
 	}
-	segs, rows, err := checkSegments(ctx, st, m, want)
+	out := &countingWriter{w: dst}
+	parts, err := output.NewMerger(out, format)
+	if err != nil {
+		return nil, err
+	}
+	return &Merger{st: st, m: m, format: format, out: out, parts: parts, added: map[string]bool{}}, nil
+}
+
+// Live reports whether Add copies segments as they are committed.
+func (mg *Merger) Live() bool { return mg.parts.AnyOrder() }
+
+// Add copies committed segment s now if the format allows (Live); otherwise Finish will.
+func (mg *Merger) Add(ctx context.Context, s Segment) error {
+	if !mg.Live() || mg.added[s.Name] {
+		return nil
+	}
+	return mg.add(ctx, s)
+}
+
+func (mg *Merger) add(ctx context.Context, s Segment) error {
+	o, err := mg.st.Open(ctx, s.Name)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	var r io.ReaderAt = o
+	if f, ok := store.File(o); ok {
+		r = f // lets the merge copy between files in the kernel
+	}
+	if err := mg.parts.Add(output.Part{R: r, Size: o.Size(), Order: []int64{int64(s.Stream), s.Lo}}); err != nil {
+		return diskFull(fmt.Errorf("merge segment %s: %w", s.Name, err))
+	}
+	mg.added[s.Name] = true
+	return nil
+}
+
+// Finish checks that the committed segments of every stream tile the stream's rows, and that
+// stream i holds exactly want[i] rows when want is not nil (the rows its worker reported), copies
+// the segments Add did not, and finishes the file. With no segments at all (an empty table, a
+// filter that matched nothing, zero streams) it writes a valid empty file with the schema.
+func (mg *Merger) Finish(ctx context.Context, want []int64) (MergeStats, error) {
+	segs, rows, err := checkSegments(ctx, mg.st, mg.m, want)
 	if err != nil {
 		return MergeStats{}, err
 	}
-	cw := &countingWriter{w: dst}
+	if err := mg.addRest(ctx, segs); err != nil {
+		return MergeStats{}, err
+	}
 	if len(segs) == 0 {
-		err = writeEmpty(cw, m, format)
+		err = writeEmpty(mg.out, mg.m, mg.format)
 	} else {
-		err = mergeSegments(ctx, st, segs, format, cw)
+		err = mg.parts.Close()
 	}
 	if err != nil {
 		return MergeStats{}, diskFull(fmt.Errorf("merge %d segments: %w", len(segs), err))
 	}
-	return MergeStats{Segments: len(segs), Rows: rows, Bytes: cw.n}, nil
+	return MergeStats{Segments: len(segs), Rows: rows, Bytes: mg.out.n}, nil
+}
+
+// addRest copies the segments not copied yet, after checking that every segment copied is still
+// among segs (the committed segments, which tile the streams).
+func (mg *Merger) addRest(ctx context.Context, segs []Segment) error {
+	copied := 0
+	for _, s := range segs {
+		if mg.added[s.Name] {
+			copied++
+		}
+	}
+	if copied != len(mg.added) {
+		return fmt.Errorf("%w: %d merged segments are no longer in the work dir (remove the work dir and export again)", ErrTiling, len(mg.added)-copied)
+	}
+	for _, s := range segs {
+		if !mg.added[s.Name] {
+			if err := mg.add(ctx, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func checkSegments(ctx context.Context, st store.Store, m *session.Manifest, want []int64) ([]Segment, int64, error) {
@@ -63,29 +138,6 @@ func checkSegments(ctx context.Context, st store.Store, m *session.Manifest, wan
 		total += end
 	}
 	return all, total, nil
-}
-
-func mergeSegments(ctx context.Context, st store.Store, segs []Segment, format output.Format, dst io.Writer) (err error) {
-	parts := make([]output.Part, 0, len(segs))
-	var objs []store.Object
-	defer func() {
-		for _, o := range objs {
-			err = errors.Join(err, o.Close())
-		}
-	}()
-	for _, s := range segs {
-		o, err := st.Open(ctx, s.Name)
-		if err != nil {
-			return err
-		}
-		objs = append(objs, o)
-		var r io.ReaderAt = o
-		if f, ok := store.File(o); ok {
-			r = f // lets the merge copy between files in the kernel
-		}
-		parts = append(parts, output.Part{R: r, Size: o.Size()})
-	}
-	return output.Merge(dst, format, parts)
 }
 
 // writeEmpty writes a file of format with the manifest's schema and no rows, through the same

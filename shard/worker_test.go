@@ -189,11 +189,21 @@ func (e *workerEnv) runWorker(t *testing.T, i int, opts ...WorkerOption) ([]even
 	return events, err
 }
 
+// mergeAll merges every committed segment of the work dir into dst.
+func mergeAll(t *testing.T, st store.Store, m *session.Manifest, want []int64, dst io.Writer) (MergeStats, error) {
+	t.Helper()
+	mg, err := NewMerger(st, m, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mg.Finish(t.Context(), want)
+}
+
 // mergedIDs merges the work dir and returns the id column of the result, in file order.
 func (e *workerEnv) mergedIDs(t *testing.T, m *session.Manifest, want []int64) []int64 {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := Merge(t.Context(), e.st, m, want, &buf); err != nil {
+	if _, err := mergeAll(t, e.st, m, want, &buf); err != nil {
 		t.Fatal(err)
 	}
 	var recs []arrow.Record
@@ -357,7 +367,7 @@ func TestMergeChecksReportedRows(t *testing.T) {
 	if _, err := e.runWorker(t, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Merge(t.Context(), e.st, m, []int64{workerTestRows + 1}, io.Discard); !errors.Is(err, ErrTiling) {
+	if _, err := mergeAll(t, e.st, m, []int64{workerTestRows + 1}, io.Discard); !errors.Is(err, ErrTiling) {
 		t.Errorf("Merge with a wrong reported count = %v, want ErrTiling", err)
 	}
 }
@@ -382,7 +392,7 @@ func TestMergeDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, room := range []int{0, 100} {
-		_, err := Merge(t.Context(), e.st, m, []int64{workerTestRows}, &fullDisk{n: room})
+		_, err := mergeAll(t, e.st, m, []int64{workerTestRows}, &fullDisk{n: room})
 		if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "the disk is full: free space") {
 			t.Errorf("Merge onto a full disk (%d bytes free) = %v, want ENOSPC saying the disk is full and what to do", room, err)
 		}

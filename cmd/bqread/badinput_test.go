@@ -13,6 +13,7 @@ import (
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/internal/store"
 	"github.com/bqread/bqread/session"
+	"github.com/bqread/bqread/shard"
 )
 
 // closedPort returns a loopback address nothing listens on.
@@ -169,9 +170,19 @@ func TestMergeOutputFailureLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mergeOutput(t.Context(), out, io.Discard, st, m, []int64{1, 1}); err == nil {
-		t.Fatal("mergeOutput with wrong row counts succeeded")
+	o, err := createOutput(out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
 	}
+	merger, err := shard.NewMerger(st, m, o.w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := &shard.Result{Streams: []shard.StreamResult{{Rows: 1}, {Rows: 1}}}
+	if _, err := finishOutput(t.Context(), o, merger, reported); err == nil {
+		t.Fatal("finishOutput with wrong row counts succeeded")
+	}
+	o.discard()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.Name() != filepath.Base(out)+".bqread" {

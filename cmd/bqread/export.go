@@ -533,14 +533,28 @@ func sameExport(m *session.Manifest, p *exportPlan, endpoint string) error {
 	return nil
 }
 
-// runSession runs the workers, merges their segments and returns the summary.
+// runSession runs the workers, merges their segments and returns the summary. Where the output
+// format allows (Arrow, Parquet), segments are merged into the output file as they are committed,
+// so that little is left to copy once the streams are read.
 func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *store.Dir, m *session.Manifest) (*summary, error) {
+	out, err := createOutput(opts.out, opts.stdout)
+	if err != nil {
+		return nil, err
+	}
+	defer out.discard()
+	merger, err := shard.NewMerger(st, m, out.w)
+	if err != nil {
+		return nil, err
+	}
 	log := slog.New(slog.NewTextHandler(opts.stderr, nil))
 	prog := newProgress(p.progress, opts.stderr, log, len(m.Streams), m.EstimatedRows)
+	cfg := shard.Config{WorkDir: st.Root(), Parallelism: opts.parallelism, MaxRestarts: maxRestarts, OnEvent: prog.event, Log: log}
+	if out.f != nil { // stdout gets nothing until every stream is read
+		cfg.Merger = merger
+	}
 	start := time.Now()
 	prog.start(ctx)
-	res, err := shard.Run(ctx, shard.Config{WorkDir: st.Root(), Parallelism: opts.parallelism,
-		MaxRestarts: maxRestarts, OnEvent: prog.event, Log: log})
+	res, err := shard.Run(ctx, cfg)
 	prog.stop()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("export interrupted: %w", ctx.Err())
@@ -548,12 +562,8 @@ func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *sto
 	if err != nil {
 		return nil, err
 	}
-	want := make([]int64, len(res.Streams))
-	for i, s := range res.Streams {
-		want[i] = s.Rows
-	}
 	merge := time.Now()
-	written, err := mergeOutput(ctx, opts.out, opts.stdout, st, m, want)
+	written, err := finishOutput(ctx, out, merger, res)
 	if err != nil {
 		return nil, err
 	}
@@ -562,20 +572,47 @@ func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *sto
 	return sum, nil
 }
 
-// mergeOutput merges the segments into out (tmp, fsync, rename) or onto stdout for "-".
-func mergeOutput(ctx context.Context, out string, stdout io.Writer, st *store.Dir, m *session.Manifest, want []int64) (shard.MergeStats, error) {
+// finishOutput merges what is left, checking the segments against the rows each stream's
+// workers reported, and puts the output in place.
+func finishOutput(ctx context.Context, out *outputFile, merger *shard.Merger, res *shard.Result) (shard.MergeStats, error) {
+	want := make([]int64, len(res.Streams))
+	for i, s := range res.Streams {
+		want[i] = s.Rows
+	}
+	written, err := merger.Finish(ctx, want)
+	if err == nil {
+		err = out.commit()
+	}
+	return written, err
+}
+
+// outputFile is where the merge writes: a temp file beside --out that commit renames over it, or
+// stdout for "-".
+type outputFile struct {
+	path string
+	f    *os.File // the temp file; nil for stdout
+	w    io.Writer
+}
+
+func createOutput(out string, stdout io.Writer) (*outputFile, error) {
 	if out == "-" {
-		return shard.Merge(ctx, st, m, want, stdout)
+		return &outputFile{path: out, w: stdout}, nil
 	}
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
 	if err != nil {
-		return shard.MergeStats{}, fmt.Errorf("create output: %w", err)
+		return nil, fmt.Errorf("create output: %w", err)
 	}
-	defer os.Remove(f.Name())
-	stats, err := shard.Merge(ctx, st, m, want, store.NewWritebackFile(f))
-	if err == nil {
-		err = f.Chmod(0o644) // CreateTemp makes 0600; the output is an ordinary file
+	return &outputFile{path: out, f: f, w: store.NewWritebackFile(f)}, nil
+}
+
+// commit makes the temp file the output: fsync, rename, fsync of the directory.
+func (o *outputFile) commit() error {
+	if o.f == nil {
+		return nil
 	}
+	f := o.f
+	o.f = nil
+	err := f.Chmod(0o644) // CreateTemp makes 0600; the output is an ordinary file
 	if err == nil {
 		err = f.Sync()
 	}
@@ -583,15 +620,25 @@ func mergeOutput(ctx context.Context, out string, stdout io.Writer, st *store.Di
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), out)
+		err = os.Rename(f.Name(), o.path)
 	}
 	if err == nil {
-		err = store.SyncDir(filepath.Dir(out))
+		err = store.SyncDir(filepath.Dir(o.path))
 	}
 	if err != nil {
-		return shard.MergeStats{}, fmt.Errorf("write %s: %w", out, err)
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", o.path, err)
 	}
-	return stats, nil
+	return nil
+}
+
+// discard removes the temp file unless commit put it in place.
+func (o *outputFile) discard() {
+	if o.f != nil {
+		o.f.Close()
+		os.Remove(o.f.Name())
+		o.f = nil
+	}
 }
 
 // summary is the --summary JSON.

@@ -54,33 +54,39 @@ func fastestOf(rs []result, phase, client string) *result {
 	return best
 }
 
-// limitCheck compares bqread Arrow → arrow to the limit at every stream count.
+// limitCheck compares bqread Arrow → arrow to the limit at every stream count, and reports the
+// same ratio with --stream-bandwidth and the write limit's, which are not checked.
 func limitCheck(rs []result, streams []int) check {
-	var parts []string
-	ok, seen := true, false
-	for _, s := range streams {
-		b := find(rs, phaseBase, clientBqread, "arrow", "arrow", s)
-		if b == nil || b.VsLimit == 0 {
-			continue
-		}
-		seen = true
-		ok = ok && b.VsLimit >= limitTarget
-		parts = append(parts, fmt.Sprintf("%d streams %.2f×", s, b.VsLimit))
-	}
-	if !seen {
+	ok := true
+	checked := vsLimit(rs, phaseBase, clientBqread, "arrow", streams, func(v float64) { ok = ok && v >= limitTarget })
+	if len(checked) == 0 {
 		return check{Target: targetLimit, Status: statusSkip, Detail: skipNoResults + " (needs arrow wire and arrow output)"}
 	}
-	detail := strings.Join(parts, ", ")
-	var shaped []string
-	for _, s := range streams {
-		if r := find(rs, phaseShaped, clientBqread, "arrow", "arrow", s); r != nil && r.VsLimit > 0 {
-			shaped = append(shaped, fmt.Sprintf("%d streams %.2f×", s, r.VsLimit))
-		}
-	}
-	if len(shaped) > 0 {
+	detail := strings.Join(checked, ", ")
+	if shaped := vsLimit(rs, phaseShaped, clientBqread, "arrow", streams, nil); len(shaped) > 0 {
 		detail += "; with --stream-bandwidth (not checked): " + strings.Join(shaped, ", ")
 	}
+	if written := vsLimit(rs, phaseBase, clientWrite, "", streams, nil); len(written) > 0 {
+		detail += "; limit+write (not checked): " + strings.Join(written, ", ")
+	}
 	return check{Target: targetLimit, Status: status(ok), Detail: detail}
+}
+
+// vsLimit lists "S streams R×" for the Arrow-wire results of client with output format output, at
+// each stream count measured, passing each ratio to the limit to seen if it is not nil.
+func vsLimit(rs []result, phase, client, output string, streams []int, seen func(float64)) []string {
+	var parts []string
+	for _, s := range streams {
+		r := find(rs, phase, client, "arrow", output, s)
+		if r == nil || r.VsLimit == 0 {
+			continue
+		}
+		if seen != nil {
+			seen(r.VsLimit)
+		}
+		parts = append(parts, fmt.Sprintf("%d streams %.2f×", s, r.VsLimit))
+	}
+	return parts
 }
 
 // scalingCheck compares shaped Arrow → Parquet throughput at S streams with S times the 1-stream

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync/atomic"
 
 	storage "cloud.google.com/go/bigquery/storage/apiv1"
@@ -16,7 +17,9 @@ import (
 )
 
 // runLimit is the receive limit: it creates a session of j.Streams streams in j.Wire format and
-// reads every stream at once, one goroutine and one connection each, discarding the payloads.
+// reads every stream at once, one goroutine and one connection each, discarding the payloads. With
+// j.Out set it is the write limit: each stream's payloads are appended to the file j.Out.I as
+// they come (no fsync, no file format), the least any client that writes what it reads must do.
 func runLimit(ctx context.Context, j childJob) (childResult, error) {
 	format := storagepb.DataFormat_ARROW
 	if j.Wire == "avro" {
@@ -44,9 +47,18 @@ func runLimit(ctx context.Context, j childJob) (childResult, error) {
 	}
 	var rows, bytes atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	for _, s := range rs.GetStreams() {
+	for i, s := range rs.GetStreams() {
 		g.Go(func() error {
-			r, b, err := drain(gctx, client, s.GetName())
+			w := io.Discard
+			if j.Out != "" {
+				f, err := os.Create(fmt.Sprintf("%s.%d", j.Out, i))
+				if err != nil {
+					return fmt.Errorf("limit: %w", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			r, b, err := drain(gctx, client, s.GetName(), w)
 			rows.Add(r)
 			bytes.Add(b)
 			return err
@@ -58,8 +70,8 @@ func runLimit(ctx context.Context, j childJob) (childResult, error) {
 	return childResult{Rows: rows.Load(), Bytes: bytes.Load(), Streams: len(rs.GetStreams())}, nil
 }
 
-// drain reads one stream to its end and counts rows and payload bytes.
-func drain(ctx context.Context, client *storage.BigQueryReadClient, stream string) (rows, bytes int64, err error) {
+// drain reads one stream to its end, writes the payloads to w and counts rows and payload bytes.
+func drain(ctx context.Context, client *storage.BigQueryReadClient, stream string, w io.Writer) (rows, bytes int64, err error) {
 	rr, err := client.ReadRows(ctx, &storagepb.ReadRowsRequest{ReadStream: stream})
 	if err != nil {
 		return 0, 0, fmt.Errorf("limit read %s: %w", stream, err)
@@ -73,6 +85,11 @@ func drain(ctx context.Context, client *storage.BigQueryReadClient, stream strin
 			return rows, bytes, fmt.Errorf("limit read %s at row %d: %w", stream, rows, err)
 		}
 		rows += resp.GetRowCount()
-		bytes += int64(len(resp.GetArrowRecordBatch().GetSerializedRecordBatch()) + len(resp.GetAvroRows().GetSerializedBinaryRows()))
+		for _, p := range [][]byte{resp.GetArrowRecordBatch().GetSerializedRecordBatch(), resp.GetAvroRows().GetSerializedBinaryRows()} {
+			if _, err := w.Write(p); err != nil {
+				return rows, bytes, fmt.Errorf("limit write: %w", err)
+			}
+			bytes += int64(len(p))
+		}
 	}
 }

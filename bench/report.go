@@ -93,7 +93,9 @@ func (rep *report) print(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\nMB/s: wire payload. RSS: peak of bqread's coordinator, the peer or the limit process; worker RSS: the largest\n"+
 		"worker's peak (both sampled from /proc every 20 ms). CPU: % of all cores used by the client and the emulator /\n"+
-		"by every process on the machine (ours/all; all well above ours means other work disturbed the run).")
+		"by every process on the machine (ours/all; all well above ours means other work disturbed the run).\n"+
+		"limit+write: the limit appending each stream's payloads to a file of its own, no fsync: the least that\n"+
+		"any client writing what it reads must do.")
 	for _, c := range rep.Checks {
 		fmt.Fprintf(w, "%s  %s: %s\n", c.Status, c.Target, c.Detail)
 	}

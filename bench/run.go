@@ -26,6 +26,7 @@ const (
 	clientBqread = "bqread"
 	clientPeer   = "peer"
 	clientLimit  = "limit"
+	clientWrite  = "limit+write" // the limit writing the payloads once (runLimit with an Out)
 )
 
 // bench holds what the measurements share.
@@ -134,6 +135,13 @@ func (b *bench) base(ctx context.Context, inst *emulator.Instance, t table) ([]r
 		}
 		for _, w := range b.cfg.wires {
 			r, err := b.limit(ctx, inst, t, phaseBase, w, s)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, r)
+		}
+		if slices.Contains(b.cfg.wires, "arrow") && slices.Contains(b.cfg.formats, "arrow") {
+			r, err := b.writeLimit(ctx, inst, t, s)
 			if err != nil {
 				return out, err
 			}
@@ -293,6 +301,22 @@ func (b *bench) peer(ctx context.Context, inst *emulator.Instance, t table, phas
 func (b *bench) limit(ctx context.Context, inst *emulator.Instance, t table, phase, wire string, streams int) (result, error) {
 	return b.fastest(ctx, func() (result, error) {
 		return b.child(ctx, clientLimit, b.job(inst, t, wire, streams), phase, "", t)
+	})
+}
+
+// writeLimit measures the limit that also writes the Arrow payloads once, one file per stream.
+func (b *bench) writeLimit(ctx context.Context, inst *emulator.Instance, t table, streams int) (result, error) {
+	return b.fastest(ctx, func() (result, error) {
+		j := b.job(inst, t, "arrow", streams)
+		j.Out = filepath.Join(b.dir, "limit-out")
+		defer func() {
+			for i := range streams {
+				os.Remove(fmt.Sprintf("%s.%d", j.Out, i))
+			}
+		}()
+		r, err := b.child(ctx, clientLimit, j, phaseBase, "", t)
+		r.Client = clientWrite
+		return r, err
 	})
 }
 

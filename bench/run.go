@@ -252,7 +252,7 @@ func (b *bench) fastest(ctx context.Context, f func() (result, error)) (result, 
 }
 
 func (b *bench) logResult(r result) {
-	fmt.Fprintf(b.cfg.log, "bench: %-6s %-6s %-14s streams %2d (granted %2d)  %8.0f rows/s  %7.1f MB/s  %5.2fs\n",
+	fmt.Fprintf(b.cfg.log, "bench: %-6s %-11s %-14s streams %2d (granted %2d)  %8.0f rows/s  %7.1f MB/s  %5.2fs\n",
 		r.Phase, r.Client, r.caseName(), r.Streams, r.Granted, r.RowsPerSec, r.MBPerSec, r.Seconds)
 }
 

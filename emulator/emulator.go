@@ -21,7 +21,10 @@ import (
 const (
 	DefaultResponseBytes = 4 << 20
 	DefaultCacheBytes    = 256 << 20
-	defaultAddr          = "127.0.0.1:0"
+	// DefaultMaxConcurrentReads is the real service's concurrent ReadRows quota in the US and EU
+	// multi-regions (400 elsewhere).
+	DefaultMaxConcurrentReads = 2000
+	defaultAddr               = "127.0.0.1:0"
 	// maxResponse is the real service's limit on one ReadRows response.
 	maxResponse = 128 << 20
 	// maxMessage leaves room above maxResponse for the response's other fields.
@@ -46,6 +49,11 @@ type Options struct {
 	Latency time.Duration
 	// CacheBytes bounds the cache of encoded payloads (default 256 MiB).
 	CacheBytes int64
+	// MaxConcurrentReads is how many ReadRows calls are served at once (default
+	// DefaultMaxConcurrentReads, the real service's quota in the US and EU multi-regions). One
+	// more fails with RESOURCE_EXHAUSTED "Concurrent stream usage exceeded" and a RetryInfo, as
+	// the real service's does.
+	MaxConcurrentReads int
 	// Now is the clock, for tests that expire sessions; nil means time.Now.
 	Now func() time.Time
 	// Logger receives recovered panics and serving errors; nil means slog.Default().
@@ -93,6 +101,7 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 		now:           o.Now,
 		faults:        newFaultState(o.Faults),
 		shaper:        newShaper(o.StreamBandwidth, o.Latency),
+		maxReads:      int64(o.MaxConcurrentReads),
 		streams:       map[string]*readStream{},
 	}
 	inst.grpc = grpc.NewServer(
@@ -126,6 +135,9 @@ func (o Options) withDefaults() Options {
 	o.ResponseBytes = min(o.ResponseBytes, maxResponse)
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = DefaultCacheBytes
+	}
+	if o.MaxConcurrentReads <= 0 {
+		o.MaxConcurrentReads = DefaultMaxConcurrentReads
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -108,6 +108,16 @@ func (f *faultState) sentRows(stream string, n int64) {
 	f.mu.Unlock()
 }
 
+// exhausted is RESOURCE_EXHAUSTED with msg and a RetryInfo of retryDelay, the real service's
+// answer over a quota.
+func exhausted(msg string) error {
+	s, err := status.New(codes.ResourceExhausted, msg).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(retryDelay)})
+	if err != nil {
+		return status.Errorf(codes.Internal, "build status: %v", err)
+	}
+	return s.Err()
+}
+
 func faultError(ctx context.Context, f Fault, st *readStream) error {
 	switch f.Kind {
 	case FaultUnavailable:
@@ -117,12 +127,7 @@ func faultError(ctx context.Context, f Fault, st *readStream) error {
 	case FaultEOS:
 		return status.Error(codes.Internal, "Received unexpected EOS on DATA frame from server (emulator fault)")
 	case FaultResourceExhausted:
-		s, err := status.New(codes.ResourceExhausted, "emulator fault: Concurrent stream usage exceeded").
-			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(retryDelay)})
-		if err != nil {
-			return status.Errorf(codes.Internal, "build fault status: %v", err)
-		}
-		return s.Err()
+		return exhausted("emulator fault: Concurrent stream usage exceeded")
 	case FaultStall:
 		<-ctx.Done()
 		return status.FromContextError(ctx.Err()).Err()

@@ -2,9 +2,11 @@ package emulator
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -148,5 +150,44 @@ func TestStreamBandwidthThrottles(t *testing.T) {
 	}
 	if !throttled {
 		t.Error("no response reports throttling under a bandwidth limit")
+	}
+}
+
+// TestConcurrentReadQuota checks that ReadRows calls over MaxConcurrentReads fail with
+// RESOURCE_EXHAUSTED and a RetryInfo, and that a call's slot is free again once it ends.
+func TestConcurrentReadQuota(t *testing.T) {
+	env := startEnv(t, Options{ResponseBytes: 4 << 10, Latency: 100 * time.Millisecond, MaxConcurrentReads: 1})
+	table := genTable(t, env, "quota", 1000)
+	sess := env.mustSession(t, sessionOpts{table: table, maxStreams: 2})
+	if len(sess.GetStreams()) != 2 {
+		t.Fatalf("%d streams, want 2", len(sess.GetStreams()))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	first, err := env.client.ReadRows(ctx, &storagepb.ReadRowsRequest{ReadStream: sess.GetStreams()[0].GetName()})
+	if err == nil {
+		_, err = first.Recv() // the call is being served: one response out, more to come
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := sess.GetStreams()[1].GetName()
+	_, err = env.readStream(t.Context(), second, 0)
+	if status.Code(err) != codes.ResourceExhausted || !hasRetryInfo(err) || !strings.Contains(err.Error(), "Concurrent stream usage exceeded") {
+		t.Fatalf("second ReadRows over a quota of 1: %v, want RESOURCE_EXHAUSTED with RetryInfo", err)
+	}
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rr, err := env.client.ReadRows(t.Context(), &storagepb.ReadRowsRequest{ReadStream: second})
+		if err == nil {
+			_, err = rr.Recv()
+		}
+		if err == nil {
+			break
+		}
+		if status.Code(err) != codes.ResourceExhausted || time.Now().After(deadline) {
+			t.Fatalf("ReadRows after the first call ended: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
@@ -38,6 +39,8 @@ type readServer struct {
 	now           func() time.Time
 	faults        *faultState
 	shaper        *shaper
+	maxReads      int64        // ReadRows calls served at once, at most
+	reads         atomic.Int64 // ReadRows calls being served
 
 	mu      sync.Mutex
 	streams map[string]*readStream
@@ -319,6 +322,10 @@ func (s *readServer) SplitReadStream(_ context.Context, req *storagepb.SplitRead
 }
 
 func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQueryRead_ReadRowsServer) error {
+	defer s.reads.Add(-1)
+	if n := s.reads.Add(1); n > s.maxReads {
+		return exhausted(fmt.Sprintf("Concurrent stream usage exceeded: %d ReadRows calls at once, the quota is %d", n, s.maxReads))
+	}
 	st, err := s.lookupStream(req.GetReadStream())
 	if err != nil {
 		return err

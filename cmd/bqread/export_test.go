@@ -642,6 +642,38 @@ func TestExportFaults(t *testing.T) {
 	}
 }
 
+// TestExportOverConcurrencyQuota runs more workers at once than the server serves ReadRows calls:
+// the calls over the quota get RESOURCE_EXHAUSTED with a RetryInfo, the workers wait and retry,
+// and every row arrives once.
+func TestExportOverConcurrencyQuota(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10,
+		Latency: 2 * time.Millisecond, MaxConcurrentReads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	out := filepath.Join(t.TempDir(), "items.ndjson")
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out,
+		"--streams", "3", "--parallelism", "3", "--progress", "none", "--summary", "-"}, nil, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	var s struct {
+		Streams int `json:"streams"`
+		Retries int `json:"retries"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Streams != 3 || s.Retries == 0 {
+		t.Errorf("streams %d, retries %d: want 3 streams read one at a time, with retries", s.Streams, s.Retries)
+	}
+	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ (-want +got):\n%s", diff)
+	}
+}
+
 // checkExpired checks that an export whose session expired said so in one line and left nothing.
 func checkExpired(t *testing.T, out, stderr string) {
 	t.Helper()

@@ -22,6 +22,7 @@ type serveOptions struct {
 	bandwidth     string
 	cacheSize     string
 	latency       time.Duration
+	maxReads      int
 
 	stdout io.Writer
 }
@@ -49,6 +50,9 @@ real service fails. KIND is one of:
   deadline            DEADLINE_EXCEEDED
   expired             FAILED_PRECONDITION "session expired" (not retryable)
 --stream-bandwidth caps each stream (25MiB/s, 500KB/s, 1000000) and --latency delays each response.
+--max-concurrent-streams is the quota of ReadRows calls served at once (the real service's is 2,000
+in the US and EU multi-regions, 400 elsewhere); a call over it gets RESOURCE_EXHAUSTED "Concurrent
+stream usage exceeded" with a RetryInfo.
 
 The first line on stdout is "listening on HOST:PORT" (gRPC), the second "http on HOST:PORT". It
 serves until SIGINT or SIGTERM and then exits 0.
@@ -73,6 +77,7 @@ serves until SIGINT or SIGTERM and then exits 0.
 	f.DurationVar(&opts.latency, "latency", 0, "delay added before each ReadRows response, e.g. 5ms")
 	f.StringVar(&opts.cacheSize, "cache-size", "", fmt.Sprintf("memory for encoded payloads kept for the next read of the same rows, e.g. 4GiB (default %d MiB)",
 		emulator.DefaultCacheBytes>>20))
+	f.IntVar(&opts.maxReads, "max-concurrent-streams", emulator.DefaultMaxConcurrentReads, "ReadRows calls served at once; more get RESOURCE_EXHAUSTED")
 	return cmd
 }
 
@@ -83,6 +88,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if opts.latency < 0 {
 		return usageErrorf("--latency must not be negative, got %s", opts.latency)
+	}
+	if opts.maxReads < 1 {
+		return usageErrorf("--max-concurrent-streams must be 1 or more, got %d", opts.maxReads)
 	}
 	var faults []emulator.Fault
 	for _, spec := range opts.faults {
@@ -101,14 +109,15 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		return usageErrorf("--cache-size: %v", err)
 	}
 	inst, err := emulator.Start(ctx, emulator.Options{
-		DataDir:         opts.dataDir,
-		GRPCAddr:        opts.addr,
-		HTTPAddr:        opts.httpAddr,
-		ResponseBytes:   opts.responseBytes,
-		Faults:          faults,
-		StreamBandwidth: bandwidth,
-		Latency:         opts.latency,
-		CacheBytes:      cache,
+		DataDir:            opts.dataDir,
+		GRPCAddr:           opts.addr,
+		HTTPAddr:           opts.httpAddr,
+		ResponseBytes:      opts.responseBytes,
+		Faults:             faults,
+		StreamBandwidth:    bandwidth,
+		Latency:            opts.latency,
+		CacheBytes:         cache,
+		MaxConcurrentReads: opts.maxReads,
 	})
 	if err != nil {
 		return fmt.Errorf("start the emulator: %w", err)

@@ -170,7 +170,7 @@ func TestMergeOutputFailureLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := createOutput(out, io.Discard)
+	o, err := createOutput(out, st.Root(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -537,7 +537,7 @@ func sameExport(m *session.Manifest, p *exportPlan, endpoint string) error {
 // format allows (Arrow, Parquet), segments are merged into the output file as they are committed,
 // so that little is left to copy once the streams are read.
 func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *store.Dir, m *session.Manifest) (*summary, error) {
-	out, err := createOutput(opts.out, opts.stdout)
+	out, err := createOutput(opts.out, st.Root(), opts.stdout)
 	if err != nil {
 		return nil, err
 	}
@@ -586,19 +586,33 @@ func finishOutput(ctx context.Context, out *outputFile, merger *shard.Merger, re
 	return written, err
 }
 
-// outputFile is where the merge writes: a temp file beside --out that commit renames over it, or
-// stdout for "-".
+// outputFile is where the merge writes: a temp file that commit renames to --out, or stdout for
+// "-".
 type outputFile struct {
 	path string
 	f    *os.File // the temp file; nil for stdout
 	w    io.Writer
 }
 
-func createOutput(out string, stdout io.Writer) (*outputFile, error) {
+// outputTempName is the temp output in the work dir. It has one name, so that a resumed export
+// writes over what a killed one left, and removing the work dir removes it.
+const outputTempName = "output.tmp"
+
+// createOutput creates the temp output: in the work dir when that is on the output's filesystem
+// (the default, <out>.bqread), else beside --out as a hidden file.
+func createOutput(out, workDir string, stdout io.Writer) (*outputFile, error) {
 	if out == "-" {
 		return &outputFile{path: out, w: stdout}, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	var (
+		f   *os.File
+		err error
+	)
+	if store.SameFilesystem(workDir, filepath.Dir(out)) {
+		f, err = os.Create(filepath.Join(workDir, outputTempName))
+	} else {
+		f, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)
 	}

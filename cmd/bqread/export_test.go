@@ -387,21 +387,27 @@ func TestExportKeepsRowOrder(t *testing.T) {
 			} else {
 				tbl = readArrowFile(t, out)
 			}
-			var ids []int64
-			tr := array.NewTableReader(tbl, 1024)
-			defer tr.Release()
-			for tr.Next() {
-				ids = append(ids, tr.Record().Column(0).(*array.Int64).Int64Values()...)
-			}
-			for i, id := range ids {
-				if id != int64(i) {
-					t.Fatalf("row %d has id %d: rows out of (stream, offset) order", i, id)
-				}
-			}
-			if len(ids) != testRows {
-				t.Errorf("%d rows, want %d", len(ids), testRows)
-			}
+			checkIDsInOrder(t, tbl)
 		})
+	}
+}
+
+// checkIDsInOrder checks that the test table's ids come out 0, 1, 2... testRows-1.
+func checkIDsInOrder(t *testing.T, tbl arrow.Table) {
+	t.Helper()
+	var ids []int64
+	tr := array.NewTableReader(tbl, 1024)
+	defer tr.Release()
+	for tr.Next() {
+		ids = append(ids, tr.Record().Column(0).(*array.Int64).Int64Values()...)
+	}
+	for i, id := range ids {
+		if id != int64(i) {
+			t.Fatalf("row %d has id %d: rows out of (stream, offset) order", i, id)
+		}
+	}
+	if len(ids) != testRows {
+		t.Errorf("%d rows, want %d", len(ids), testRows)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bqread/bqread/emulator"
@@ -204,6 +205,41 @@ func TestExportResumeAfterCoordinatorStops(t *testing.T) {
 			if _, err := os.Stat(workDir); !os.IsNotExist(err) {
 				t.Errorf("work dir left after the resumed export succeeded: %v", err)
 			}
+		})
+	}
+}
+
+// TestExportResumeMergedWhileReading interrupts Arrow and Parquet exports, whose segments are
+// merged into the temp output as they are committed, and resumes them: nothing is left beside
+// --out in between, and the resumed output holds every row once, in order.
+func TestExportResumeMergedWhileReading(t *testing.T) {
+	inst := stallingEmulator(t)
+	for _, format := range []string{"arrow", "parquet"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			out := filepath.Join(dir, "items."+format)
+			args := stalledArgs(inst, out)
+			cmd := exec.Command(os.Args[0], args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitStalled(t, out+".bqread")
+			cmd.Process.Signal(syscall.SIGINT)
+			if err := cmd.Wait(); cmd.ProcessState.ExitCode() != exitInterrupted {
+				t.Fatalf("interrupted export: %v, want exit %d", err, exitInterrupted)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != "items."+format+".bqread" {
+				t.Fatalf("beside --out after the interrupt: %v, want only the work dir", entries)
+			}
+			runResume(t, args)
+			var tbl arrow.Table
+			if format == "parquet" {
+				tbl = readParquet(t, out)
+			} else {
+				tbl = readArrowFile(t, out)
+			}
+			checkIDsInOrder(t, tbl)
 		})
 	}
 }

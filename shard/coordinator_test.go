@@ -22,7 +22,6 @@ import (
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/bqread/bqread/internal/event"
@@ -233,25 +232,13 @@ func TestRunMergesWhileReading(t *testing.T) {
 	if _, err := mg.Finish(t.Context(), want); err != nil {
 		t.Fatal(err)
 	}
-	var got, wantX []int64
+	var wantX []int64
 	for i, n := range want {
 		for k := range n {
 			wantX = append(wantX, int64(1000*i)+k)
 		}
 	}
-	fr, err := ipc.NewFileReader(bytes.NewReader(out.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fr.Close()
-	for i := range fr.NumRecords() {
-		rec, err := fr.Record(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, rec.Column(0).(*array.Int64).Int64Values()...)
-	}
-	if !slices.Equal(got, wantX) {
+	if got := firstColumn(t, "arrow", out.Bytes()); !slices.Equal(got, wantX) {
 		t.Errorf("merged x = %v, want %v", got, wantX)
 	}
 	if res.Rows != 60 {

@@ -206,10 +206,16 @@ func (e *workerEnv) mergedIDs(t *testing.T, m *session.Manifest, want []int64) [
 	if _, err := mergeAll(t, e.st, m, want, &buf); err != nil {
 		t.Fatal(err)
 	}
+	return firstColumn(t, m.Output.Format, buf.Bytes())
+}
+
+// firstColumn returns the first column, an int64 one, of a Parquet or Arrow file, in row order.
+func firstColumn(t *testing.T, format string, data []byte) []int64 {
+	t.Helper()
 	var recs []arrow.Record
-	switch m.Output.Format {
+	switch format {
 	case "parquet":
-		tbl, err := pqarrow.ReadTable(t.Context(), bytes.NewReader(buf.Bytes()), nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		tbl, err := pqarrow.ReadTable(t.Context(), bytes.NewReader(data), nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +227,7 @@ func (e *workerEnv) mergedIDs(t *testing.T, m *session.Manifest, want []int64) [
 			recs = append(recs, tr.Record())
 		}
 	case "arrow":
-		fr, err := ipc.NewFileReader(bytes.NewReader(buf.Bytes()))
+		fr, err := ipc.NewFileReader(bytes.NewReader(data))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -381,13 +381,7 @@ func TestExportKeepsRowOrder(t *testing.T) {
 			t.Parallel()
 			out := filepath.Join(t.TempDir(), "items."+format)
 			mustExport(t, testTable, "-o", out, "--streams", "3", "--parallelism", "3", "--segment-rows", "300")
-			var tbl arrow.Table
-			if format == "parquet" {
-				tbl = readParquet(t, out)
-			} else {
-				tbl = readArrowFile(t, out)
-			}
-			checkIDsInOrder(t, tbl)
+			checkIDsInOrder(t, readTable(t, format, out))
 		})
 	}
 }
@@ -409,6 +403,15 @@ func checkIDsInOrder(t *testing.T, tbl arrow.Table) {
 	if len(ids) != testRows {
 		t.Errorf("%d rows, want %d", len(ids), testRows)
 	}
+}
+
+// readTable reads a Parquet or Arrow output file.
+func readTable(t *testing.T, format, path string) arrow.Table {
+	t.Helper()
+	if format == "parquet" {
+		return readParquet(t, path)
+	}
+	return readArrowFile(t, path)
 }
 
 // readArrowFile reads an Arrow IPC file with arrow-go's file reader, batches in footer order.

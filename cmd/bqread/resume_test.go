@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bqread/bqread/emulator"
@@ -233,13 +232,7 @@ func TestExportResumeMergedWhileReading(t *testing.T) {
 				t.Fatalf("beside --out after the interrupt: %v, want only the work dir", entries)
 			}
 			runResume(t, args)
-			var tbl arrow.Table
-			if format == "parquet" {
-				tbl = readParquet(t, out)
-			} else {
-				tbl = readArrowFile(t, out)
-			}
-			checkIDsInOrder(t, tbl)
+			checkIDsInOrder(t, readTable(t, format, out))
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/bqread/bqread/decode"
 	"github.com/bqread/bqread/output"
@@ -61,33 +60,13 @@ func readBackAsNDJSON(t *testing.T, format, path string) []byte {
 			t.Fatal(err)
 		}
 		return data
-	case "parquet":
-		tbl := readParquet(t, path)
+	case "parquet", "arrow":
+		tbl := readTable(t, format, path)
 		tr := array.NewTableReader(tbl, -1)
 		defer tr.Release()
 		return renderNDJSON(t, tbl.Schema(), func(yield func(arrow.Record)) {
 			for tr.Next() {
 				yield(tr.Record())
-			}
-		})
-	case "arrow":
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		r, err := ipc.NewFileReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		return renderNDJSON(t, r.Schema(), func(yield func(arrow.Record)) {
-			for i := range r.NumRecords() {
-				rec, err := r.Record(i)
-				if err != nil {
-					t.Fatal(err)
-				}
-				yield(rec)
 			}
 		})
 	}

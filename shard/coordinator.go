@@ -334,6 +334,9 @@ func (c *coordinator) readEvents(r io.Reader, p *procState) {
 			continue
 		}
 		c.apply(p, e)
+		if e.Kind == event.Segment {
+			c.live.add(e.Path) // outside apply's lock: it waits while the merge catches up
+		}
 	}
 	io.Copy(io.Discard, r)
 }
@@ -358,7 +361,6 @@ func (c *coordinator) apply(p *procState, e event.Event) {
 	}
 	if e.Kind == event.Segment {
 		s.Segments++
-		c.live.add(e.Path)
 	}
 	if e.Kind == event.Done {
 		p.done = true

@@ -30,10 +30,14 @@ var ErrUsage = errors.New("shard: bad worker input")
 const DefaultIdleTimeout = 2 * time.Minute
 
 // Segment bounds used when the manifest leaves them zero: a segment is committed at this many rows
-// or wire bytes, whichever comes first.
+// or wire bytes, whichever comes first. Arrow output has smaller segments: they are merged while
+// the streams are read, so the smaller each stream's last segment, the less is left to copy after
+// the read, and segment ends do not show in the file (its record batches are the wire's). Parquet's
+// row groups end where segments do, so its segments stay large.
 const (
-	DefaultSegmentRows  = 1 << 20
-	DefaultSegmentBytes = 256 << 20
+	DefaultSegmentRows       = 1 << 20
+	DefaultSegmentBytes      = 256 << 20
+	DefaultArrowSegmentBytes = 32 << 20
 )
 
 // progressEvery is the least time between two progress events of a worker.
@@ -123,7 +127,11 @@ func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer
 	if m.Output.SegmentRows <= 0 {
 		m.Output.SegmentRows = DefaultSegmentRows
 	}
-	if m.Output.SegmentBytes <= 0 {
+	switch {
+	case m.Output.SegmentBytes > 0:
+	case f == output.Arrow:
+		m.Output.SegmentBytes = DefaultArrowSegmentBytes
+	default:
 		m.Output.SegmentBytes = DefaultSegmentBytes
 	}
 	for _, o := range opts {

@@ -404,3 +404,17 @@ func TestMergeDiskFull(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultSegmentBytes(t *testing.T) {
+	for format, want := range map[string]int64{"arrow": DefaultArrowSegmentBytes, "parquet": DefaultSegmentBytes, "ndjson": DefaultSegmentBytes} {
+		e := newWorkerEnv(t)
+		e.plan(t, "arrow", format, 1, 0)
+		w, err := newWorker(t.Context(), filepath.Join(e.dir, session.ManifestName), 0, event.NewWriter(io.Discard), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.m.Output.SegmentBytes; got != want {
+			t.Errorf("%s output: segments of %d bytes, want %d", format, got, want)
+		}
+	}
+}

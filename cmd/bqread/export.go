@@ -167,6 +167,7 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	sum.WallSeconds = time.Since(start).Seconds()
 	sum.Phases.Session = sessionDone.Sub(start).Seconds()
 	sum.Phases.Cleanup = time.Since(cleanup).Seconds()
+	reportDone(plan.progress, opts.stderr, slog.New(slog.NewTextHandler(opts.stderr, nil)), sum)
 	return opts.writeSummary(sum)
 }
 

@@ -43,14 +43,35 @@ type streamState struct {
 
 // newProgress returns a display in mode (auto picks bar when w is a terminal).
 func newProgress(mode string, w io.Writer, log *slog.Logger, streams int, estRows int64) *progress {
-	if mode == "auto" {
-		mode = "plain"
-		if isTerminal(w) {
-			mode = "bar"
-		}
-	}
-	return &progress{mode: mode, w: w, log: log, estRows: estRows, begin: time.Now(),
+	return &progress{mode: displayMode(mode, w), w: w, log: log, estRows: estRows, begin: time.Now(),
 		streams: make([]streamState, streams), done: make(chan struct{})}
+}
+
+// displayMode resolves auto: bar on a terminal, plain otherwise.
+func displayMode(mode string, w io.Writer) string {
+	switch {
+	case mode != "auto":
+		return mode
+	case isTerminal(w):
+		return "bar"
+	}
+	return "plain"
+}
+
+// reportDone says what a successful export wrote: a line on a terminal (bar), a log record
+// (plain), nothing with none.
+func reportDone(mode string, w io.Writer, log *slog.Logger, s *summary) {
+	out := strings.Join(s.OutputFiles, ", ")
+	if out == "-" {
+		out = "stdout"
+	}
+	elapsed := time.Duration(s.WallSeconds * float64(time.Second)).Round(time.Millisecond)
+	switch displayMode(mode, w) {
+	case "bar":
+		fmt.Fprintf(w, "exported %d rows from %d streams to %s (%s) in %s\n", s.Rows, s.Streams, out, size(s.BytesWritten), elapsed)
+	case "plain":
+		log.Info("done", "rows", s.Rows, "streams", s.Streams, "out", out, "bytes", s.BytesWritten, "seconds", elapsed.Seconds())
+	}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -46,6 +46,26 @@ func TestProgressPlain(t *testing.T) {
 	}
 }
 
+func TestReportDone(t *testing.T) {
+	s := &summary{Rows: 1000, Streams: 4, BytesWritten: 3 << 20, OutputFiles: []string{"trips.parquet"}, WallSeconds: 1.5}
+	var out, logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	reportDone("bar", &out, log, s)
+	if got, want := out.String(), "exported 1000 rows from 4 streams to trips.parquet (3.0 MiB) in 1.5s\n"; got != want {
+		t.Errorf("bar: %q, want %q", got, want)
+	}
+	reportDone("auto", &out, log, s) // not a terminal: a log record
+	if l := logs.String(); !strings.Contains(l, "msg=done rows=1000 streams=4 out=trips.parquet bytes=3145728 seconds=1.5") {
+		t.Errorf("plain: %q", l)
+	}
+	out.Reset()
+	logs.Reset()
+	reportDone("none", &out, log, s)
+	if out.Len()+logs.Len() != 0 {
+		t.Errorf("none wrote %q and %q", out.String(), logs.String())
+	}
+}
+
 func TestETA(t *testing.T) {
 	tests := []struct {
 		fraction float64

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -415,6 +416,65 @@ func TestDefaultSegmentBytes(t *testing.T) {
 		}
 		if got := w.m.Output.SegmentBytes; got != want {
 			t.Errorf("%s output: segments of %d bytes, want %d", format, got, want)
+		}
+	}
+}
+
+// withStore makes the worker commit its segments through st.
+func withStore(st store.Store) WorkerOption { return func(w *worker) { w.st = st } }
+
+// fullStore is a work dir whose disk is full once room bytes of segments were written.
+type fullStore struct {
+	store.Store
+	room *atomic.Int64
+}
+
+func (s fullStore) Create(ctx context.Context, dir string) (store.Pending, error) {
+	p, err := s.Store.Create(ctx, dir)
+	return fullPending{p, s.room}, err
+}
+
+type fullPending struct {
+	store.Pending
+	room *atomic.Int64
+}
+
+func (p fullPending) Write(b []byte) (int, error) {
+	if p.room.Add(-int64(len(b))) < 0 {
+		return 0, &os.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
+	}
+	return p.Pending.Write(b)
+}
+
+// TestWorkerDiskFull fills the disk part way through a stream: the worker stops with a fatal error
+// that says what to do, keeps the segments it committed and leaves no partial one.
+func TestWorkerDiskFull(t *testing.T) {
+	e := newWorkerEnv(t)
+	e.plan(t, "arrow", "ndjson", 1, 200)
+	room := &atomic.Int64{}
+	room.Store(40 << 10)
+	events, err := e.runWorker(t, 0, withStore(fullStore{e.st, room}))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("worker on a full disk: %v, want ENOSPC", err)
+	}
+	last := lastEvent(events)
+	if last.Kind != event.Error || last.Class != event.Fatal || !strings.Contains(last.Message, "the disk is full: free space") {
+		t.Errorf("last event %+v: want a fatal error saying the disk is full and what to do", last)
+	}
+	_, end, err := StreamSegments(t.Context(), e.st, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end == 0 || end >= workerTestRows {
+		t.Errorf("segments hold rows [0, %d): want the ones committed before the disk filled", end)
+	}
+	files, err := filepath.Glob(filepath.Join(e.dir, session.StreamDir(0), "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !strings.HasPrefix(filepath.Base(f), "seg-") || strings.HasSuffix(f, ".tmp") {
+			t.Errorf("%s left in the stream dir", f)
 		}
 	}
 }

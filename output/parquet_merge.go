@@ -18,8 +18,9 @@ var parquetMagic = []byte("PAR1")
 // chunks are copied byte for byte, and one footer lists every part's row groups with their page
 // offsets shifted to where the chunks now are. The footer's schema, created_by, column orders and
 // key-value metadata (the stored Arrow schema) are the first part's; every part must have the same
-// schema. Parts are copied as they come; the footer lists their row groups in merged order. Page indexes and bloom filters, which our writer does not write, are not copied: their
-// references are dropped from the footer.
+// schema. Parts are copied as they come; the footer lists their row groups in merged order. Page
+// indexes and bloom filters, which our writer does not write, are not copied: their references are
+// dropped from the footer.
 type parquetMerger struct {
 	out     *offsetWriter
 	footers []*metadata.FileMetaData

@@ -167,8 +167,11 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	sum.WallSeconds = time.Since(start).Seconds()
 	sum.Phases.Session = sessionDone.Sub(start).Seconds()
 	sum.Phases.Cleanup = time.Since(cleanup).Seconds()
+	if err := opts.writeSummary(sum); err != nil {
+		return err
+	}
 	reportDone(plan.progress, opts.stderr, slog.New(slog.NewTextHandler(opts.stderr, nil)), sum)
-	return opts.writeSummary(sum)
+	return nil
 }
 
 // failed decides what happens to the work dir after err stopped the export, and returns the

@@ -49,7 +49,7 @@ func (o *outputFile) commit() error {
 	}
 	f := o.f
 	o.f = nil
-	err := f.Chmod(0o644) // CreateTemp makes 0600; the output is an ordinary file
+	err := f.Chmod(0o644) // a CreateTemp file is 0600; the output is an ordinary file
 	if err == nil {
 		err = f.Sync()
 	}

@@ -14,14 +14,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/schema"
 )
 
-// ManifestName is the manifest's name in the work dir.
-const ManifestName = "manifest.json"
-
-// manifestVersion changes when a reader of older manifests would misread newer ones.
-const manifestVersion = 1
+// manifestVersion changes when a reader of older manifests would misread newer ones. Version 2:
+// segments count only with a commit record (package workdir).
+const manifestVersion = 2
 
 // ErrManifest is wrapped by errors for a manifest that cannot be read or used.
 var ErrManifest = errors.New("session: invalid manifest")
@@ -116,9 +115,6 @@ func schemaFromArrow(serialized []byte) (schema.Schema, error) {
 	return schema.FromArrow(s)
 }
 
-// StreamDir returns the work-dir folder of stream i's segments.
-func StreamDir(i int) string { return fmt.Sprintf("stream-%06d", i) }
-
 // Save writes m as manifest.json in st, atomically.
 func (m *Manifest) Save(ctx context.Context, st store.Store) error {
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -133,12 +129,12 @@ func (m *Manifest) Save(ctx context.Context, st store.Store) error {
 		f.Abort()
 		return fmt.Errorf("write manifest: %w", err)
 	}
-	return f.Commit(ManifestName)
+	return f.Commit(workdir.ManifestName)
 }
 
 // LoadManifest reads manifest.json from st.
 func LoadManifest(ctx context.Context, st store.Store) (*Manifest, error) {
-	f, err := st.Open(ctx, ManifestName)
+	f, err := st.Open(ctx, workdir.ManifestName)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

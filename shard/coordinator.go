@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bqread/bqread/internal/event"
-	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/session"
 )
 
@@ -104,11 +104,11 @@ func SessionExpired(err error) bool {
 // copies each committed segment into the output while the other streams are read; Merger.Finish
 // completes the output after Run.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	st, err := store.NewDir(cfg.WorkDir)
+	d, err := workdir.Open(cfg.WorkDir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := session.LoadManifest(ctx, st)
+	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
 		return nil, err
 	}
@@ -156,11 +156,7 @@ func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFun
 			if l.err != nil {
 				continue
 			}
-			s, err := parseSegmentName(name)
-			if err == nil {
-				err = mg.Add(ctx, s)
-			}
-			if err != nil {
+			if err := mg.Add(ctx, name); err != nil {
 				l.err = fmt.Errorf("merge while reading: %w", err)
 				fail(l.err)
 			}
@@ -212,7 +208,7 @@ func newCoordinator(cfg Config, streams int) (*coordinator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &coordinator{cfg: cfg, manifest: filepath.Join(cfg.WorkDir, session.ManifestName), log: log,
+	c := &coordinator{cfg: cfg, manifest: filepath.Join(cfg.WorkDir, workdir.ManifestName), log: log,
 		workerProcs: workerProcs(min(max(cfg.Parallelism, 1), streams)), results: make([]StreamResult, streams)}
 	for i := range c.results {
 		c.results[i].Index = i

@@ -25,7 +25,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/bqread/bqread/internal/event"
-	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/schema"
 	"github.com/bqread/bqread/session"
@@ -92,18 +92,18 @@ func fakeWorker(mode string, args []string) int {
 			return 1
 		}
 	}
-	send(event.Event{Kind: event.Segment, Path: SegmentName(i, 0, rows, ext), Lo: 0, Hi: rows, Rows: rows})
+	send(event.Event{Kind: event.Segment, Path: workdir.SegmentName(i, 0, rows, ext), Lo: 0, Hi: rows, Rows: rows})
 	send(event.Event{Kind: event.Done, Rows: rows})
 	return 0
 }
 
 // writeArrowSegment commits segment [0, rows) of stream i: an Arrow file of x = 1000*i + row.
 func writeArrowSegment(dir string, i int, rows int64) error {
-	st, err := store.NewDir(dir)
+	d, err := workdir.Open(dir)
 	if err != nil {
 		return err
 	}
-	p, err := st.Create(context.Background(), session.StreamDir(i))
+	p, err := d.Store().Create(context.Background(), workdir.StreamDir(i))
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,8 @@ func writeArrowSegment(dir string, i int, rows int64) error {
 	if err := errors.Join(w.Write(rec), w.Close()); err != nil {
 		return err
 	}
-	return p.Commit(SegmentName(i, 0, rows, "arrow"))
+	_, err = d.CommitSegment(context.Background(), p, i, 0, rows, "arrow")
+	return err
 }
 
 // writeManifest writes a manifest of n streams into a new work dir and returns the dir.
@@ -137,15 +138,11 @@ func writeManifest(t *testing.T, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	st, err := store.NewDir(dir)
-	if err != nil {
+	d := newWorkDir(t)
+	if err := m.Save(context.Background(), d.Store()); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Save(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return d.Path()
 }
 
 func fakeConfig(t *testing.T, mode string, streams int) Config {
@@ -198,16 +195,16 @@ func TestRunDistinctProcesses(t *testing.T) {
 // liveMerger returns a Merger of cfg's work dir into dst, as if the output format were Arrow.
 func liveMerger(t *testing.T, cfg Config, dst io.Writer) *Merger {
 	t.Helper()
-	st, err := store.NewDir(cfg.WorkDir)
+	d, err := workdir.Open(cfg.WorkDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := session.LoadManifest(t.Context(), st)
+	m, err := session.LoadManifest(t.Context(), d.Store())
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Output.Format = "arrow"
-	mg, err := NewMerger(st, m, dst)
+	mg, err := NewMerger(d, m, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,4 +313,14 @@ func TestWorkerProcs(t *testing.T) {
 	if got := workerProcs(2); got != nil {
 		t.Errorf("with GOMAXPROCS set: workerProcs = %q, want nothing (the user's setting stands)", got)
 	}
+}
+
+// newWorkDir creates a work dir in a test's temp dir.
+func newWorkDir(t *testing.T) *workdir.Dir {
+	t.Helper()
+	d, err := workdir.Create(filepath.Join(t.TempDir(), "work"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/session"
 )
@@ -25,7 +26,7 @@ type MergeStats struct {
 // segment as soon as it is committed, while the other streams are still being read, and the
 // footer lists them in (stream, offset) order; for the other formats Finish copies them all.
 type Merger struct {
-	st     store.Store
+	dir    *workdir.Dir
 	m      *session.Manifest
 	format output.Format
 	out    *countingWriter
@@ -33,8 +34,8 @@ type Merger struct {
 	added  map[string]bool // segments copied
 }
 
-// NewMerger returns a Merger of the segments of m in st, writing to dst.
-func NewMerger(st store.Store, m *session.Manifest, dst io.Writer) (*Merger, error) {
+// NewMerger returns a Merger of the segments of m in the work dir d, writing to dst.
+func NewMerger(d *workdir.Dir, m *session.Manifest, dst io.Writer) (*Merger, error) {
 	format, err := output.ParseFormat(m.Output.Format)
 	if err != nil {
 		return nil, err
@@ -44,22 +45,28 @@ func NewMerger(st store.Store, m *session.Manifest, dst io.Writer) (*Merger, err
 	if err != nil {
 		return nil, err
 	}
-	return &Merger{st: st, m: m, format: format, out: out, parts: parts, added: map[string]bool{}}, nil
+	return &Merger{dir: d, m: m, format: format, out: out, parts: parts, added: map[string]bool{}}, nil
 }
 
 // Live reports whether Add copies segments as they are committed.
 func (mg *Merger) Live() bool { return mg.parts.AnyOrder() }
 
-// Add copies committed segment s now if the format allows (Live); otherwise Finish will.
-func (mg *Merger) Add(ctx context.Context, s Segment) error {
-	if !mg.Live() || mg.added[s.Name] {
+// Add copies the committed segment called name now if the format allows (Live); otherwise Finish
+// will. The segment's commit record gives its rows.
+func (mg *Merger) Add(ctx context.Context, name string) error {
+	if !mg.Live() || mg.added[name] {
 		return nil
+	}
+	s, err := mg.dir.Segment(ctx, name)
+	if err != nil {
+		return err
 	}
 	return mg.add(ctx, s)
 }
 
-func (mg *Merger) add(ctx context.Context, s Segment) error {
-	o, err := mg.st.Open(ctx, s.Name)
+// add copies segment s after checking its size and checksum against its commit record.
+func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
+	o, err := mg.dir.OpenSegment(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -80,7 +87,7 @@ func (mg *Merger) add(ctx context.Context, s Segment) error {
 // the segments Add did not, and finishes the file. With no segments at all (an empty table, a
 // filter that matched nothing, zero streams) it writes a valid empty file with the schema.
 func (mg *Merger) Finish(ctx context.Context, want []int64) (MergeStats, error) {
-	segs, rows, err := checkSegments(ctx, mg.st, mg.m, want)
+	segs, rows, err := checkSegments(ctx, mg.dir, mg.m, want)
 	if err != nil {
 		return MergeStats{}, err
 	}
@@ -100,7 +107,7 @@ func (mg *Merger) Finish(ctx context.Context, want []int64) (MergeStats, error) 
 
 // addRest copies the segments not copied yet, after checking that every segment copied is still
 // among segs (the committed segments, which tile the streams).
-func (mg *Merger) addRest(ctx context.Context, segs []Segment) error {
+func (mg *Merger) addRest(ctx context.Context, segs []workdir.Segment) error {
 	copied := 0
 	for _, s := range segs {
 		if mg.added[s.Name] {
@@ -120,14 +127,14 @@ func (mg *Merger) addRest(ctx context.Context, segs []Segment) error {
 	return nil
 }
 
-func checkSegments(ctx context.Context, st store.Store, m *session.Manifest, want []int64) ([]Segment, int64, error) {
+func checkSegments(ctx context.Context, d *workdir.Dir, m *session.Manifest, want []int64) ([]workdir.Segment, int64, error) {
 	if want != nil && len(want) != len(m.Streams) {
 		return nil, 0, fmt.Errorf("shard: %d stream row counts for %d streams", len(want), len(m.Streams))
 	}
-	var all []Segment
+	var all []workdir.Segment
 	var total int64
 	for i := range m.Streams {
-		segs, end, err := StreamSegments(ctx, st, i)
+		segs, end, err := StreamSegments(ctx, d, i)
 		if err != nil {
 			return nil, 0, err
 		}

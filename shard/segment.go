@@ -9,6 +9,7 @@ import (
 	"github.com/bqread/bqread/decode"
 	"github.com/bqread/bqread/internal/event"
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/session"
 )
@@ -19,7 +20,6 @@ type segment struct {
 	wire     int64 // wire payload bytes written into it
 	pending  store.Pending
 	buf      *bufio.Writer
-	size     *countingWriter
 	sink     sink
 }
 
@@ -88,41 +88,40 @@ func (w *worker) newSink(dst io.Writer) (sink, error) {
 
 // open starts a segment at the current offset.
 func (w *worker) open(ctx context.Context) error {
-	p, err := w.st.Create(ctx, session.StreamDir(w.index))
+	p, err := w.st.Create(ctx, workdir.StreamDir(w.index))
 	if err != nil {
 		return err
 	}
-	size := &countingWriter{w: p}
-	buf := bufio.NewWriterSize(size, 1<<20)
+	buf := bufio.NewWriterSize(p, 1<<20)
 	s, err := w.newSink(buf)
 	if err != nil {
 		p.Abort()
 		return fmt.Errorf("start segment at row %d: %w", w.offset, err)
 	}
-	w.seg = &segment{lo: w.offset, pending: p, buf: buf, size: size, sink: s}
+	w.seg = &segment{lo: w.offset, pending: p, buf: buf, sink: s}
 	return nil
 }
 
-// commit closes the open segment (if any), commits it and reports it.
-func (w *worker) commit() error {
+// commit closes the open segment (if any), commits it with its commit record and reports it.
+func (w *worker) commit(ctx context.Context) error {
 	s := w.seg
 	if s == nil {
 		return nil
 	}
 	w.seg = nil
-	name := SegmentName(w.index, s.lo, w.offset, string(w.format))
 	err := s.sink.close()
 	if err == nil {
 		err = s.buf.Flush()
 	}
 	if err != nil {
 		s.pending.Abort()
-		return diskFull(fmt.Errorf("finish segment %s: %w", name, err))
+		return diskFull(fmt.Errorf("finish the segment of rows %d to %d: %w", s.lo, w.offset, err))
 	}
-	if err := s.pending.Commit(name); err != nil {
+	seg, err := w.dir.CommitSegment(ctx, s.pending, w.index, s.lo, w.offset, string(w.format))
+	if err != nil {
 		return diskFull(err)
 	}
-	return w.send(event.Event{Kind: event.Segment, Path: name, Lo: s.lo, Hi: w.offset, Size: s.size.n,
+	return w.send(event.Event{Kind: event.Segment, Path: seg.Name, Lo: seg.Lo, Hi: seg.Hi, Size: seg.Size,
 		Rows: w.offset, Bytes: w.bytes, Progress: w.progress})
 }
 

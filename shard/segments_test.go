@@ -3,12 +3,25 @@ package shard
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 )
+
+// commitSegment commits a segment of stream i holding rows [lo, hi) with some bytes.
+func commitSegment(t *testing.T, d *workdir.Dir, i int, lo, hi int64) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := d.Store().Create(ctx, workdir.StreamDir(i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(p, "rows\n")
+	if _, err := d.CommitSegment(ctx, p, i, lo, hi, "parquet"); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestStreamSegments(t *testing.T) {
 	tests := []struct {
@@ -26,26 +39,18 @@ func TestStreamSegments(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, err := store.NewDir(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := newWorkDir(t)
 			for _, r := range tt.ranges {
-				p, err := st.Create(ctx, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := p.Commit(SegmentName(4, r[0], r[1], "parquet")); err != nil {
-					t.Fatal(err)
-				}
+				commitSegment(t, d, 4, r[0], r[1])
 			}
-			// Another stream's segments and uncommitted files do not count.
-			p, _ := st.Create(ctx, "stream-000004")
+			// Another stream's segments, uncommitted files and unrecorded files do not count.
+			p, _ := d.Store().Create(ctx, workdir.StreamDir(4))
 			defer p.Abort()
-			other, _ := st.Create(ctx, "")
-			other.Commit(SegmentName(5, 0, 10, "parquet"))
+			commitSegment(t, d, 5, 0, 10)
+			stray, _ := d.Store().Create(ctx, "")
+			stray.Commit(workdir.SegmentName(4, tt.wantEnd, tt.wantEnd+1000, "parquet"))
 
-			segs, end, err := StreamSegments(ctx, st, 4)
+			segs, end, err := StreamSegments(ctx, d, 4)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -60,24 +65,5 @@ func TestStreamSegments(t *testing.T) {
 				t.Errorf("segments %v, want %d", got, len(tt.ranges))
 			}
 		})
-	}
-}
-
-func TestParseSegmentName(t *testing.T) {
-	name := SegmentName(7, 250000, 500000, "parquet")
-	if want := "stream-000007/seg-000000250000-000000500000.parquet"; name != want {
-		t.Fatalf("SegmentName = %q, want %q", name, want)
-	}
-	got, err := parseSegmentName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(Segment{Name: name, Stream: 7, Lo: 250000, Hi: 500000}, got); diff != "" {
-		t.Errorf("parse mismatch (-want +got):\n%s", diff)
-	}
-	for _, bad := range []string{"stream-000007/notes.txt", "x/seg-000000000000-000000000010.csv", "stream-000001/seg-000000000010-000000000000.csv"} {
-		if _, err := parseSegmentName(bad); err == nil {
-			t.Errorf("parseSegmentName(%q) = nil error", bad)
-		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/bqread/bqread/decode"
 	"github.com/bqread/bqread/internal/event"
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/session"
 )
@@ -84,7 +85,8 @@ func classify(ctx context.Context, err error) event.Class {
 
 // worker is the state of one stream's reader.
 type worker struct {
-	st     store.Store
+	dir    *workdir.Dir
+	st     store.Store // where segments are written: dir's store
 	m      *session.Manifest
 	index  int
 	ev     *event.Writer
@@ -104,11 +106,11 @@ type worker struct {
 }
 
 func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer, opts []WorkerOption) (*worker, error) {
-	st, err := store.NewDir(filepath.Dir(manifestPath))
+	dir, err := workdir.Open(filepath.Dir(manifestPath))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	m, err := session.LoadManifest(ctx, st)
+	m, err := session.LoadManifest(ctx, dir.Store())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
@@ -119,7 +121,7 @@ func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	w := &worker{st: st, m: m, index: i, ev: ev, format: f, opts: output.Options{Compression: m.Output.Compression},
+	w := &worker{dir: dir, st: dir.Store(), m: m, index: i, ev: ev, format: f, opts: output.Options{Compression: m.Output.Compression},
 		idle: DefaultIdleTimeout, backoff: backoff{p: DefaultRetryPolicy}}
 	if m.StallTimeout > 0 {
 		w.idle = m.StallTimeout
@@ -165,7 +167,7 @@ func (w *worker) send(e event.Event) error {
 }
 
 func (w *worker) run(ctx context.Context) error {
-	_, end, err := StreamSegments(ctx, w.st, w.index)
+	_, end, err := StreamSegments(ctx, w.dir, w.index)
 	if err != nil {
 		return err
 	}
@@ -182,7 +184,7 @@ func (w *worker) run(ctx context.Context) error {
 		w.abandon()
 		return fmt.Errorf("read stream %d at offset %d: %w", w.index, w.offset, err)
 	}
-	if err := w.commit(); err != nil {
+	if err := w.commit(ctx); err != nil {
 		return err
 	}
 	return w.send(event.Event{Kind: event.Done, Rows: w.offset, Bytes: w.bytes, Progress: 1,
@@ -297,7 +299,7 @@ func (w *worker) write(ctx context.Context, payload []byte, rows int64) error {
 	w.seg.rows += rows
 	w.seg.wire += int64(len(payload))
 	if w.seg.rows >= w.m.Output.SegmentRows || w.seg.wire >= w.m.Output.SegmentBytes {
-		return w.commit()
+		return w.commit(ctx)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/internal/event"
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/session"
 )
 
@@ -101,7 +102,8 @@ type workerEnv struct {
 	proxy *faultProxy
 	addr  string
 	dir   string
-	st    *store.Dir
+	st    store.Store
+	wd    *workdir.Dir
 }
 
 func newWorkerEnv(t *testing.T) *workerEnv {
@@ -139,12 +141,8 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 	storagepb.RegisterBigQueryReadServer(srv, proxy)
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
-	dir := t.TempDir()
-	st, err := store.NewDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &workerEnv{proxy: proxy, addr: ln.Addr().String(), dir: dir, st: st}
+	wd := newWorkDir(t)
+	return &workerEnv{proxy: proxy, addr: ln.Addr().String(), dir: wd.Path(), st: wd.Store(), wd: wd}
 }
 
 // plan creates a session of the test table and writes its manifest.
@@ -177,7 +175,7 @@ func (e *workerEnv) runWorker(t *testing.T, i int, opts ...WorkerOption) ([]even
 	t.Helper()
 	var out bytes.Buffer
 	opts = append([]WorkerOption{WithRetryPolicy(RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Budget: 10 * time.Second})}, opts...)
-	err := RunWorker(t.Context(), filepath.Join(e.dir, session.ManifestName), i, &out, opts...)
+	err := RunWorker(t.Context(), filepath.Join(e.dir, workdir.ManifestName), i, &out, opts...)
 	var events []event.Event
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -191,9 +189,9 @@ func (e *workerEnv) runWorker(t *testing.T, i int, opts ...WorkerOption) ([]even
 }
 
 // mergeAll merges every committed segment of the work dir into dst.
-func mergeAll(t *testing.T, st store.Store, m *session.Manifest, want []int64, dst io.Writer) (MergeStats, error) {
+func mergeAll(t *testing.T, d *workdir.Dir, m *session.Manifest, want []int64, dst io.Writer) (MergeStats, error) {
 	t.Helper()
-	mg, err := NewMerger(st, m, dst)
+	mg, err := NewMerger(d, m, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +202,7 @@ func mergeAll(t *testing.T, st store.Store, m *session.Manifest, want []int64, d
 func (e *workerEnv) mergedIDs(t *testing.T, m *session.Manifest, want []int64) []int64 {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := mergeAll(t, e.st, m, want, &buf); err != nil {
+	if _, err := mergeAll(t, e.wd, m, want, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return firstColumn(t, m.Output.Format, buf.Bytes())
@@ -298,7 +296,7 @@ func TestWorkerRetriesWithoutLossOrDuplicates(t *testing.T) {
 			if diff := cmp.Diff(rangeIDs(0, workerTestRows), e.mergedIDs(t, m, []int64{workerTestRows})); diff != "" {
 				t.Errorf("ids mismatch (-want +got):\n%s", diff)
 			}
-			segs, _, _ := StreamSegments(t.Context(), e.st, 0)
+			segs, _, _ := StreamSegments(t.Context(), e.wd, 0)
 			if len(segs) < 3 {
 				t.Errorf("%d segments, want at least 3 of at most 700 rows", len(segs))
 			}
@@ -320,11 +318,11 @@ func TestWorkerFatalKeepsCommittedAndResumes(t *testing.T) {
 	if len(e.proxy.offsets) != 1 {
 		t.Errorf("PERMISSION_DENIED was retried: calls at %v", e.proxy.offsets)
 	}
-	_, committed, err := StreamSegments(t.Context(), e.st, 1)
+	_, committed, err := StreamSegments(t.Context(), e.wd, 1)
 	if err != nil || committed == 0 {
 		t.Fatalf("committed rows %d, %v; want some segments before the fault", committed, err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(e.dir, session.StreamDir(1)))
+	entries, _ := os.ReadDir(filepath.Join(e.dir, workdir.StreamDir(1)))
 	for _, en := range entries {
 		if strings.HasSuffix(en.Name(), ".tmp") {
 			t.Errorf("uncommitted segment %s left behind", en.Name())
@@ -374,7 +372,7 @@ func TestMergeChecksReportedRows(t *testing.T) {
 	if _, err := e.runWorker(t, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mergeAll(t, e.st, m, []int64{workerTestRows + 1}, io.Discard); !errors.Is(err, ErrTiling) {
+	if _, err := mergeAll(t, e.wd, m, []int64{workerTestRows + 1}, io.Discard); !errors.Is(err, ErrTiling) {
 		t.Errorf("Merge with a wrong reported count = %v, want ErrTiling", err)
 	}
 }
@@ -399,7 +397,7 @@ func TestMergeDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, room := range []int{0, 100} {
-		_, err := mergeAll(t, e.st, m, []int64{workerTestRows}, &fullDisk{n: room})
+		_, err := mergeAll(t, e.wd, m, []int64{workerTestRows}, &fullDisk{n: room})
 		if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "the disk is full: free space") {
 			t.Errorf("Merge onto a full disk (%d bytes free) = %v, want ENOSPC saying the disk is full and what to do", room, err)
 		}
@@ -410,7 +408,7 @@ func TestDefaultSegmentBytes(t *testing.T) {
 	for format, want := range map[string]int64{"arrow": DefaultArrowSegmentBytes, "parquet": DefaultSegmentBytes, "ndjson": DefaultSegmentBytes} {
 		e := newWorkerEnv(t)
 		e.plan(t, "arrow", format, 1, 0)
-		w, err := newWorker(t.Context(), filepath.Join(e.dir, session.ManifestName), 0, event.NewWriter(io.Discard), nil)
+		w, err := newWorker(t.Context(), filepath.Join(e.dir, workdir.ManifestName), 0, event.NewWriter(io.Discard), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -461,14 +459,14 @@ func TestWorkerDiskFull(t *testing.T) {
 	if last.Kind != event.Error || last.Class != event.Fatal || !strings.Contains(last.Message, "the disk is full: free space") {
 		t.Errorf("last event %+v: want a fatal error saying the disk is full and what to do", last)
 	}
-	_, end, err := StreamSegments(t.Context(), e.st, 0)
+	_, end, err := StreamSegments(t.Context(), e.wd, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if end == 0 || end >= workerTestRows {
 		t.Errorf("segments hold rows [0, %d): want the ones committed before the disk filled", end)
 	}
-	files, err := filepath.Glob(filepath.Join(e.dir, session.StreamDir(0), "*"))
+	files, err := filepath.Glob(filepath.Join(e.dir, workdir.StreamDir(0), "*"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/bqread/bqread/emulator"
-	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/session"
 	"github.com/bqread/bqread/shard"
 )
@@ -162,19 +162,19 @@ func TestMergeOutputFailureLeavesNothing(t *testing.T) {
 	if err := os.Remove(out); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.NewDir(out + ".bqread")
+	d, err := workdir.Open(out + ".bqread")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := session.LoadManifest(t.Context(), st)
+	m, err := session.LoadManifest(t.Context(), d.Store())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := createOutput(out, st.Root(), io.Discard)
+	o, err := createOutput(out, destFile, d, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	merger, err := shard.NewMerger(st, m, o.w)
+	merger, err := shard.NewMerger(d, m, o.w)
 	if err != nil {
 		t.Fatal(err)
 	}

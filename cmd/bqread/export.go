@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/schema"
 	"github.com/bqread/bqread/session"
@@ -56,6 +55,8 @@ type exportOptions struct {
 	resume          bool
 	faultSpecs      []string
 	faults          []emulator.Fault
+	outKind         destKind // set by validate
+	summaryKind     destKind
 
 	segmentRows  int64 // rows per segment; 0 = shard.DefaultSegmentRows
 	stallTimeout time.Duration
@@ -136,10 +137,10 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	var st *store.Dir
+	var d *workdir.Dir
 	var m *session.Manifest
 	if opts.resume {
-		st, m, err = opts.resumeWorkDir(time.Now(), plan)
+		d, m, err = opts.resumeWorkDir(ctx, time.Now(), plan)
 	} else {
 		endpoint := opts.endpoint
 		if opts.emulator {
@@ -150,19 +151,22 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 			defer inst.Close()
 			endpoint = inst.GRPCAddr()
 		}
-		st, m, err = opts.newExport(ctx, plan, endpoint)
+		d, m, err = opts.newExport(ctx, plan, endpoint)
+	}
+	if err != nil && ctx.Err() != nil {
+		return withCode(exitInterrupted, errors.New("interrupted before the read started; nothing was written"))
 	}
 	if err != nil {
 		return err
 	}
 	sessionDone := time.Now()
-	sum, err := runSession(ctx, opts, plan, st, m)
+	sum, err := runSession(ctx, opts, plan, d, m)
 	if err != nil {
-		return opts.failed(ctx, st, err)
+		return opts.failed(ctx, d, err)
 	}
 	cleanup := time.Now()
 	if !opts.keepParts {
-		st.RemoveAll(context.WithoutCancel(ctx), "")
+		opts.removeWorkDir(d)
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
 	sum.Phases.Session = sessionDone.Sub(start).Seconds()
@@ -177,9 +181,9 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 // failed decides what happens to the work dir after err stopped the export, and returns the
 // error the user sees: an interrupted or failed export keeps its committed parts for --resume; an
 // expired session's parts are removed, since nothing can continue them.
-func (o *exportOptions) failed(ctx context.Context, st *store.Dir, err error) error {
-	dir := st.Root()
-	removeAll := func() { st.RemoveAll(context.WithoutCancel(ctx), "") }
+func (o *exportOptions) failed(ctx context.Context, d *workdir.Dir, err error) error {
+	dir := d.Path()
+	removeAll := func() { o.removeWorkDir(d) }
 	switch {
 	case ctx.Err() != nil && o.workDirPath() == "":
 		return withCode(exitInterrupted, fmt.Errorf("interrupted; committed parts are kept in %s: run the same command with --resume --work-dir %s to continue", dir, dir))
@@ -188,7 +192,7 @@ func (o *exportOptions) failed(ctx context.Context, st *store.Dir, err error) er
 	case shard.SessionExpired(err):
 		removeAll()
 		return fmt.Errorf("%w; the session's parts were removed: run the same command without --resume to export again", err)
-	case o.workDir == "" && o.out == "-":
+	case o.workDirPath() == "":
 		removeAll() // a temporary work dir nobody could name in a --resume
 		return err
 	case errors.Is(err, errUsage):
@@ -198,38 +202,76 @@ func (o *exportOptions) failed(ctx context.Context, st *store.Dir, err error) er
 	return withCode(exitPartial, fmt.Errorf("%w; committed parts are kept in %s: fix the cause and run the same command with --resume", err, dir))
 }
 
-// newExport creates the read session and the work dir holding its manifest. The work dir is
-// checked before the session is created, and created only once the session can be exported.
-func (o *exportOptions) newExport(ctx context.Context, plan *exportPlan, endpoint string) (*store.Dir, *session.Manifest, error) {
-	dir, err := o.freshWorkDir()
+// newExport creates the work dir and the read session, and saves the session's manifest in the
+// work dir. The work dir is made (or checked) before the session is created, and removed again if
+// the session cannot be exported.
+func (o *exportOptions) newExport(ctx context.Context, plan *exportPlan, endpoint string) (*workdir.Dir, *session.Manifest, error) {
+	d, err := o.createWorkDir()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := probeEndpoint(ctx, endpoint); err != nil {
+	m, err := o.createManifest(ctx, plan, endpoint)
+	if err == nil {
+		err = m.Save(ctx, d.Store())
+	}
+	if err != nil {
+		o.removeWorkDir(d)
 		return nil, nil, err
+	}
+	return d, m, nil
+}
+
+// createManifest creates the read session and the manifest describing it.
+func (o *exportOptions) createManifest(ctx context.Context, plan *exportPlan, endpoint string) (*session.Manifest, error) {
+	if err := probeEndpoint(ctx, endpoint); err != nil {
+		return nil, err
 	}
 	m, err := createSession(ctx, endpoint, plan, o.segmentRows)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	m.StallTimeout = o.stallTimeout
-	if err := checkOutputSchema(plan, m); err != nil {
-		return nil, nil, err
+	return m, checkOutputSchema(plan, m)
+}
+
+// createWorkDir makes the work dir of a new export: --work-dir or <out>.bqread (package workdir
+// decides what may be used), or a new temp dir for a stream output.
+func (o *exportOptions) createWorkDir() (*workdir.Dir, error) {
+	path := o.workDirPath()
+	if path == "" {
+		return workdir.CreateTemp()
 	}
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "bqread-*"); err != nil {
-			return nil, nil, fmt.Errorf("create a work dir: %w", err)
-		}
+	d, err := workdir.Create(path, o.overwrite)
+	return d, workDirError(err)
+}
+
+// workDirError adds to a work dir that cannot be used the flag that fixes it; bad work dirs exit
+// with code 2.
+func workDirError(err error) error {
+	var we *workdir.Error
+	if !errors.As(err, &we) {
+		return err
 	}
-	st, err := store.NewDir(dir)
-	if err != nil {
-		return nil, nil, err
+	hint := "name another --work-dir"
+	switch we.Reason {
+	case workdir.ErrEarlier:
+		hint = "pass --resume to continue it, or --overwrite to start over"
+	case workdir.ErrUnsafe:
+		hint = "use a directory of yours that no other user can write (chmod go-w), or name another --work-dir"
+	case workdir.ErrNoParent:
+		hint = "create its parent directory first, or name another --work-dir"
+	case workdir.ErrMissing:
+		hint = "there is nothing to resume: run without --resume"
 	}
-	if err := m.Save(ctx, st); err != nil {
-		st.RemoveAll(context.WithoutCancel(ctx), "")
-		return nil, nil, err
+	return usageErrorf("export: %v: %s", err, hint)
+}
+
+// removeWorkDir removes what bqread created in the work dir; what it cannot remove is named in a
+// warning, since the export itself is done.
+func (o *exportOptions) removeWorkDir(d *workdir.Dir) {
+	if err := d.Remove(); err != nil {
+		slog.New(slog.NewTextHandler(o.stderr, nil)).Warn("work dir not removed", "dir", d.Path(), "error", err)
 	}
-	return st, m, nil
 }
 
 // probeEndpoint fails fast, with what to do, when an explicit endpoint does not accept
@@ -306,19 +348,8 @@ func (o *exportOptions) validateOutput(p *exportPlan) error {
 	if err := probeWriter(p.out, p.outOpts); err != nil {
 		return usageErrorf("%v", err)
 	}
-	if o.out == "-" && o.summary == "-" {
-		return usageErrorf("export: -o - and --summary - both use stdout: write the summary to a file")
-	}
-	if o.out != "-" {
-		if _, err := os.Stat(o.out); err == nil && !o.overwrite {
-			return usageErrorf("export: %s exists: pass --overwrite to replace it", o.out)
-		}
-		if info, err := os.Stat(filepath.Dir(o.out)); err != nil || !info.IsDir() {
-			return usageErrorf("export: directory of %s does not exist: create it first", o.out)
-		}
-		if err := checkWritable(filepath.Dir(o.out)); err != nil {
-			return usageErrorf("export: cannot write in the directory of %s (%v): choose another --out or make the directory writable", o.out, err)
-		}
+	if err := o.validateDestinations(); err != nil {
+		return err
 	}
 	switch o.progress {
 	case "auto", "bar", "plain", "none":
@@ -329,15 +360,22 @@ func (o *exportOptions) validateOutput(p *exportPlan) error {
 	return nil
 }
 
-// checkWritable creates and removes a file in dir: permissions, read-only mounts and ACLs all
-// show, before any work is done.
-func checkWritable(dir string) error {
-	f, err := os.CreateTemp(dir, ".bqread-probe-*")
-	if err != nil {
-		return errors.Unwrap(err) // the *PathError's cause: its path is a random name
+// validateDestinations checks --out and --summary, and that neither they nor the work dir
+// would destroy one another.
+func (o *exportOptions) validateDestinations() error {
+	if o.out == "-" && o.summary == "-" {
+		return usageErrorf("export: -o - and --summary - both use stdout: write the summary to a file")
 	}
-	f.Close()
-	return os.Remove(f.Name())
+	var err error
+	if o.outKind, err = checkDest("--out", o.out, o.overwrite); err != nil {
+		return err
+	}
+	if o.summary != "" {
+		if o.summaryKind, err = checkDest("--summary", o.summary, o.overwrite); err != nil {
+			return err
+		}
+	}
+	return checkApart(o.out, o.summary, o.workDirPath())
 }
 
 // probeWriter checks that the output format and compression are supported by making a writer.
@@ -358,6 +396,9 @@ func (o *exportOptions) validateRead(p *exportPlan, now time.Time) error {
 		}
 		if t.After(now) {
 			return usageErrorf("export: --snapshot-time %s is in the future: use a past instant", o.snapshotTime)
+		}
+		if t.Before(time.Unix(0, 0)) {
+			return usageErrorf("export: --snapshot-time %s is before 1970: BigQuery keeps 7 days of history, use a recent instant", o.snapshotTime)
 		}
 		p.req.SnapshotTime = t
 	}
@@ -442,56 +483,29 @@ func sessionError(err error, endpoint string) error {
 }
 
 // workDirPath returns the work dir of the export: --work-dir, else <out>.bqread; "" for a
-// temporary one (-o - without --work-dir).
+// temporary one (a stream output such as -o - without --work-dir).
 func (o *exportOptions) workDirPath() string {
 	switch {
 	case o.workDir != "":
 		return o.workDir
-	case o.out == "-":
+	case o.outKind == destStream:
 		return ""
 	}
 	return o.out + ".bqread"
 }
 
-// freshWorkDir checks that a new export may use its work dir: missing or empty. An earlier
-// export's work dir is refused unless --overwrite is given (then it is removed): it may hold parts
-// that --resume could continue.
-func (o *exportOptions) freshWorkDir() (string, error) {
-	dir := o.workDirPath()
-	if dir == "" {
-		return "", nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("read work dir: %w", err)
-	}
-	if len(entries) == 0 {
-		return dir, nil
-	}
-	if _, err := os.Stat(filepath.Join(dir, session.ManifestName)); err != nil {
-		return "", usageErrorf("export: work dir %s is not empty and not bqread's: remove it or pass another --work-dir", dir)
-	}
-	if !o.overwrite {
-		return "", usageErrorf("export: work dir %s holds an earlier export: pass --resume to continue it, or remove it (or pass --overwrite) to start over", dir)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return "", fmt.Errorf("remove the earlier work dir: %w", err)
-	}
-	return dir, nil
-}
-
 // resumeWorkDir opens the work dir of an interrupted export and checks that it is the export
 // asked for and that its session can still be read. An expired session's work dir is removed.
-func (o *exportOptions) resumeWorkDir(now time.Time, p *exportPlan) (*store.Dir, *session.Manifest, error) {
-	dir := o.workDirPath()
-	if _, err := os.Stat(filepath.Join(dir, session.ManifestName)); err != nil {
+func (o *exportOptions) resumeWorkDir(ctx context.Context, now time.Time, p *exportPlan) (*workdir.Dir, *session.Manifest, error) {
+	d, err := workdir.Open(o.workDirPath())
+	if err != nil {
+		return nil, nil, workDirError(err)
+	}
+	dir := d.Path()
+	m, err := session.LoadManifest(ctx, d.Store())
+	if errors.Is(err, store.ErrNotExist) {
 		return nil, nil, usageErrorf("export --resume: %s holds no export to resume: run without --resume", dir)
 	}
-	st, err := store.NewDir(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := session.LoadManifest(context.Background(), st)
 	if err != nil {
 		return nil, nil, usageErrorf("export --resume: %v: remove %s and run without --resume", err, dir)
 	}
@@ -499,13 +513,11 @@ func (o *exportOptions) resumeWorkDir(now time.Time, p *exportPlan) (*store.Dir,
 		return nil, nil, usageErrorf("export --resume: %s was started %v: run the same command, or remove %s and run without --resume", dir, err, dir)
 	}
 	if !m.ExpireTime.IsZero() && !now.Before(m.ExpireTime) {
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, nil, fmt.Errorf("remove the expired session's work dir: %w", err)
-		}
+		o.removeWorkDir(d)
 		return nil, nil, fmt.Errorf("export --resume: the read session expired at %s, so its parts were removed: run the same command without --resume to export again",
 			m.ExpireTime.UTC().Format(time.RFC3339))
 	}
-	return st, m, nil
+	return d, m, nil
 }
 
 // sameExport returns an error saying what differs between the manifest of an earlier export and
@@ -540,20 +552,20 @@ func sameExport(m *session.Manifest, p *exportPlan, endpoint string) error {
 // runSession runs the workers, merges their segments and returns the summary. Where the output
 // format allows (Arrow, Parquet), segments are merged into the output file as they are committed,
 // so that little is left to copy once the streams are read.
-func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, st *store.Dir, m *session.Manifest) (*summary, error) {
-	out, err := createOutput(opts.out, st.Root(), opts.stdout)
+func runSession(ctx context.Context, opts *exportOptions, p *exportPlan, d *workdir.Dir, m *session.Manifest) (*summary, error) {
+	out, err := createOutput(opts.out, opts.outKind, d, opts.stdout)
 	if err != nil {
 		return nil, err
 	}
 	defer out.discard()
-	merger, err := shard.NewMerger(st, m, out.w)
+	merger, err := shard.NewMerger(d, m, out.w)
 	if err != nil {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(opts.stderr, nil))
 	prog := newProgress(p.progress, opts.stderr, log, len(m.Streams), m.EstimatedRows)
-	cfg := shard.Config{WorkDir: st.Root(), Parallelism: opts.parallelism, MaxRestarts: maxRestarts, OnEvent: prog.event, Log: log}
-	if out.f != nil { // stdout gets nothing until every stream is read
+	cfg := shard.Config{WorkDir: d.Path(), Parallelism: opts.parallelism, MaxRestarts: maxRestarts, OnEvent: prog.event, Log: log}
+	if out.live() { // a stream gets nothing until every stream is read
 		cfg.Merger = merger
 	}
 	start := time.Now()
@@ -650,12 +662,35 @@ func (o *exportOptions) writeSummary(s *summary) error {
 		return err
 	}
 	data = append(data, '\n')
-	if o.summary == "-" {
-		_, err = o.stdout.Write(data)
-		return err
-	}
-	if err := os.WriteFile(o.summary, data, 0o644); err != nil {
+	if err := writeDest(o.summary, o.summaryKind, data, o.stdout); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	return nil
+}
+
+// writeDest writes data to a destination checked by checkDest: a file appears whole (tmp →
+// rename), a stream is written to.
+func writeDest(path string, kind destKind, data []byte, stdout io.Writer) error {
+	if path == "-" {
+		_, err := stdout.Write(data)
+		return err
+	}
+	if kind == destStream {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		return errors.Join(err, f.Close())
+	}
+	f, err := createBeside(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	return store.CommitFile(f, path)
 }

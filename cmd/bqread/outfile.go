@@ -4,67 +4,62 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 )
 
-// outputFile is where the merge writes: a temp file that commit renames to --out, or stdout for
-// "-".
+// outputFile is where the merge writes: the work dir's temp output, which commit renames to
+// --out, or a stream (stdout, a device, a FIFO) written to directly.
 type outputFile struct {
 	path string
-	f    *os.File // the temp file; nil for stdout
+	dir  *workdir.Dir
+	f    *os.File // the temp file; nil for a stream
 	w    io.Writer
 }
 
-// outputTempName is the temp output in the work dir. It has one name, so that a resumed export
-// writes over what a killed one left, and removing the work dir removes it.
-const outputTempName = "output.tmp"
-
-// createOutput creates the temp output: in the work dir when that is on the output's filesystem
-// (the default, <out>.bqread), else beside --out as a hidden file.
-func createOutput(out, workDir string, stdout io.Writer) (*outputFile, error) {
-	if out == "-" {
+// createOutput creates the temp output of a file destination in the work dir d (workdir decides
+// where it lives), or opens a stream destination for writing.
+func createOutput(out string, kind destKind, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
+	switch {
+	case out == "-":
 		return &outputFile{path: out, w: stdout}, nil
+	case kind == destStream:
+		f, err := os.OpenFile(out, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open output: %w", err)
+		}
+		return &outputFile{path: out, w: f}, nil
 	}
-	var (
-		f   *os.File
-		err error
-	)
-	if store.SameFilesystem(workDir, filepath.Dir(out)) {
-		f, err = os.Create(filepath.Join(workDir, outputTempName))
-	} else {
-		f, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	}
+	f, err := d.CreateOutputTemp(out)
 	if err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
+		return nil, err
 	}
-	return &outputFile{path: out, f: f, w: store.NewWritebackFile(f)}, nil
+	return &outputFile{path: out, dir: d, f: f, w: store.NewWritebackFile(f)}, nil
 }
+
+// live reports whether the output may be written while the streams are read: only a temp file,
+// which a resumed export writes again from the start, never a stream, which cannot be rewound.
+func (o *outputFile) live() bool { return o.f != nil }
 
 // commit makes the temp file the output: fsync, rename, fsync of the directory.
 func (o *outputFile) commit() error {
 	if o.f == nil {
-		return nil
+		return o.closeStream()
 	}
 	f := o.f
 	o.f = nil
-	err := f.Chmod(0o644) // a CreateTemp file is 0600; the output is an ordinary file
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), o.path)
-	}
-	if err == nil {
-		err = store.SyncDir(filepath.Dir(o.path))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := store.CommitFile(f, o.path); err != nil {
 		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// closeStream closes a device or FIFO opened by createOutput (not stdout).
+func (o *outputFile) closeStream() error {
+	if c, ok := o.w.(*os.File); ok && o.path != "-" {
+		o.w = nil
+		return c.Close()
 	}
 	return nil
 }
@@ -73,7 +68,8 @@ func (o *outputFile) commit() error {
 func (o *outputFile) discard() {
 	if o.f != nil {
 		o.f.Close()
-		os.Remove(o.f.Name())
+		o.dir.RemoveOutputTemp()
 		o.f = nil
 	}
+	o.closeStream()
 }

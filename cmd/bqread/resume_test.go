@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bqread/bqread/emulator"
-	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/session"
 	"github.com/bqread/bqread/shard"
 )
@@ -53,17 +53,17 @@ func stalledArgs(inst *emulator.Instance, out string) []string {
 // committedRows returns the rows committed per stream in workDir, nil while there is no manifest.
 func committedRows(t *testing.T, workDir string) []int64 {
 	t.Helper()
-	st, err := store.NewDir(workDir)
+	d, err := workdir.Open(workDir)
 	if err != nil {
-		t.Fatal(err)
+		return nil
 	}
-	m, err := session.LoadManifest(t.Context(), st)
+	m, err := session.LoadManifest(t.Context(), d.Store())
 	if err != nil {
 		return nil
 	}
 	ends := make([]int64, len(m.Streams))
 	for i := range m.Streams {
-		if _, ends[i], err = shard.StreamSegments(t.Context(), st, i); err != nil {
+		if _, ends[i], err = shard.StreamSegments(t.Context(), d, i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,7 +94,7 @@ func waitStalled(t *testing.T, workDir string) []int64 {
 // from /proc.
 func workerPids(t *testing.T, workDir string) map[int]int {
 	t.Helper()
-	manifest := filepath.Join(workDir, session.ManifestName)
+	manifest := filepath.Join(workDir, workdir.ManifestName)
 	pids := map[int]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, path := range dirs {
@@ -294,7 +294,7 @@ func TestExportRestartsKilledWorkers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"worker", "--manifest", filepath.Join(workDir, session.ManifestName), "--stream-index", strconv.Itoa(i)}
+		want := []string{"worker", "--manifest", filepath.Join(workDir, workdir.ManifestName), "--stream-index", strconv.Itoa(i)}
 		if got := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")[1:]; !cmp.Equal(got, want) {
 			t.Errorf("worker argv %q, want %q", got, want)
 		}
@@ -362,7 +362,7 @@ func TestExportResumeChecks(t *testing.T) {
 			if code != tt.wantCode || !strings.Contains(stderr, tt.wantMsg) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("exit %d, want %d with one line containing %q:\n%s", code, tt.wantCode, tt.wantMsg, stderr)
 			}
-			if _, err := os.Stat(filepath.Join(workDir, session.ManifestName)); err != nil {
+			if _, err := os.Stat(filepath.Join(workDir, workdir.ManifestName)); err != nil {
 				t.Errorf("the earlier work dir was touched: %v", err)
 			}
 		})
@@ -379,7 +379,7 @@ func TestExportResumeChecks(t *testing.T) {
 	os.Remove(out)
 
 	// The session expired: --resume says so, removes its parts, and a fresh export works.
-	manifest := filepath.Join(workDir, session.ManifestName)
+	manifest := filepath.Join(workDir, workdir.ManifestName)
 	data, err := os.ReadFile(manifest)
 	if err != nil {
 		t.Fatal(err)
@@ -447,7 +447,7 @@ func TestExportKeepsCredentialsOut(t *testing.T) {
 		t.Fatal("no log lines to check")
 	}
 	files := map[string][]byte{"stdout": stdout.Bytes(), "stderr": stderr.Bytes()}
-	for _, path := range []string{summary, filepath.Join(out+".bqread", session.ManifestName), out} {
+	for _, path := range []string{summary, filepath.Join(out+".bqread", workdir.ManifestName), out} {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path"
@@ -15,17 +16,25 @@ import (
 // tmpSuffix marks files that are being written; List skips them.
 const tmpSuffix = ".tmp"
 
+// castagnoli is the CRC-32C table of commit records.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // Dir is a Store on a local directory. Commits are tmp file → fsync → rename → fsync of the
 // directory, so a committed file survives a crash and a half-written one never carries its final
-// name.
+// name. Folders it creates are private to the user (0700).
 type Dir struct {
 	root string
 }
 
-// NewDir returns a Store rooted at the directory root, creating it if needed.
+// NewDir returns a Store rooted at the existing directory root. It creates nothing: package
+// workdir decides whether a directory may be used and creates it.
 func NewDir(root string) (*Dir, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("create work dir: %w", err)
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("open work dir: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("open work dir: %s is not a directory", root)
 	}
 	return &Dir{root: root}, nil
 }
@@ -43,6 +52,10 @@ func (d *Dir) checkName(name string) error {
 	return nil
 }
 
+// PendingPrefix starts the name of every file a Dir is writing; List skips them, and package
+// workdir removes them from a work dir it owns.
+const PendingPrefix = ".pending-"
+
 // Create implements Store.
 func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
 	if dir != "" {
@@ -51,10 +64,10 @@ func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
 		}
 	}
 	folder := d.Path(dir)
-	if err := os.MkdirAll(folder, 0o755); err != nil {
+	if err := os.MkdirAll(folder, 0o700); err != nil {
 		return nil, fmt.Errorf("create file in %s: %w", folder, err)
 	}
-	f, err := os.CreateTemp(folder, ".pending-*"+tmpSuffix)
+	f, err := os.CreateTemp(folder, PendingPrefix+"*"+tmpSuffix)
 	if err != nil {
 		return nil, fmt.Errorf("create file in %s: %w", folder, err)
 	}
@@ -64,10 +77,19 @@ func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
 type pendingFile struct {
 	d    *Dir
 	f    *WritebackFile
+	size int64
+	crc  uint32
 	done bool
 }
 
-func (p *pendingFile) Write(b []byte) (int, error) { return p.f.Write(b) }
+func (p *pendingFile) Write(b []byte) (int, error) {
+	n, err := p.f.Write(b)
+	p.size += int64(n)
+	p.crc = crc32.Update(p.crc, castagnoli, b[:n])
+	return n, err
+}
+
+func (p *pendingFile) Written() (int64, uint32) { return p.size, p.crc }
 
 func (p *pendingFile) Commit(name string) error {
 	if p.done {
@@ -78,25 +100,13 @@ func (p *pendingFile) Commit(name string) error {
 		return err
 	}
 	p.done = true
-	tmp, final := p.f.Name(), p.d.Path(name)
-	if err := p.f.Sync(); err != nil {
+	final := p.d.Path(name)
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
 		p.f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := p.f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		os.Remove(tmp)
+		os.Remove(p.f.Name())
 		return fmt.Errorf("commit %s: %w", name, err)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("commit %s: %w", name, err)
-	}
-	return SyncDir(filepath.Dir(final))
+	return CommitFile(p.f.File, final)
 }
 
 func (p *pendingFile) Abort() error {
@@ -107,19 +117,6 @@ func (p *pendingFile) Abort() error {
 	p.f.Close()
 	if err := os.Remove(p.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("abort %s: %w", p.f.Name(), err)
-	}
-	return nil
-}
-
-// SyncDir fsyncs a directory so that a rename into it is durable.
-func SyncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }
@@ -138,8 +135,8 @@ func (d *Dir) List(_ context.Context, prefix string) ([]Entry, error) {
 		if err != nil {
 			return err
 		}
-		if e.IsDir() || strings.HasSuffix(p, tmpSuffix) {
-			return nil
+		if !e.Type().IsRegular() || strings.HasSuffix(p, tmpSuffix) {
+			return nil // folders, links and devices are not committed files
 		}
 		rel, err := filepath.Rel(d.root, p)
 		if err != nil {
@@ -197,32 +194,6 @@ func (d *Dir) Remove(_ context.Context, name string) error {
 	}
 	if err := os.Remove(d.Path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	return nil
-}
-
-// RemoveAll implements Store. An empty prefix removes the whole root directory.
-func (d *Dir) RemoveAll(_ context.Context, prefix string) error {
-	if prefix == "" {
-		if err := os.RemoveAll(d.root); err != nil {
-			return fmt.Errorf("remove %s: %w", d.root, err)
-		}
-		return nil
-	}
-	if strings.HasSuffix(prefix, "/") {
-		if err := os.RemoveAll(d.Path(strings.TrimSuffix(prefix, "/"))); err != nil {
-			return fmt.Errorf("remove %s: %w", prefix, err)
-		}
-		return nil
-	}
-	matches, err := filepath.Glob(d.Path(prefix) + "*")
-	if err != nil {
-		return fmt.Errorf("remove %s: %w", prefix, err)
-	}
-	for _, m := range matches {
-		if err := os.RemoveAll(m); err != nil {
-			return fmt.Errorf("remove %s: %w", m, err)
-		}
 	}
 	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
+	"hash/crc32"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,7 +13,7 @@ import (
 
 func TestDirCommitListOpenRemove(t *testing.T) {
 	ctx := context.Background()
-	d, err := NewDir(filepath.Join(t.TempDir(), "work"))
+	d, err := NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,6 @@ func TestDirCommitListOpenRemove(t *testing.T) {
 	if len(files) != 1 || files[0].Name() != "two" {
 		t.Errorf("files left in a/: %v, want only two (no temp files)", files)
 	}
-	if err := d.RemoveAll(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d.Root()); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("root still exists after RemoveAll: %v", err)
-	}
 }
 
 func TestDirRejectsEscapingNames(t *testing.T) {
@@ -107,5 +101,37 @@ func TestDirListMissingFolder(t *testing.T) {
 	list, err := d.List(context.Background(), "stream-000001/")
 	if err != nil || len(list) != 0 {
 		t.Errorf("List of a missing folder = %v, %v; want nothing", list, err)
+	}
+}
+
+func TestPendingWritten(t *testing.T) {
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Create(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Abort()
+	for _, part := range []string{"hello, ", "work dir"} {
+		if _, err := io.WriteString(p, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size, sum := p.Written()
+	want := crc32.Checksum([]byte("hello, work dir"), crc32.MakeTable(crc32.Castagnoli))
+	if size != 15 || sum != want {
+		t.Errorf("Written() = %d, %#x; want 15, %#x", size, sum, want)
+	}
+}
+
+func TestNewDirCreatesNothing(t *testing.T) {
+	missing := t.TempDir() + "/missing"
+	if _, err := NewDir(missing); err == nil {
+		t.Error("NewDir of a missing directory = nil error, want one")
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("NewDir created %s", missing)
 	}
 }

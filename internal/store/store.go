@@ -25,14 +25,15 @@ type Store interface {
 	Open(ctx context.Context, name string) (Object, error)
 	// Remove deletes a committed file; removing a missing file is not an error.
 	Remove(ctx context.Context, name string) error
-	// RemoveAll deletes every file whose name starts with prefix, committed or not.
-	RemoveAll(ctx context.Context, prefix string) error
 }
 
 // Pending is a file being written. Exactly one of Commit or Abort ends it; calling either again
 // is a no-op that returns nil.
 type Pending interface {
 	io.Writer
+	// Written returns the bytes written so far and their CRC-32C (Castagnoli), which a commit
+	// record keeps so that a reader can check the file before it trusts it.
+	Written() (size int64, crc32c uint32)
 	// Commit makes the written bytes durable and visible under name, replacing any file of that
 	// name, atomically: readers see the old file or the whole new one, never a part.
 	Commit(name string) error

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// destKind is what a path named as a destination (--out, --summary) is.
+type destKind int
+
+const (
+	destFile   destKind = iota // a new file, or a regular file --overwrite replaces: written tmp → rename
+	destStream                 // stdout, a character device, FIFO or socket: written to directly, never renamed over
+)
+
+// checkDest says how the destination path may be written, or why it may not: a directory, a
+// link to a regular file, an existing file without --overwrite, and a missing or read-only
+// parent directory are refused before any work is done.
+func checkDest(flag, path string, overwrite bool) (destKind, error) {
+	if path == "-" {
+		return destStream, nil
+	}
+	info, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return destFile, checkParent(flag, path)
+	case err != nil:
+		return 0, usageErrorf("export: %s %s: %v", flag, path, err)
+	case info.Mode()&fs.ModeSymlink != 0:
+		return checkLink(flag, path)
+	case info.IsDir():
+		return 0, usageErrorf("export: %s %s is a directory: name a file", flag, path)
+	case isStreamMode(info.Mode()):
+		return destStream, nil
+	case !info.Mode().IsRegular():
+		return 0, usageErrorf("export: %s %s is not a regular file: name a file, a FIFO or a character device", flag, path)
+	case !overwrite:
+		return 0, usageErrorf("export: %s exists: pass --overwrite to replace it", path)
+	}
+	return destFile, checkParent(flag, path)
+}
+
+// checkLink accepts a symbolic link to a stream (/dev/stdout) and refuses any other: renaming
+// over the link would replace the link, not the file it names.
+func checkLink(flag, path string) (destKind, error) {
+	info, err := os.Stat(path)
+	if err == nil && isStreamMode(info.Mode()) {
+		return destStream, nil
+	}
+	return 0, usageErrorf("export: %s %s is a symbolic link: name the file it points to", flag, path)
+}
+
+func isStreamMode(m fs.FileMode) bool {
+	return m&(fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0
+}
+
+// checkParent checks that the directory of path exists and takes new files.
+func checkParent(flag, path string) error {
+	dir := filepath.Dir(path)
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return usageErrorf("export: directory of %s %s does not exist: create it first", flag, path)
+	}
+	if err := checkWritable(dir); err != nil {
+		return usageErrorf("export: cannot write in the directory of %s %s (%v): choose another path or make the directory writable", flag, path, err)
+	}
+	return nil
+}
+
+// checkWritable creates and removes a file in dir: permissions, read-only mounts and ACLs all
+// show, before any work is done.
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".bqread-probe-*")
+	if err != nil {
+		return errors.Unwrap(err) // the *PathError's cause: its path is a random name
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// checkApart refuses destinations that would destroy each other: the summary written over the
+// output, or either of them inside the work dir, which is removed after the export.
+func checkApart(out, summary, workDir string) error {
+	o, s := realPath(out), realPath(summary)
+	switch {
+	case out != "-" && summary != "-" && summary != "" && o == s:
+		return usageErrorf("export: --summary and --out name the same file %s: give the summary its own file", summary)
+	case workDir == "":
+		return nil
+	case out != "-" && within(o, realPath(workDir)):
+		return usageErrorf("export: --out %s is inside the work dir %s, which is removed after the export: put the output outside it", out, workDir)
+	case summary != "-" && summary != "" && within(s, realPath(workDir)):
+		return usageErrorf("export: --summary %s is inside the work dir %s, which is removed after the export: put the summary outside it", summary, workDir)
+	}
+	return nil
+}
+
+// realPath returns path made absolute, with the links of its existing part resolved, so that
+// two names of one file compare equal.
+func realPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if p, err := filepath.EvalSymlinks(abs); err == nil {
+		return p
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// createBeside creates a new, empty hidden file beside path for it to be renamed to path; its
+// mode follows the umask.
+func createBeside(path string) (*os.File, error) {
+	for range 10 {
+		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("create a temp file beside %s: too many name collisions", path)
+}

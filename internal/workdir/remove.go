@@ -1,0 +1,138 @@
+package workdir
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/bqread/bqread/internal/store"
+)
+
+// Remove deletes what bqread created in the work dir: the manifest, each stream folder's
+// segments, commit records and unfinished files, the temp output, then the marker, and the
+// directory itself if bqread made it. Anything else is left in place with every folder that holds
+// it, and the returned *Error (ErrForeign) names it; nothing is ever removed by a recursive
+// delete.
+func (d *Dir) Remove() error {
+	left, err := d.clear()
+	if err != nil || len(left) > 0 {
+		return removeError(d.path, left, err)
+	}
+	if err := os.Remove(filepath.Join(d.path, MarkerName)); err != nil {
+		return removeError(d.path, nil, err)
+	}
+	if d.mark.CreatedDir {
+		if err := os.Remove(d.path); err != nil {
+			return removeError(d.path, nil, err)
+		}
+	}
+	return nil
+}
+
+// clear removes every file bqread created in the work dir but the marker, and returns the names
+// of the entries it left because bqread did not create them.
+func (d *Dir) clear() ([]string, error) {
+	if err := d.RemoveOutputTemp(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(d.path)
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == MarkerName:
+		case name == ManifestName && e.Type().IsRegular():
+			err = removeFile(d.path, name)
+		case e.IsDir() && isStreamDir(name):
+			var l []string
+			l, err = d.clearStream(name)
+			left = append(left, l...)
+		case isPending(e):
+			err = removeFile(d.path, name)
+		default:
+			left = append(left, name)
+		}
+		if err != nil {
+			return left, err
+		}
+	}
+	return left, nil
+}
+
+// clearStream removes a stream folder's segments (those its commit records name), the records,
+// and unfinished files, then the folder if nothing else is in it.
+func (d *Dir) clearStream(dir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(d.path, dir))
+	if err != nil {
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), recordSuffix) || !e.Type().IsRegular() {
+			continue
+		}
+		s, ok, err := d.readRecord(context.Background(), dir+"/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		if ok && path.Dir(s.Name) == dir {
+			ours[e.Name()], ours[path.Base(s.Name)] = true, true
+		}
+	}
+	var left []string
+	for _, e := range entries {
+		if !ours[e.Name()] && !isPending(e) {
+			left = append(left, dir+"/"+e.Name())
+			continue
+		}
+		if err := removeFile(d.path, dir+"/"+e.Name()); err != nil {
+			return left, err
+		}
+	}
+	if len(left) > 0 {
+		return left, nil
+	}
+	return nil, os.Remove(filepath.Join(d.path, dir))
+}
+
+// isStreamDir reports whether name is a StreamDir name.
+func isStreamDir(name string) bool {
+	var i int
+	_, err := fmt.Sscanf(name, "stream-%06d", &i)
+	return err == nil && StreamDir(i) == name
+}
+
+// isPending reports whether e is a file the store left unfinished.
+func isPending(e os.DirEntry) bool {
+	return e.Type().IsRegular() && strings.HasPrefix(e.Name(), store.PendingPrefix) && strings.HasSuffix(e.Name(), ".tmp")
+}
+
+func removeFile(root, name string) error {
+	if err := os.Remove(filepath.Join(root, filepath.FromSlash(name))); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// removeError reports what Remove could not do.
+func removeError(path string, left []string, err error) error {
+	if err != nil {
+		return fmt.Errorf("remove work dir %s: %w", path, err)
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	shown := left[:min(len(left), 3)]
+	more := ""
+	if len(left) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(left)-len(shown))
+	}
+	return &Error{Path: path, Reason: ErrForeign,
+		Detail: fmt.Sprintf("holds files bqread did not create (%s%s), so they and the directory were left in place", strings.Join(shown, ", "), more)}
+}

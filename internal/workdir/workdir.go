@@ -1,0 +1,219 @@
+// Package workdir owns an export's work dir: the marker that shows bqread made it, the names
+// inside it (manifest, stream folders, segments and their commit records, the temp output), and
+// its removal. It is the only code that removes anything in a work dir, and it removes only what
+// bqread created there: a directory bqread did not make, or one that holds anything else, is left
+// in place and named. It knows nothing of rows, formats or gRPC beyond the names it hands out.
+package workdir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bqread/bqread/internal/store"
+)
+
+// Names in a work dir.
+const (
+	// MarkerName is the file that shows bqread made the work dir; it is written first and
+	// removed last.
+	MarkerName = "bqread-workdir.json"
+	// ManifestName is the session's manifest.
+	ManifestName = "manifest.json"
+	// OutputTempName is the temp output when the work dir is on the output's filesystem.
+	OutputTempName = "output.tmp"
+	// outputRecordName records the temp output's path when it lives beside the output.
+	outputRecordName = "output-temp.json"
+)
+
+// Reasons a work dir cannot be used, wrapped by *Error.
+var (
+	ErrEarlier  = errors.New("workdir: holds an earlier export")
+	ErrForeign  = errors.New("workdir: not empty and not made by bqread")
+	ErrUnsafe   = errors.New("workdir: not private to this user")
+	ErrNotDir   = errors.New("workdir: not a directory")
+	ErrNoParent = errors.New("workdir: parent directory missing")
+	ErrMissing  = errors.New("workdir: does not exist")
+)
+
+// Error is a work dir that cannot be used: Reason is one of the Err* sentinels.
+type Error struct {
+	Path   string
+	Reason error
+	Detail string // what was found, in a few words
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("work dir %s %s", e.Path, e.Detail) }
+func (e *Error) Unwrap() error { return e.Reason }
+
+// marker is the content of MarkerName.
+type marker struct {
+	Tool string `json:"tool"` // always "bqread"
+	ID   string `json:"id"`
+	// CreatedDir is set when bqread made the directory itself, so that removing it is bqread's
+	// to do; a user's empty directory is emptied but kept.
+	CreatedDir bool      `json:"created_dir"`
+	Created    time.Time `json:"created"`
+}
+
+// Dir is an open work dir. It is safe for concurrent use by the goroutines of one process; several
+// processes (workers) may open the same work dir.
+type Dir struct {
+	path string
+	st   *store.Dir
+	mark marker
+}
+
+// Path returns the work dir's local path.
+func (d *Dir) Path() string { return d.path }
+
+// Store returns the store of the work dir's files.
+func (d *Dir) Store() store.Store { return d.st }
+
+// ID returns the random identity written in the marker when the work dir was created.
+func (d *Dir) ID() string { return d.mark.ID }
+
+// Create makes path the work dir of a new export. path may be missing (it is created 0700, in an
+// existing parent, and Remove removes it), an empty directory of the user's that no one else can
+// write (Remove empties it and keeps it), or a bqread work dir: one without a manifest (an export
+// stopped before its session was made) is emptied and reused; one with a manifest is refused
+// with ErrEarlier unless replace is set, and then emptied. Anything else is refused.
+func Create(path string, replace bool) (*Dir, error) {
+	created, err := makeDir(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return initDir(path, true)
+	}
+	d, err := Open(path)
+	var we *Error
+	switch {
+	case errors.As(err, &we) && errors.Is(we.Reason, ErrForeign) && isEmpty(path):
+		return initDir(path, false)
+	case err != nil:
+		return nil, err
+	}
+	if d.has(ManifestName) && !replace {
+		return nil, &Error{Path: path, Reason: ErrEarlier, Detail: "holds an earlier export"}
+	}
+	if left, err := d.clear(); err != nil || len(left) > 0 {
+		return nil, removeError(path, left, err)
+	}
+	return d, nil
+}
+
+// CreateTemp makes a new work dir in the system's temp dir, for an export nobody named one for.
+func CreateTemp() (*Dir, error) {
+	path, err := os.MkdirTemp("", "bqread-*")
+	if err != nil {
+		return nil, fmt.Errorf("create a work dir: %w", err)
+	}
+	return initDir(path, true)
+}
+
+// makeDir creates path 0700 and reports whether it did; an existing path is left for Open to
+// judge.
+func makeDir(path string) (bool, error) {
+	err := os.Mkdir(path, 0o700)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, &Error{Path: path, Reason: ErrNoParent, Detail: "cannot be created: its parent directory does not exist"}
+	}
+	return false, fmt.Errorf("create work dir %s: %w", path, err)
+}
+
+// initDir writes the marker of a new work dir.
+func initDir(path string, created bool) (*Dir, error) {
+	if err := checkPrivate(path); err != nil {
+		return nil, err
+	}
+	st, err := store.NewDir(path)
+	if err != nil {
+		return nil, err
+	}
+	id := make([]byte, 12)
+	rand.Read(id)
+	d := &Dir{path: path, st: st, mark: marker{Tool: "bqread", ID: hex.EncodeToString(id), CreatedDir: created, Created: time.Now().UTC()}}
+	data, _ := json.Marshal(d.mark)
+	if err := d.writeFile(MarkerName, data); err != nil {
+		if created {
+			os.Remove(path)
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+// Open opens the work dir of an earlier export: a directory private to this user that holds
+// bqread's marker.
+func Open(path string) (*Dir, error) {
+	if err := checkPrivate(path); err != nil {
+		return nil, err
+	}
+	st, err := store.NewDir(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dir{path: path, st: st}
+	if err := d.readMarker(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Dir) readMarker() error {
+	data, err := os.ReadFile(filepath.Join(d.path, MarkerName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Error{Path: d.path, Reason: ErrForeign, Detail: "was not made by bqread (it has no " + MarkerName + ")"}
+	}
+	if err != nil {
+		return fmt.Errorf("read work dir marker: %w", err)
+	}
+	if err := json.Unmarshal(data, &d.mark); err != nil || d.mark.Tool != "bqread" || d.mark.ID == "" {
+		return &Error{Path: d.path, Reason: ErrForeign, Detail: "has a " + MarkerName + " that bqread did not write"}
+	}
+	return nil
+}
+
+// writeFile commits data as name in the work dir.
+func (d *Dir) writeFile(name string, data []byte) error {
+	p, err := d.st.Create(context.Background(), "")
+	if err != nil {
+		return err
+	}
+	if _, err := p.Write(data); err != nil {
+		p.Abort()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return p.Commit(name)
+}
+
+// has reports whether name exists in the work dir.
+func (d *Dir) has(name string) bool {
+	_, err := os.Lstat(filepath.Join(d.path, name))
+	return err == nil
+}
+
+// isEmpty reports whether the directory path has no entries.
+func isEmpty(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return errors.Is(err, io.EOF)
+}

@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
-	"hash/crc32"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"

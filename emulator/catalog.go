@@ -334,6 +334,9 @@ func newSynthetic(s schema.Schema, data []byte) (*syntheticSource, error) {
 	if spec.Rows < 0 {
 		return nil, fmt.Errorf("rows = %d: must not be negative", spec.Rows)
 	}
+	if spec.Rows > MaxSyntheticRows {
+		return nil, fmt.Errorf("rows = %d: the emulator serves at most %d rows per synthetic table; lower \"rows\"", spec.Rows, int64(MaxSyntheticRows))
+	}
 	return &syntheticSource{schema: s, arrow: schema.ArrowSchema(s), rows: spec.Rows, seed: spec.Seed}, nil
 }
 

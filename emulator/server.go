@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,7 @@ type readStream struct {
 	lo, hi int64
 }
 
-func (s *readServer) CreateReadSession(_ context.Context, req *storagepb.CreateReadSessionRequest) (*storagepb.ReadSession, error) {
+func (s *readServer) CreateReadSession(ctx context.Context, req *storagepb.CreateReadSessionRequest) (*storagepb.ReadSession, error) {
 	billing, ok := strings.CutPrefix(req.GetParent(), "projects/")
 	if !ok || billing == "" || strings.Contains(billing, "/") {
 		return nil, status.Errorf(codes.InvalidArgument, "parent %q must be of the form projects/{project_id}", req.GetParent())
@@ -81,7 +82,7 @@ func (s *readServer) CreateReadSession(_ context.Context, req *storagepb.CreateR
 	if err != nil {
 		return nil, tableError(err)
 	}
-	sess, err := s.newSession(billing, v, rs)
+	sess, err := s.newSession(ctx, billing, v, rs)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func parseTablePath(p string) (tableRef, error) {
 
 // userMessage is an error's text without the emulator's sentinel prefix.
 func userMessage(err error) string {
-	for _, sentinel := range []error{errNotFound, errInvalidName, errSnapshot} {
+	for _, sentinel := range []error{errNotFound, errInvalidName, errSnapshot, errScattered} {
 		if errors.Is(err, sentinel) {
 			return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 		}
@@ -181,7 +182,7 @@ func tableError(err error) error {
 	return status.Errorf(codes.Internal, "load table: %v", err)
 }
 
-func (s *readServer) newSession(billing string, v *tableVersion, rs *storagepb.ReadSession) (*session, error) {
+func (s *readServer) newSession(ctx context.Context, billing string, v *tableVersion, rs *storagepb.ReadSession) (*session, error) {
 	opts := rs.GetReadOptions()
 	selected, err := v.schema.Select(opts.GetSelectedFields())
 	if err != nil {
@@ -214,14 +215,24 @@ func (s *readServer) newSession(billing string, v *tableVersion, rs *storagepb.R
 	} else {
 		sess.avroSchema = schema.AvroSchema(selected)
 	}
-	if sess.spans, sess.rows, err = selectRows(v, f, newSampler(v, samplePercentage(opts))); err != nil {
-		if errors.Is(err, filter.ErrInvalid) {
-			return nil, status.Errorf(codes.InvalidArgument, "row_restriction: %v", err)
-		}
-		return nil, status.Errorf(codes.Internal, "evaluate row_restriction: %v", err)
+	if sess.spans, sess.rows, err = selectRows(ctx, v, f, newSampler(v, samplePercentage(opts))); err != nil {
+		return nil, selectError(err)
 	}
 	sess.starts = spanStarts(sess.spans)
 	return sess, nil
+}
+
+// selectError maps an error of selectRows to a gRPC status error.
+func selectError(err error) error {
+	switch {
+	case errors.Is(err, filter.ErrInvalid):
+		return status.Errorf(codes.InvalidArgument, "row_restriction: %v", err)
+	case errors.Is(err, errScattered):
+		return status.Errorf(codes.InvalidArgument, "%s: more than the emulator holds for one session; narrow the row_restriction or sample_percentage", userMessage(err))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	return status.Errorf(codes.Internal, "evaluate row_restriction: %v", err)
 }
 
 func arrowCompression(o *storagepb.ArrowSerializationOptions) (string, error) {
@@ -248,12 +259,16 @@ func streamCount(rows int64, maxN, minN int32) int {
 	return int(min(n, maxStreams, rows))
 }
 
+// estimateBytes is the table's estimated bytes scaled to the session's columns, computed in 128 bits
+// so that a large table does not overflow.
 func estimateBytes(v *tableVersion, sess *session) int64 {
-	if v.rows.numRows() == 0 {
+	all, sel := estimateRowBytes(v.schema), estimateRowBytes(sess.selected)
+	if v.rows.numRows() == 0 || all <= 0 {
 		return 0
 	}
-	all := estimateRowBytes(v.schema)
-	return v.bytes * estimateRowBytes(sess.selected) / max(all, 1)
+	hi, lo := bits.Mul64(uint64(v.bytes), uint64(min(sel, all)))
+	q, _ := bits.Div64(hi, lo, uint64(all)) // q <= v.bytes: the quotient fits
+	return int64(q)
 }
 
 func newID() string {

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/bqread/bqread/emulator/filter"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -664,4 +665,83 @@ func TestSamplePercentage(t *testing.T) {
 		ReadSession: &storagepb.ReadSession{Table: table, DataFormat: storagepb.DataFormat_ARROW,
 			ReadOptions: &storagepb.ReadSession_TableReadOptions{SamplePercentage: &bad}}})
 	wantCode(t, err, codes.InvalidArgument, "sample_percentage")
+}
+
+// TestSyntheticRowLimit: a synthetic table above MaxSyntheticRows is refused when it is loaded, and
+// the server goes on serving; a table at the limit gets a session at once (its row selection holds
+// one run of rows, not one entry per chunk of the table), its rows can be read, and a sample that
+// would scatter its rows over more runs than the emulator holds is refused.
+func TestSyntheticRowLimit(t *testing.T) {
+	env := startEnv(t, Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a safety net, not a speed bound
+	defer cancel()
+	huge := tableRef{"my-project", "ds", "huge"}
+	writeTable(t, env.dir, huge, kvSchema, "synthetic.json", `{"rows": 1000000000000000}`)
+	_, err := env.createSession(ctx, sessionOpts{table: huge.String()})
+	wantCode(t, err, codes.Internal, "at most 1000000000000 rows")
+	if strings.Contains(status.Convert(err).Message(), "\n") {
+		t.Errorf("error is not one line: %q", status.Convert(err).Message())
+	}
+
+	limit := tableRef{"my-project", "ds", "limit"}
+	writeTable(t, env.dir, limit, kvSchema, "synthetic.json", `{"rows": 1000000000000}`)
+	sess, err := env.createSession(ctx, sessionOpts{table: limit.String()})
+	if err != nil {
+		t.Fatalf("table at the limit: %v", err)
+	}
+	if got, want := sess.GetEstimatedRowCount(), int64(MaxSyntheticRows); got != want {
+		t.Fatalf("estimated_row_count = %d, want %d", got, want)
+	}
+	readCtx, stop := context.WithCancel(ctx)
+	rows, err := env.client.ReadRows(readCtx, &storagepb.ReadRowsRequest{ReadStream: sess.GetStreams()[len(sess.GetStreams())-1].GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rows.Recv()
+	stop()
+	if err != nil || r.GetRowCount() == 0 {
+		t.Fatalf("first response of the last stream: %d rows, err %v", r.GetRowCount(), err)
+	}
+	// 400 STRING columns: the table's estimated bytes times a row's estimated bytes overflow an int64.
+	wide := tableRef{"my-project", "ds", "wide"}
+	cols := `{"name":"k","type":"INT64"}`
+	for i := range 400 {
+		cols += fmt.Sprintf(`,{"name":"s%d","type":"STRING"}`, i)
+	}
+	writeTable(t, env.dir, wide, "["+cols+"]", "synthetic.json", `{"rows": 1000000000000}`)
+	if sess, err := env.createSession(ctx, sessionOpts{table: wide.String()}); err != nil || sess.GetEstimatedTotalBytesScanned() != MaxSyntheticRows*(8+400*24) {
+		t.Errorf("wide table at the limit: estimated_total_bytes_scanned = %d, err %v; want %d", sess.GetEstimatedTotalBytesScanned(), err, MaxSyntheticRows*(8+400*24))
+	}
+	half := 50.0
+	_, err = env.client.CreateReadSession(ctx, &storagepb.CreateReadSessionRequest{Parent: billing,
+		ReadSession: &storagepb.ReadSession{Table: limit.String(), DataFormat: storagepb.DataFormat_ARROW,
+			ReadOptions: &storagepb.ReadSession_TableReadOptions{SamplePercentage: &half}}})
+	wantCode(t, err, codes.InvalidArgument, "separate runs")
+	env.mustSession(t, sessionOpts{table: allTypesTable})
+}
+
+// TestSelectRowsStopsWhenCancelled: evaluating a filter over a big table stops when the request's
+// context is done.
+func TestSelectRowsStopsWhenCancelled(t *testing.T) {
+	dir := t.TempDir()
+	ref := tableRef{"my-project", "ds", "big"}
+	writeTable(t, dir, ref, kvSchema, "synthetic.json", `{"rows": 1000000000000}`)
+	c, err := newCatalog(dir, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	v, err := c.resolve(ref, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := filter.Parse("k > 0", v.schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := selectRows(ctx, v, f, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("selectRows with a cancelled context: err = %v, want context.Canceled", err)
+	}
 }

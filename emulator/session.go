@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -75,34 +77,72 @@ func appendRows(spans []span, lo, hi int64) []span {
 	return append(spans, span{lo, hi})
 }
 
+// maxSelectedRuns bounds the runs of consecutive rows that one session's row selection holds, and so
+// its memory: a row_restriction or sample_percentage that scatters the kept rows over more runs is
+// refused rather than held.
+const maxSelectedRuns = 1 << 22
+
+// errScattered is a row selection of more than maxSelectedRuns runs.
+var errScattered = errors.New("emulator: row selection too scattered")
+
+// selectBatchChunks is how many chunks of filterChunk rows are selected in parallel before their
+// spans are merged, as a multiple of GOMAXPROCS.
+const selectBatchChunks = 4
+
 // selectRows returns the rows of a table version that the session reads, as spans: the rows in the
-// blocks the sampler keeps that match the row restriction (nil sampler and nil filter keep all).
-// Chunks of rows are generated and filtered in parallel.
-func selectRows(v *tableVersion, f *filter.Filter, keep sampler) ([]span, int64, error) {
+// blocks the sampler keeps that match the row restriction (nil sampler and nil filter keep all). Its
+// memory is bounded by the spans it returns, at most maxSelectedRuns of them, never by the table:
+// chunks of rows are generated and filtered in parallel a batch at a time, and their spans merged
+// before the next batch. It stops when ctx is done.
+func selectRows(ctx context.Context, v *tableVersion, f *filter.Filter, keep sampler) ([]span, int64, error) {
 	total := v.rows.numRows()
-	chunks := make([][]span, (total+filterChunk-1)/filterChunk)
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for c := range chunks {
-		g.Go(func() error {
-			lo := int64(c) * filterChunk
-			var err error
-			chunks[c], err = selectChunk(v, f, keep, lo, min(lo+filterChunk, total))
-			return err
-		})
+	if f == nil && keep == nil {
+		if total == 0 {
+			return nil, 0, nil
+		}
+		return []span{{0, total}}, total, nil
 	}
-	if err := g.Wait(); err != nil {
-		return nil, 0, err
-	}
+	batch := make([][]span, selectBatchChunks*runtime.GOMAXPROCS(0))
 	var spans []span
 	var n int64
-	for _, chunk := range chunks {
-		for _, sp := range chunk {
-			spans = appendRows(spans, sp.lo, sp.hi)
-			n += sp.hi - sp.lo
+	for lo := int64(0); lo < total; lo += int64(len(batch)) * filterChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		if err := selectBatch(v, f, keep, lo, total, batch); err != nil {
+			return nil, 0, err
+		}
+		for _, chunk := range batch {
+			for _, sp := range chunk {
+				spans = appendRows(spans, sp.lo, sp.hi)
+				n += sp.hi - sp.lo
+			}
+		}
+		if len(spans) > maxSelectedRuns {
+			return nil, 0, fmt.Errorf("%w: the kept rows of %s fall in more than %d separate runs", errScattered, v.ref, maxSelectedRuns)
 		}
 	}
 	return spans, n, nil
+}
+
+// selectBatch selects among the len(out) chunks of rows that start at row lo, in parallel: out[i]
+// gets the spans of chunk i, nil past the table's total rows.
+func selectBatch(v *tableVersion, f *filter.Filter, keep sampler, lo, total int64, out [][]span) error {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range out {
+		from := lo + int64(i)*filterChunk
+		out[i] = nil
+		if from >= total {
+			continue
+		}
+		g.Go(func() error {
+			var err error
+			out[i], err = selectChunk(v, f, keep, from, min(from+filterChunk, total))
+			return err
+		})
+	}
+	return g.Wait()
 }
 
 // selectChunk selects among rows [lo, hi).

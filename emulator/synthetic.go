@@ -16,6 +16,10 @@ import (
 	"github.com/bqread/bqread/schema"
 )
 
+// MaxSyntheticRows is the most rows a synthetic table may have; a synthetic.json with more is
+// refused when the table is loaded.
+const MaxSyntheticRows = 1_000_000_000_000
+
 // syntheticSource generates rows deterministically from (seed, row index, column): any range of
 // rows is computed on its own, without generating the rows before it.
 type syntheticSource struct {

@@ -37,7 +37,7 @@ func newServeCmd(s streams) *cobra.Command {
 /bigquery/v2/, so that bqread and the official clients read its tables. It always serves the sample
 tables of project bqread-demo, dataset samples (all_types, trips, empty); --data adds tables laid out
 as DIR/PROJECT/DATASET/TABLE/schema.json plus data.ndjson (BigQuery's JSON load form) or
-synthetic.json ({"rows": N, "seed": S}).
+synthetic.json ({"rows": N, "seed": S}, N at most 10^12).
 
 Faults and shaping, for testing clients: --fault KIND@ROWS (repeatable) makes each stream's
 ReadRows fail once, after that stream has sent at least ROWS rows (counted across calls), the way the

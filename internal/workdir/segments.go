@@ -103,6 +103,9 @@ func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 // readRecord reads the commit record name; ok is false for a file that is not one bqread wrote.
 func (d *Dir) readRecord(ctx context.Context, name string) (s Segment, ok bool, err error) {
 	o, err := d.st.Open(ctx, name)
+	if errors.Is(err, store.ErrNotExist) {
+		return Segment{}, false, nil
+	}
 	if err != nil {
 		return Segment{}, false, err
 	}

@@ -1,0 +1,253 @@
+package workdir
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/bqread/bqread/internal/store"
+)
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fill commits a manifest, two segments of stream 0, one of stream 3, and leaves an unfinished
+// file, as an export would.
+func fill(t *testing.T, d *Dir) {
+	t.Helper()
+	ctx := context.Background()
+	if err := d.writeFile(ManifestName, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		stream int
+		lo, hi int64
+	}{{0, 0, 10}, {0, 10, 20}, {3, 0, 5}} {
+		p, err := d.Store().Create(ctx, StreamDir(s.stream))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(p, "rows")
+		if _, err := d.CommitSegment(ctx, p, s.stream, s.lo, s.hi, "csv"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Store().Create(ctx, StreamDir(0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateAndRemove(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w")
+	d, err := Create(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("work dir mode %v, %v; want 0700", info.Mode(), err)
+	}
+	fill(t, d)
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("work dir still there: %v", err)
+	}
+}
+
+// TestRemoveLeavesForeignFiles puts files bqread did not create in every folder of a work dir:
+// Remove takes only its own, keeps theirs and their folders, and names them.
+func TestRemoveLeavesForeignFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w")
+	d, err := Create(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, d)
+	foreign := []string{"notes.txt", "stream-000000/seg-000000000020-000000000030.csv", "stream-000003/mine.txt", "docs/thesis.tex"}
+	for _, f := range foreign {
+		writeFile(t, filepath.Join(path, f), "mine")
+	}
+	err = d.Remove()
+	var we *Error
+	if !errors.As(err, &we) || !errors.Is(err, ErrForeign) {
+		t.Fatalf("Remove = %v, want an *Error naming what was left", err)
+	}
+	var left []string
+	filepath.WalkDir(path, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			rel, _ := filepath.Rel(path, p)
+			left = append(left, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	want := append(slices.Clone(foreign), MarkerName)
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
+	}
+}
+
+func TestCreateRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, path string)
+		replace bool
+		want    error
+	}{
+		{"a user's files", func(t *testing.T, p string) { writeFile(t, filepath.Join(p, ManifestName), "{}") }, true, ErrForeign},
+		{"a file", func(t *testing.T, p string) { writeFile(t, p, "x") }, false, ErrNotDir},
+		{"no parent", func(t *testing.T, p string) { os.RemoveAll(filepath.Dir(p)) }, false, ErrNoParent},
+		{"writable by others", func(t *testing.T, p string) { os.Mkdir(p, 0o700); os.Chmod(p, 0o777) }, false, ErrUnsafe},
+		{"a link", func(t *testing.T, p string) { os.Mkdir(p+"-real", 0o700); os.Symlink(p+"-real", p) }, false, ErrUnsafe},
+		{"an earlier export", func(t *testing.T, p string) {
+			d, err := Create(p, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(t, d)
+		}, false, ErrEarlier},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "p", "w")
+			os.Mkdir(filepath.Dir(path), 0o755)
+			tt.setup(t, path)
+			if _, err := Create(path, tt.replace); !errors.Is(err, tt.want) {
+				t.Errorf("Create = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCreateReuses checks the work dirs Create may use: a user's empty directory (kept by
+// Remove), a work dir whose export never saved a manifest, and an earlier export's with replace.
+func TestCreateReuses(t *testing.T) {
+	empty := t.TempDir()
+	d, err := Create(empty, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, d)
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := os.ReadDir(empty); err != nil || len(entries) != 0 {
+		t.Errorf("a user's empty dir after Remove: %v, %v; want it kept, empty", entries, err)
+	}
+
+	path := filepath.Join(t.TempDir(), "w")
+	first, err := Create(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(path, false); err != nil {
+		t.Errorf("Create over a work dir without manifest = %v, want it reused", err)
+	}
+	fill(t, first)
+	again, err := Create(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := again.Segments(context.Background(), 0); len(segs) != 0 {
+		t.Errorf("replaced work dir still has segments %v", segs)
+	}
+}
+
+// TestSegmentsTrustOnlyRecords plants files named like segments and changes recorded ones:
+// only files whose commit record matches count, and OpenSegment catches a changed checksum.
+func TestSegmentsTrustOnlyRecords(t *testing.T) {
+	ctx := context.Background()
+	d, err := Create(filepath.Join(t.TempDir(), "w"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, d)
+	writeFile(t, filepath.Join(d.Path(), SegmentName(0, 20, 5000, "csv")), "planted")
+	writeFile(t, filepath.Join(d.Path(), SegmentName(0, 10, 20, "csv")), "longer than it was")
+	writeFile(t, filepath.Join(d.Path(), SegmentName(3, 5, 9, "csv")+recordSuffix), `{"name":"stream-000003/seg-000000000005-000000000009.csv","stream":3,"lo":5,"hi":9}`)
+	segs, err := d.Segments(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 1 || segs[0].Hi != 10 {
+		t.Errorf("stream 0 segments %+v, want only [0, 10)", segs)
+	}
+	if segs, _ := d.Segments(ctx, 3); len(segs) != 1 {
+		t.Errorf("stream 3 segments %+v, want the one committed", segs)
+	}
+	writeFile(t, filepath.Join(d.Path(), SegmentName(0, 0, 10, "csv")), "ROWS")
+	if _, err := d.OpenSegment(ctx, segs[0]); !errors.Is(err, ErrChanged) {
+		t.Errorf("OpenSegment of a changed file = %v, want ErrChanged", err)
+	}
+	if _, err := d.Segment(ctx, SegmentName(0, 20, 5000, "csv")); !errors.Is(err, ErrChanged) {
+		t.Errorf("Segment of an unrecorded file = %v, want ErrChanged", err)
+	}
+}
+
+// TestOutputTempBesideOutput puts the output on another filesystem than the work dir: the temp
+// output beside it is recorded, and a second run (a resume after SIGKILL) and Remove take it away.
+func TestOutputTempBesideOutput(t *testing.T) {
+	outDir := "/dev/shm"
+	wdPath := filepath.Join(t.TempDir(), "w")
+	if info, err := os.Stat(outDir); err != nil || !info.IsDir() || store.SameFilesystem(filepath.Dir(wdPath), outDir) {
+		t.Skip("no second filesystem (/dev/shm) to put the output on")
+	}
+	outDir, err := os.MkdirTemp(outDir, "bqread-test-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(outDir)
+	out := filepath.Join(outDir, "o.csv")
+	d, err := Create(wdPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // each run after a crash replaces the last run's temp output
+		f, err := d.CreateOutputTemp(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("partial")
+		f.Close()
+		if d, err = Open(wdPath); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 1 {
+		t.Errorf("beside the output: %v, want one temp output", entries)
+	}
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 0 {
+		t.Errorf("beside the output after Remove: %v, want nothing", entries)
+	}
+}
+
+func TestOpenNeedsMarker(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, ManifestName), "{}")
+	if _, err := Open(dir); !errors.Is(err, ErrForeign) {
+		t.Errorf("Open without marker = %v, want ErrForeign", err)
+	}
+	writeFile(t, filepath.Join(dir, MarkerName), `{"tool":"other"}`)
+	if _, err := Open(dir); !errors.Is(err, ErrForeign) {
+		t.Errorf("Open with a foreign marker = %v, want ErrForeign", err)
+	}
+	if _, err := Open(filepath.Join(dir, "missing")); !errors.Is(err, ErrMissing) {
+		t.Errorf("Open of a missing dir = %v, want ErrMissing", err)
+	}
+}

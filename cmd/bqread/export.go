@@ -78,7 +78,9 @@ sample tables of project bqread-demo, dataset samples (all_types, trips, empty).
 
 An export stopped part way (Ctrl-C, SIGTERM, a killed process, a failed stream) keeps the manifest
 and committed segments in its work dir: run the same command with --resume to read only the rest.
-Without --resume, an earlier export's work dir is refused (--overwrite discards it). Once the read
+Without --resume, an earlier export's work dir is refused (--overwrite discards it). The work dir
+is private (0700) and marked as bqread's; a directory that holds anything else is never used or
+removed, and only files bqread created there are ever deleted. Once the read
 session has expired (BigQuery: 6 hours), --resume says so, removes the work dir, and the same
 command without --resume exports again.
 
@@ -110,7 +112,7 @@ command without --resume exports again.
 	f.StringVar(&opts.endpoint, "endpoint", "", "Storage Read endpoint HOST:PORT (env BQREAD_ENDPOINT); loopback is plaintext without auth")
 	f.BoolVar(&opts.emulator, "emulator", false, "start the emulator in-process and read from it")
 	f.StringVar(&opts.emulatorData, "emulator-data", "", "with --emulator, also serve the tables under this directory")
-	f.StringVar(&opts.workDir, "work-dir", "", "directory for the manifest and segments (default <out>.bqread)")
+	f.StringVar(&opts.workDir, "work-dir", "", "private directory for the manifest and segments (default <out>.bqread); must be missing, empty or an earlier bqread work dir")
 	f.BoolVar(&opts.keepParts, "keep-parts", false, "keep the work dir after a successful merge")
 	f.BoolVar(&opts.overwrite, "overwrite", false, "replace an existing --out (and an earlier export's work dir)")
 	f.BoolVar(&opts.resume, "resume", false, "continue the interrupted export in the work dir, from its committed parts (same flags)")

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sync"
 	"time"
@@ -40,6 +42,9 @@ var (
 	errInvalidName = errors.New("emulator: invalid name")
 	errNotFound    = errors.New("emulator: not found")
 	errSnapshot    = errors.New("emulator: invalid snapshot time")
+	// errLoad wraps the errors of tables that exist but cannot be loaded. Their text names the table
+	// (project.dataset.table) and its files relative to the table's directory, never a server path.
+	errLoad = errors.New("emulator: table load")
 )
 
 var (
@@ -62,6 +67,9 @@ type tableRef struct{ Project, Dataset, Table string }
 func (r tableRef) String() string {
 	return "projects/" + r.Project + "/datasets/" + r.Dataset + "/tables/" + r.Table
 }
+
+// dotted returns the table's name as project.dataset.table.
+func (r tableRef) dotted() string { return r.Project + "." + r.Dataset + "." + r.Table }
 
 // validate checks the IDs against BigQuery's naming rules before anything touches the filesystem.
 func (r tableRef) validate() error {
@@ -104,20 +112,27 @@ type history struct {
 
 // catalog finds tables: the built-in samples, then the data directory. It is safe for concurrent use.
 type catalog struct {
-	root *os.Root // nil without a data directory
+	root *os.Root // nil without a data directory; opened by its absolute path
 	now  func() time.Time
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	tables  map[tableRef]*history
 	samples map[string]*tableVersion
 }
 
-func newCatalog(dataDir string, now func() time.Time) (*catalog, error) {
-	c := &catalog{now: now, tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
+// newCatalog returns a catalog of the samples and the tables under dataDir (none if it is ""). It logs
+// the tables that cannot be loaded to log, with their directories.
+func newCatalog(dataDir string, now func() time.Time, log *slog.Logger) (*catalog, error) {
+	c := &catalog{now: now, log: log, tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
 	if dataDir == "" {
 		return c, nil
 	}
-	root, err := os.OpenRoot(dataDir)
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open data directory: %w", err)
+	}
+	root, err := os.OpenRoot(abs)
 	if err != nil {
 		return nil, fmt.Errorf("open data directory: %w", err)
 	}
@@ -206,7 +221,7 @@ func (c *catalog) sample(r tableRef) (*tableVersion, error) {
 	}
 	v, err := loadVersion(r, sub, samplesCreated)
 	if err != nil {
-		return nil, fmt.Errorf("load sample %s: %w", r, err)
+		return nil, fmt.Errorf("%w: load sample %s: %v", errLoad, r.dotted(), err)
 	}
 	v.key, v.created = "sample/"+r.Table, samplesCreated
 	c.samples[r.Table] = v
@@ -230,14 +245,11 @@ func (c *catalog) refresh(r tableRef) (*history, error) {
 	if h != nil && h.stamp == stamp {
 		return h, nil
 	}
-	sub, err := c.root.OpenRoot(dir)
+	v, err := loadVersion(r, tableFS{c.root, dir}, since)
 	if err != nil {
-		return nil, fmt.Errorf("read table %s: %w", r, err)
-	}
-	defer sub.Close()
-	v, err := loadVersion(r, sub.FS(), since)
-	if err != nil {
-		return nil, fmt.Errorf("load table %s: %w", r, err)
+		c.log.Error("emulator: table load failed", "table", r.dotted(),
+			"dir", filepath.Join(c.root.Name(), filepath.FromSlash(dir)), "err", err)
+		return nil, fmt.Errorf("%w: load table %s: %v", errLoad, r.dotted(), err)
 	}
 	v.key = r.String() + "@" + stamp
 	if h == nil {

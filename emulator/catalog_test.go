@@ -32,7 +32,7 @@ func writeTable(t *testing.T, dir string, ref tableRef, schemaJSON, file, conten
 const kvSchema = `[{"name":"k","type":"INT64","mode":"REQUIRED"},{"name":"v","type":"STRING"}]`
 
 func TestSyntheticRangesAreIndependent(t *testing.T) {
-	c, err := newCatalog("", time.Now)
+	c, err := newCatalog("", time.Now, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestSyntheticEveryType(t *testing.T) {
 	dir := t.TempDir()
 	ref := tableRef{"my-project", "ds", "gen"}
 	writeTable(t, dir, ref, string(raw), "synthetic.json", `{"rows": 1000, "seed": 42}`)
-	c, err := newCatalog(dir, time.Now)
+	c, err := newCatalog(dir, time.Now, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestCatalogNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeTable(t, dir, tableRef{"my-project", "ds", "kv"}, kvSchema, "data.ndjson", `{"k":1,"v":"a"}`)
-	c, err := newCatalog(dir, time.Now)
+	c, err := newCatalog(dir, time.Now, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestCatalogSnapshotVersions(t *testing.T) {
 	tdir := writeTable(t, dir, ref, kvSchema, "data.ndjson", `{"k":1}`)
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
 	setTimes(t, tdir, t0)
-	c, err := newCatalog(dir, time.Now)
+	c, err := newCatalog(dir, time.Now, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

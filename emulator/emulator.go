@@ -80,7 +80,7 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 			return nil, fmt.Errorf("fault %+v: use a kind of %v and a non-negative AfterRows", f, FaultKinds)
 		}
 	}
-	cat, err := newCatalog(o.DataDir, o.Now)
+	cat, err := newCatalog(o.DataDir, o.Now, o.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ func writeRESTError(w http.ResponseWriter, err error) {
 	case errors.Is(err, errInvalidName), errors.Is(err, errSnapshot):
 		writeJSONError(w, http.StatusBadRequest, "invalid", userMessage(err))
 	default:
-		writeJSONError(w, http.StatusInternalServerError, "backendError", err.Error())
+		writeJSONError(w, http.StatusInternalServerError, "backendError", userMessage(err))
 	}
 }
 

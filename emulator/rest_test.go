@@ -1,9 +1,16 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"cloud.google.com/go/bigquery"
@@ -11,7 +18,9 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // TestOfficialClientReadsTable reads a table with cloud.google.com/go/bigquery the way users do:
@@ -98,5 +107,65 @@ func TestRESTErrorShape(t *testing.T) {
 	if resp.StatusCode != 404 || e.Code != 404 || e.Status != "NOT_FOUND" || len(e.Errors) != 1 || e.Errors[0].Reason != "notFound" ||
 		e.Message != "Not found: Table bqread-demo:samples.nope (projects/bqread-demo/datasets/samples/tables/nope)" {
 		t.Fatalf("error = %d %+v", resp.StatusCode, e)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger that several goroutines write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestLoadErrorHidesServerPaths: a table that cannot be loaded answers REST 500 and gRPC INTERNAL
+// with a message that names the table (project.dataset.table) and its file, never a path on the
+// server; the server's log has the table's directory.
+func TestLoadErrorHidesServerPaths(t *testing.T) {
+	var log lockedBuffer
+	env := startEnv(t, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	for _, file := range []string{"data.ndjson", "schema.json"} {
+		t.Run(file+" is a directory", func(t *testing.T) {
+			ref := tableRef{"my-project", "ds", strings.TrimSuffix(file, filepath.Ext(file)) + "_dir"}
+			tdir := writeTable(t, env.dir, ref, kvSchema, "data.ndjson", `{"k":1}`)
+			if err := os.Remove(filepath.Join(tdir, file)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(tdir, file), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			dotted := ref.Project + "." + ref.Dataset + "." + ref.Table
+			resp, err := http.Get("http://" + env.inst.HTTPAddr() + "/bigquery/v2/projects/my-project/datasets/ds/tables/" + ref.Table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), dotted+": ") ||
+				!strings.Contains(string(body), file) || strings.Contains(string(body), env.dir) {
+				t.Errorf("tables.get = %d %s; want 500 naming %s and %s, not %s", resp.StatusCode, body, dotted, file, env.dir)
+			}
+			_, err = env.createSession(t.Context(), sessionOpts{table: ref.String()})
+			wantCode(t, err, codes.Internal, dotted+": ")
+			if msg := status.Convert(err).Message(); strings.Contains(msg, env.dir) || !strings.Contains(msg, file) {
+				t.Errorf("CreateReadSession error %q: want %s named, not %s", msg, file, env.dir)
+			}
+			if !strings.Contains(log.String(), tdir) {
+				t.Errorf("server log does not name the table's directory %s:\n%s", tdir, log.String())
+			}
+		})
 	}
 }

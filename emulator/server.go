@@ -163,7 +163,7 @@ func parseTablePath(p string) (tableRef, error) {
 
 // userMessage is an error's text without the emulator's sentinel prefix.
 func userMessage(err error) string {
-	for _, sentinel := range []error{errNotFound, errInvalidName, errSnapshot, errScattered} {
+	for _, sentinel := range []error{errNotFound, errInvalidName, errSnapshot, errScattered, errLoad} {
 		if errors.Is(err, sentinel) {
 			return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 		}
@@ -179,7 +179,7 @@ func tableError(err error) error {
 	case errors.Is(err, errInvalidName), errors.Is(err, errSnapshot):
 		return status.Error(codes.InvalidArgument, userMessage(err))
 	}
-	return status.Errorf(codes.Internal, "load table: %v", err)
+	return status.Error(codes.Internal, userMessage(err))
 }
 
 func (s *readServer) newSession(ctx context.Context, billing string, v *tableVersion, rs *storagepb.ReadSession) (*session, error) {

@@ -726,7 +726,7 @@ func TestSelectRowsStopsWhenCancelled(t *testing.T) {
 	dir := t.TempDir()
 	ref := tableRef{"my-project", "ds", "big"}
 	writeTable(t, dir, ref, kvSchema, "synthetic.json", `{"rows": 1000000000000}`)
-	c, err := newCatalog(dir, time.Now)
+	c, err := newCatalog(dir, time.Now, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestExportBadInput(t *testing.T) {
 		{"output exists", existing, with(ep, []string{testTable}), nil, exitUsage, "--overwrite"},
 		{"output dir missing", filepath.Join(dir, "missing", "p.ndjson"), with(ep, []string{testTable}), nil, exitUsage, "create it first"},
 		{"output dir not writable", filepath.Join(ro, "q.ndjson"), with(ep, []string{testTable}), nil, exitUsage, "make the directory writable"},
-		{"endpoint unreachable", "r.ndjson", []string{testTable, "--endpoint", closedPort(t)}, nil, exitError, "is `bqread serve` running?"},
+		{"endpoint unreachable", "r.ndjson", []string{testTable, "--endpoint", closedPort(t)}, nil, exitError, "must name a Storage Read server"},
 		{"endpoint malformed", "s.ndjson", []string{testTable, "--endpoint", "localhost"}, nil, exitUsage, "HOST:PORT"},
 		{"credentials missing", "t.ndjson", []string{testTable}, map[string]string{
 			"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(dir, "no-such-key.json"), "HOME": t.TempDir(),

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -277,7 +276,8 @@ func (o *exportOptions) removeWorkDir(d *workdir.Dir) {
 }
 
 // probeEndpoint fails fast, with what to do, when an explicit endpoint does not accept
-// connections; the client library would otherwise retry CreateReadSession for minutes.
+// connections or is not a gRPC server (session.Probe); the client library would otherwise retry
+// CreateReadSession for minutes.
 func probeEndpoint(ctx context.Context, endpoint string) error {
 	if endpoint == "" {
 		return nil
@@ -285,12 +285,11 @@ func probeEndpoint(ctx context.Context, endpoint string) error {
 	if _, err := session.IsLoopback(endpoint); err != nil {
 		return usageErrorf("%v", err)
 	}
-	d := net.Dialer{Timeout: 5 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", endpoint)
-	if err != nil {
-		return fmt.Errorf("cannot reach the Storage Read endpoint %s: %w: check --endpoint or BQREAD_ENDPOINT (is `bqread serve` running?)", endpoint, err)
+	err := session.Probe(ctx, endpoint)
+	if errors.Is(err, session.ErrEndpoint) {
+		return fmt.Errorf("%w; --endpoint (or BQREAD_ENDPOINT) must name a Storage Read server such as `bqread serve`'s gRPC port", err)
 	}
-	return conn.Close()
+	return err
 }
 
 // checkOutputSchema refuses, before anything is written, a session whose columns the output

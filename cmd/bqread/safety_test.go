@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"net"
 	"os"
 	"path/filepath"
@@ -462,4 +464,33 @@ func nullDevice(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestExportEndpointNotGRPC names, within the probe's bound, an endpoint that is not a gRPC
+// server, where the export once hung for 600 s.
+func TestExportEndpointNotGRPC(t *testing.T) {
+	inst := startEmulator(t)
+	web := httptest.NewServer(http.NotFoundHandler())
+	defer web.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for name, ep := range map[string]string{"http/1": web.Listener.Addr().String(), "emulator REST": inst.HTTPAddr(), "silent": silent.Addr().String()} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{"export", testTable, "--endpoint", ep, "-o", filepath.Join(t.TempDir(), "o.ndjson")}, nil, &stdout, &stderr)
+		if code != exitError || !strings.Contains(stderr.String(), "not a gRPC endpoint") || !strings.Contains(stderr.String(), ep) {
+			t.Errorf("%s: exit %d, want 1 naming %s as not gRPC: %s", name, code, ep, stderr.String())
+		}
+	}
 }

@@ -6,8 +6,8 @@
 // reads the state of each task of a job, Wait polls until every task has ended, and Cancel cancels
 // one array task. Every function fails the test on error.
 //
-// Job ids are array job ids, as sbatch --parsable prints them; tasks are named JOBID_TASK, the only
-// form that scancel of Slurm 22.05 reliably accepts for one array task.
+// Job ids are array job ids, as sbatch --parsable prints them; one task is JOBID_TASK. Slurm 22.05
+// ignores scancel of an array task's own job id (squeue's %A): it exits 0 and the task runs on.
 package slurmtest
 
 import (

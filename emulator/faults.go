@@ -38,6 +38,19 @@ var FaultKinds = []string{FaultUnavailable, FaultRSTStream, FaultEOS, FaultResou
 // retryDelay is the delay a resource_exhausted fault asks for in its RetryInfo.
 const retryDelay = 50 * time.Millisecond
 
+// ParseFaults parses each spec with ParseFault.
+func ParseFaults(specs []string) ([]Fault, error) {
+	var faults []Fault
+	for _, spec := range specs {
+		f, err := ParseFault(spec)
+		if err != nil {
+			return nil, err
+		}
+		faults = append(faults, f)
+	}
+	return faults, nil
+}
+
 // ParseFault parses "KIND@ROWS" (ROWS defaults to 0: the first response fails), for example
 // "unavailable@1000".
 func ParseFault(spec string) (Fault, error) {

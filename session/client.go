@@ -38,10 +38,22 @@ func NewClient(ctx context.Context, endpoint string) (*storage.BigQueryReadClien
 	}
 	c, err := storage.NewBigQueryReadClient(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w (for the real service, run `gcloud auth application-default login`)", endpointName(endpoint), err)
+		return nil, &ClientError{Endpoint: endpoint, Err: err}
 	}
 	return c, nil
 }
+
+// ClientError is a failure to make a BigQueryReadClient, most often for want of credentials.
+type ClientError struct {
+	Endpoint string // "" for the Google service
+	Err      error
+}
+
+func (e *ClientError) Error() string {
+	return fmt.Sprintf("connect to %s: %v (for the real service, run `gcloud auth application-default login`)", endpointName(e.Endpoint), e.Err)
+}
+
+func (e *ClientError) Unwrap() error { return e.Err }
 
 // IsLoopback reports whether endpoint (HOST:PORT) names this machine.
 func IsLoopback(endpoint string) (bool, error) {

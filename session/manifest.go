@@ -48,7 +48,10 @@ type Manifest struct {
 	// StallTimeout is how long a worker waits for the next ReadRows response before it treats the
 	// stream as stalled and resumes it; 0 means the worker's default.
 	StallTimeout time.Duration `json:"stall_timeout,omitempty"`
-	Output       Output        `json:"output"`
+	// Tasks is the number of tasks the workers are planned as: task i reads streams i,
+	// i+Tasks, ... (one per stream when it equals the streams).
+	Tasks  int    `json:"tasks"`
+	Output Output `json:"output"`
 }
 
 // Output says how workers write segments.

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/bqread/bqread/internal/event"
 	"github.com/bqread/bqread/internal/workdir"
@@ -35,11 +33,8 @@ type Config struct {
 	// MaxRestarts is how many times a stream's worker is started again after it died or gave up
 	// on a transient error. Fatal and usage errors are never restarted.
 	MaxRestarts int
-	// Command is the worker command line before its flags; default: this executable, "worker".
-	// Run appends --manifest PATH --stream-index I.
-	Command []string
-	// Env is added to each worker's environment.
-	Env []string
+	// Launch makes the command of each worker process (default LocalLauncher(nil, nil)).
+	Launch Launcher
 	// WaitDelay is how long a worker has to exit after SIGTERM before it is killed (default 10s).
 	WaitDelay time.Duration
 	// OnEvent, if set, receives every worker event, one call at a time.
@@ -55,6 +50,7 @@ type Config struct {
 // StreamResult is what one stream's workers did.
 type StreamResult struct {
 	Index int   `json:"index"`
+	Pid   int   `json:"pid"`  // the process that finished the stream (the last started)
 	Pids  []int `json:"pids"` // every process started for the stream, in order
 	// StartOffset is where the first process of this run started reading: the rows committed
 	// before it (by an earlier, interrupted run), which were not read again.
@@ -79,6 +75,7 @@ type Result struct {
 type WorkerError struct {
 	Stream  int
 	Class   event.Class
+	Code    string // the gRPC code, when a call failed
 	Message string
 }
 
@@ -86,16 +83,10 @@ func (e *WorkerError) Error() string {
 	return fmt.Sprintf("stream %d: %s", e.Stream, e.Message)
 }
 
-// SessionExpired reports whether err is a worker's failure because the read session expired
-// (FAILED_PRECONDITION "session expired"): no worker and no --resume can continue that session.
-func SessionExpired(err error) bool {
-	var we *WorkerError
-	if errors.As(err, &we) {
-		return we.Class == event.Fatal && strings.Contains(we.Message, "FailedPrecondition") &&
-			strings.Contains(we.Message, "expired")
-	}
-	st, ok := status.FromError(err)
-	return ok && st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), "expired")
+// Is makes errors.Is(err, ErrSessionExpired) true for a worker that failed because the session
+// expired.
+func (e *WorkerError) Is(target error) bool {
+	return target == ErrSessionExpired && e.Class == event.Expired
 }
 
 // Run starts one worker process per stream of the manifest in cfg.WorkDir, at most
@@ -138,7 +129,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // liveMerge adds segments to a Merger, in its own goroutine, as their workers report them.
 type liveMerge struct {
-	segs chan string
+	segs chan event.Event
 	done chan struct{}
 	err  error // the first failure; later segments are not added
 }
@@ -149,14 +140,14 @@ func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFun
 	if mg == nil || !mg.Live() {
 		return nil
 	}
-	l := &liveMerge{segs: make(chan string, 64), done: make(chan struct{})}
+	l := &liveMerge{segs: make(chan event.Event, 64), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		for name := range l.segs {
+		for e := range l.segs {
 			if l.err != nil {
 				continue
 			}
-			if err := mg.Add(ctx, name); err != nil {
+			if err := mg.Add(ctx, e.Stream, e.Lo, e.Hi); err != nil {
 				l.err = fmt.Errorf("merge while reading: %w", err)
 				fail(l.err)
 			}
@@ -165,10 +156,10 @@ func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFun
 	return l
 }
 
-// add queues a committed segment; it waits while the queue is full.
-func (l *liveMerge) add(name string) {
+// add queues the segment a Segment event reports; it waits while the queue is full.
+func (l *liveMerge) add(e event.Event) {
 	if l != nil {
-		l.segs <- name
+		l.segs <- e
 	}
 }
 
@@ -184,7 +175,7 @@ func (l *liveMerge) stop() error {
 
 type coordinator struct {
 	cfg         Config
-	manifest    string
+	streams     int
 	log         *slog.Logger
 	workerProcs []string   // added to each worker's environment
 	live        *liveMerge // nil: no live merge
@@ -194,12 +185,8 @@ type coordinator struct {
 }
 
 func newCoordinator(cfg Config, streams int) (*coordinator, error) {
-	if len(cfg.Command) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("find the bqread executable to start workers: %w", err)
-		}
-		cfg.Command = []string{exe, "worker"}
+	if cfg.Launch == nil {
+		cfg.Launch = LocalLauncher(nil, nil)
 	}
 	if cfg.WaitDelay == 0 {
 		cfg.WaitDelay = 10 * time.Second
@@ -208,7 +195,7 @@ func newCoordinator(cfg Config, streams int) (*coordinator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &coordinator{cfg: cfg, manifest: filepath.Join(cfg.WorkDir, workdir.ManifestName), log: log,
+	c := &coordinator{cfg: cfg, streams: streams, log: log,
 		workerProcs: workerProcs(min(max(cfg.Parallelism, 1), streams)), results: make([]StreamResult, streams)}
 	for i := range c.results {
 		c.results[i].Index = i
@@ -220,7 +207,10 @@ func (c *coordinator) result() *Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := &Result{Streams: append([]StreamResult(nil), c.results...)}
-	for _, s := range r.Streams {
+	for i, s := range r.Streams {
+		if len(s.Pids) > 0 {
+			r.Streams[i].Pid = s.Pids[len(s.Pids)-1]
+		}
 		r.Rows += s.Rows
 		r.Bytes += s.Bytes
 		r.Retries += s.Retries
@@ -265,12 +255,11 @@ func workerProcs(running int) []string {
 
 // runProcess runs one worker process for stream i and returns nil once it reported done.
 func (c *coordinator) runProcess(ctx context.Context, i int) error {
-	args := append(append([]string(nil), c.cfg.Command[1:]...), "--manifest", c.manifest, "--stream-index", strconv.Itoa(i))
-	cmd := exec.CommandContext(ctx, c.cfg.Command[0], args...)
+	cmd := c.cfg.Launch(ctx, c.cfg.WorkDir, i, c.streams)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = c.cfg.WaitDelay
 	cmd.SysProcAttr = workerSysProcAttr()
-	cmd.Env = append(append(os.Environ(), c.workerProcs...), c.cfg.Env...)
+	cmd.Env = append(cmd.Env, c.workerProcs...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -296,16 +285,37 @@ func (c *coordinator) runProcess(ctx context.Context, i int) error {
 	return p.outcome(waitErr, lastErrLine)
 }
 
-// logLines logs each stderr line of stream i's worker and returns the last one.
+// maxLogLine is the most of one worker stderr line that is logged; the rest is read and dropped.
+const maxLogLine = 64 << 10
+
+// logLines logs each stderr line of stream i's worker, until the worker closes stderr, and
+// returns the last one. A line of any length is read to its end, so a worker is never blocked
+// writing to its stderr.
 func (c *coordinator) logLines(r io.Reader, i int) string {
+	br := bufio.NewReaderSize(r, 64<<10)
 	var last string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		last = sc.Text()
-		c.log.Info("worker: "+last, "stream", i)
+	for {
+		line, err := readLine(br, maxLogLine)
+		if line != "" {
+			last = line
+			c.log.Info("worker", "stream", i, "log", line)
+		}
+		if err != nil {
+			return last
+		}
 	}
-	return last
+}
+
+// readLine reads one line from br and returns at most max bytes of it, without its newline.
+func readLine(br *bufio.Reader, max int) (string, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk[:min(len(chunk), max-len(line))]...)
+		if err != bufio.ErrBufferFull {
+			return strings.TrimRight(string(line), "\r\n"), err
+		}
+	}
 }
 
 // procState is what one worker process reported.
@@ -331,7 +341,7 @@ func (c *coordinator) readEvents(r io.Reader, p *procState) {
 		}
 		c.apply(p, e)
 		if e.Kind == event.Segment {
-			c.live.add(e.Path) // outside apply's lock: it waits while the merge catches up
+			c.live.add(e) // outside apply's lock: it waits while the merge catches up
 		}
 	}
 	io.Copy(io.Discard, r)
@@ -372,7 +382,7 @@ func (p *procState) outcome(waitErr error, lastErrLine string) error {
 	case p.done && waitErr == nil:
 		return nil
 	case p.failure != nil:
-		return &WorkerError{Stream: p.stream, Class: p.failure.Class, Message: p.failure.Message}
+		return &WorkerError{Stream: p.stream, Class: p.failure.Class, Code: p.failure.Code, Message: p.failure.Message}
 	}
 	msg := "worker exited without finishing the stream"
 	if waitErr != nil {
@@ -389,4 +399,39 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// Launcher makes the command that runs the worker of stream i of the streams of the work dir
+// workDir: program, arguments and environment. The supervisor starts it in its own process group,
+// reads events from its stdout and log lines from its stderr, and stops it with SIGTERM, then
+// SIGKILL. Local processes are the one launcher today.
+type Launcher func(ctx context.Context, workDir string, stream, streams int) *exec.Cmd
+
+// WorkerEnv is set to 1 in the environment of the worker processes LocalLauncher makes, so that
+// a program that embeds the export can tell it was started as one (export.RunWorkerIfChild).
+const WorkerEnv = "BQREAD_WORKER"
+
+// LocalLauncher returns the Launcher of worker processes on this machine: command (default: this
+// program) with the arguments of task i of n (`worker --work-dir DIR --task-index I --task-count
+// N`, one stream per task), this process's environment, env and WorkerEnv=1.
+func LocalLauncher(command, env []string) Launcher {
+	return func(ctx context.Context, workDir string, stream, streams int) *exec.Cmd {
+		cmdline := command
+		if len(cmdline) == 0 {
+			exe, err := os.Executable()
+			if err != nil {
+				exe = os.Args[0]
+			}
+			cmdline = []string{exe}
+		}
+		args := append(slices.Clone(cmdline[1:]), WorkerArgs(workDir, stream, streams)...)
+		cmd := exec.CommandContext(ctx, cmdline[0], args...)
+		cmd.Env = append(append(os.Environ(), env...), WorkerEnv+"=1")
+		return cmd
+	}
+}
+
+// WorkerArgs returns the arguments of the worker command that runs task i of n of workDir.
+func WorkerArgs(workDir string, task, tasks int) []string {
+	return []string{"worker", "--work-dir", workDir, "--task-index", strconv.Itoa(task), "--task-count", strconv.Itoa(tasks)}
 }

@@ -53,12 +53,13 @@ func TestMain(m *testing.M) {
 //	stubborn  stream 1 reports a fatal error; the others ignore SIGTERM and hang
 func fakeWorker(mode string, args []string) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	manifest := fs.String("manifest", "", "")
-	index := fs.Int("stream-index", -1, "")
-	if err := fs.Parse(args); err != nil {
+	workDir := fs.String("work-dir", "", "")
+	index := fs.Int("task-index", -1, "")
+	fs.Int("task-count", 0, "")
+	if len(args) == 0 || args[0] != "worker" || fs.Parse(args[1:]) != nil {
 		return 2
 	}
-	dir, i := filepath.Dir(*manifest), *index
+	dir, i := *workDir, *index
 	ev := event.NewWriter(os.Stdout)
 	send := func(e event.Event) { e.Stream, e.Pid = i, os.Getpid(); ev.Send(e) }
 	send(event.Event{Kind: event.Start})
@@ -92,7 +93,7 @@ func fakeWorker(mode string, args []string) int {
 			return 1
 		}
 	}
-	send(event.Event{Kind: event.Segment, Path: workdir.SegmentName(i, 0, rows, ext), Lo: 0, Hi: rows, Rows: rows})
+	send(event.Event{Kind: event.Segment, Path: fmt.Sprintf("stream-%06d/seg.%s", i, ext), Lo: 0, Hi: rows, Rows: rows})
 	send(event.Event{Kind: event.Done, Rows: rows})
 	return 0
 }
@@ -121,8 +122,10 @@ func writeArrowSegment(dir string, i int, rows int64) error {
 	if err := errors.Join(w.Write(rec), w.Close()); err != nil {
 		return err
 	}
-	_, err = d.CommitSegment(context.Background(), p, i, 0, rows, "arrow")
-	return err
+	if _, err = d.CommitSegment(context.Background(), p, i, 0, rows, "arrow"); err != nil {
+		return err
+	}
+	return d.MarkDone(context.Background(), i, rows)
 }
 
 // writeManifest writes a manifest of n streams into a new work dir and returns the dir.
@@ -150,8 +153,7 @@ func fakeConfig(t *testing.T, mode string, streams int) Config {
 		WorkDir:     writeManifest(t, streams),
 		Parallelism: 4,
 		MaxRestarts: 2,
-		Command:     []string{os.Args[0]},
-		Env:         []string{workerModeEnv + "=" + mode},
+		Launch:      LocalLauncher([]string{os.Args[0]}, []string{workerModeEnv + "=" + mode}),
 		WaitDelay:   500 * time.Millisecond,
 	}
 }
@@ -226,7 +228,7 @@ func TestRunMergesWhileReading(t *testing.T) {
 		t.Fatalf("%d segments merged while reading, want 3", len(mg.added))
 	}
 	want := []int64{10, 20, 30}
-	if _, err := mg.Finish(t.Context(), want); err != nil {
+	if _, err := mg.Finish(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	var wantX []int64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 
 	"github.com/bqread/bqread/internal/store"
@@ -51,14 +52,14 @@ func NewMerger(d *workdir.Dir, m *session.Manifest, dst io.Writer) (*Merger, err
 // Live reports whether Add copies segments as they are committed.
 func (mg *Merger) Live() bool { return mg.parts.AnyOrder() }
 
-// Add copies the committed segment called name now if the format allows (Live); otherwise Finish
-// will. The segment's commit record gives its rows.
-func (mg *Merger) Add(ctx context.Context, name string) error {
-	if !mg.Live() || mg.added[name] {
+// Add copies the committed segment of stream i's rows [lo, hi) now if the format allows (Live);
+// otherwise Finish will. The segment's commit record names its file.
+func (mg *Merger) Add(ctx context.Context, i int, lo, hi int64) error {
+	if !mg.Live() {
 		return nil
 	}
-	s, err := mg.dir.Segment(ctx, name)
-	if err != nil {
+	s, err := mg.dir.Segment(ctx, i, lo, hi)
+	if err != nil || mg.added[s.Name] {
 		return err
 	}
 	return mg.add(ctx, s)
@@ -82,12 +83,13 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 	return nil
 }
 
-// Finish checks that the committed segments of every stream tile the stream's rows, and that
-// stream i holds exactly want[i] rows when want is not nil (the rows its worker reported), copies
-// the segments Add did not, and finishes the file. With no segments at all (an empty table, a
-// filter that matched nothing, zero streams) it writes a valid empty file with the schema.
-func (mg *Merger) Finish(ctx context.Context, want []int64) (MergeStats, error) {
-	segs, rows, err := checkSegments(ctx, mg.dir, mg.m, want)
+// Finish checks that every stream was read to its end (its done record) and that its committed
+// segments tile exactly the rows its reader recorded, copies the segments Add did not, and
+// finishes the file. With no segments at all (an empty table, a filter that matched nothing,
+// zero streams) it writes a valid empty file with the schema. Streams not read to their end give
+// an *IncompleteError.
+func (mg *Merger) Finish(ctx context.Context) (MergeStats, error) {
+	segs, rows, err := checkSegments(ctx, mg.dir, mg.m)
 	if err != nil {
 		return MergeStats{}, err
 	}
@@ -127,25 +129,58 @@ func (mg *Merger) addRest(ctx context.Context, segs []workdir.Segment) error {
 	return nil
 }
 
-func checkSegments(ctx context.Context, d *workdir.Dir, m *session.Manifest, want []int64) ([]workdir.Segment, int64, error) {
-	if want != nil && len(want) != len(m.Streams) {
-		return nil, 0, fmt.Errorf("shard: %d stream row counts for %d streams", len(want), len(m.Streams))
-	}
+// checkSegments returns the segments of every stream of m, in (stream, row) order, and their
+// rows, after checking that each stream was read to its end and that they tile it.
+func checkSegments(ctx context.Context, d *workdir.Dir, m *session.Manifest) ([]workdir.Segment, int64, error) {
 	var all []workdir.Segment
 	var total int64
+	incomplete := &IncompleteError{}
 	for i := range m.Streams {
 		segs, end, err := StreamSegments(ctx, d, i)
 		if err != nil {
 			return nil, 0, err
 		}
-		if want != nil && end != want[i] {
-			return nil, 0, fmt.Errorf("%w: stream %d: segments hold rows [0, %d), the worker read %d rows", ErrTiling, i, end, want[i])
+		rows, done, err := d.Done(ctx, i)
+		switch {
+		case err != nil:
+			return nil, 0, err
+		case !done:
+			incomplete.Streams = append(incomplete.Streams, StreamRows{Index: i, Rows: end})
+		case end != rows:
+			return nil, 0, fmt.Errorf("%w: stream %d: segments hold rows [0, %d), its reader read %d rows", ErrTiling, i, end, rows)
 		}
 		all = append(all, segs...)
 		total += end
 	}
+	if len(incomplete.Streams) > 0 {
+		return nil, 0, incomplete
+	}
 	return all, total, nil
 }
+
+// ErrIncomplete is wrapped by *IncompleteError.
+var ErrIncomplete = errors.New("shard: streams not read to their end")
+
+// StreamRows is the rows committed for a stream.
+type StreamRows struct {
+	Index int   `json:"index"`
+	Rows  int64 `json:"rows_committed"`
+}
+
+// IncompleteError lists the streams that were not read to their end, with the rows committed.
+type IncompleteError struct {
+	Streams []StreamRows
+}
+
+func (e *IncompleteError) Error() string {
+	list := make([]string, len(e.Streams))
+	for k, s := range e.Streams {
+		list[k] = fmt.Sprintf("%d (%d rows committed)", s.Index, s.Rows)
+	}
+	return fmt.Sprintf("%d streams not read to their end: %s", len(e.Streams), strings.Join(list, ", "))
+}
+
+func (e *IncompleteError) Unwrap() error { return ErrIncomplete }
 
 // writeEmpty writes a file of format with the manifest's schema and no rows, through the same
 // writer a worker would use.

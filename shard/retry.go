@@ -50,6 +50,17 @@ func transient(err error) (ok bool, serverDelay time.Duration) {
 	return false, 0
 }
 
+// ErrSessionExpired is wrapped by worker errors for a read session that expired: no reader can
+// continue it.
+var ErrSessionExpired = errors.New("shard: the read session expired")
+
+// expired reports whether a ReadRows error says the session expired: FAILED_PRECONDITION naming
+// the expiry, as the service and the emulator answer.
+func expired(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), "expired")
+}
+
 // RetryPolicy bounds the retries of one worker: exponential backoff with jitter from Initial up to
 // Max, given up once the failures since the last received response have taken Budget.
 type RetryPolicy struct {

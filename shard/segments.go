@@ -8,7 +8,6 @@ package shard
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/bqread/bqread/internal/workdir"
 )
@@ -16,19 +15,51 @@ import (
 // ErrTiling is wrapped by errors for segments that do not cover a stream's rows exactly once.
 var ErrTiling = errors.New("shard: segments do not tile the stream")
 
-// StreamSegments lists the committed segments of stream i in row order and checks that they tile
-// [0, end) with no gap and no overlap; end is where a reader of the stream resumes. Only segments
-// with a commit record count (workdir.Dir.Segments).
+// StreamSegments returns the committed segments of stream i that tile rows [0, end) with no gap
+// and no overlap, for the largest end such segments reach; end is where a reader of the stream
+// resumes. Only segments with a commit record count (workdir.Dir.Segments). Segments off that
+// tiling (after a gap, or cut differently by a second copy of a task) are left out.
 func StreamSegments(ctx context.Context, d *workdir.Dir, i int) (segs []workdir.Segment, end int64, err error) {
-	segs, err = d.Segments(ctx, i)
+	all, err := d.Segments(ctx, i)
 	if err != nil {
 		return nil, 0, err
 	}
-	for _, s := range segs {
-		if s.Lo != end {
-			return nil, 0, fmt.Errorf("%w: stream %d: segment %s starts at row %d, want %d (remove the work dir and export again)", ErrTiling, i, s.Name, s.Lo, end)
-		}
-		end = s.Hi
+	segs = tile(all)
+	if len(segs) > 0 {
+		end = segs[len(segs)-1].Hi
 	}
 	return segs, end, nil
+}
+
+// tile returns the chain of segments from row 0, each starting where the last ended, that
+// reaches furthest.
+func tile(segs []workdir.Segment) []workdir.Segment {
+	from := map[int64][]workdir.Segment{}
+	for _, s := range segs {
+		if s.Hi > s.Lo {
+			from[s.Lo] = append(from[s.Lo], s)
+		}
+	}
+	reach := map[int64]int64{} // furthest row a chain starting at a row reaches
+	var far func(lo int64) int64
+	far = func(lo int64) int64 {
+		if r, ok := reach[lo]; ok {
+			return r
+		}
+		reach[lo] = lo
+		for _, s := range from[lo] {
+			reach[lo] = max(reach[lo], far(s.Hi))
+		}
+		return reach[lo]
+	}
+	var chain []workdir.Segment
+	for lo, goal := int64(0), far(0); lo < goal; {
+		for _, s := range from[lo] {
+			if far(s.Hi) == goal {
+				chain, lo = append(chain, s), s.Hi
+				break
+			}
+		}
+	}
+	return chain
 }

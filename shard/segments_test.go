@@ -2,8 +2,9 @@ package shard
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/bqread/bqread/internal/workdir"
@@ -25,16 +26,17 @@ func commitSegment(t *testing.T, d *workdir.Dir, i int, lo, hi int64) {
 
 func TestStreamSegments(t *testing.T) {
 	tests := []struct {
-		name    string
-		ranges  [][2]int64
-		wantEnd int64
-		wantErr error
+		name   string
+		ranges [][2]int64
+		want   [][2]int64 // the tiling
 	}{
-		{"none", nil, 0, nil},
-		{"tiled", [][2]int64{{250, 600}, {0, 250}, {600, 601}}, 601, nil},
-		{"gap", [][2]int64{{0, 250}, {300, 400}}, 0, ErrTiling},
-		{"overlap", [][2]int64{{0, 250}, {200, 400}}, 0, ErrTiling},
-		{"not from zero", [][2]int64{{10, 20}}, 0, ErrTiling},
+		{"none", nil, nil},
+		{"tiled", [][2]int64{{250, 600}, {0, 250}, {600, 601}}, [][2]int64{{0, 250}, {250, 600}, {600, 601}}},
+		{"gap", [][2]int64{{0, 250}, {300, 400}}, [][2]int64{{0, 250}}},
+		{"overlap", [][2]int64{{0, 250}, {200, 400}}, [][2]int64{{0, 250}}},
+		{"not from zero", [][2]int64{{10, 20}}, nil},
+		{"two copies cut differently", [][2]int64{{0, 50}, {0, 100}, {50, 150}, {100, 200}, {150, 160}}, [][2]int64{{0, 100}, {100, 200}}},
+		{"the longer cut is a dead end", [][2]int64{{0, 100}, {0, 50}, {50, 300}, {100, 120}}, [][2]int64{{0, 50}, {50, 300}}},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
@@ -47,22 +49,26 @@ func TestStreamSegments(t *testing.T) {
 			p, _ := d.Store().Create(ctx, workdir.StreamDir(4))
 			defer p.Abort()
 			commitSegment(t, d, 5, 0, 10)
-			stray, _ := d.Store().Create(ctx, "")
-			stray.Commit(workdir.SegmentName(4, tt.wantEnd, tt.wantEnd+1000, "parquet"))
+			var wantEnd int64
+			if len(tt.want) > 0 {
+				wantEnd = tt.want[len(tt.want)-1][1]
+			}
+			stray, _ := d.Store().Create(ctx, workdir.StreamDir(4))
+			stray.Commit(fmt.Sprintf("stream-000004/seg-%012d-%012d-0123456789ab.parquet", wantEnd, wantEnd+1000))
 
 			segs, end, err := StreamSegments(ctx, d, 4)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if end != tt.wantEnd {
-				t.Errorf("end = %d, want %d", end, tt.wantEnd)
+			if end != wantEnd {
+				t.Errorf("end = %d, want %d", end, wantEnd)
 			}
 			var got [][2]int64
 			for _, s := range segs {
 				got = append(got, [2]int64{s.Lo, s.Hi})
 			}
-			if tt.wantErr == nil && len(got) != len(tt.ranges) {
-				t.Errorf("segments %v, want %d", got, len(tt.ranges))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("tiling %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	storage "cloud.google.com/go/bigquery/storage/apiv1"
@@ -53,18 +52,72 @@ func WithRetryPolicy(p RetryPolicy) WorkerOption { return func(w *worker) { w.ba
 // WithIdleTimeout sets the stall timeout (default DefaultIdleTimeout).
 func WithIdleTimeout(d time.Duration) WorkerOption { return func(w *worker) { w.idle = d } }
 
-// RunWorker reads stream streamIndex of the session described by the manifest at manifestPath
-// (a path in a local work dir) from the end of its last committed segment to the end of the stream,
-// commits segment files next to the manifest, and reports event JSON lines on out. It opens its own
-// BigQueryReadClient. The returned error has also been reported as an error event.
-func RunWorker(ctx context.Context, manifestPath string, streamIndex int, out io.Writer, opts ...WorkerOption) error {
+// TaskStreams returns the streams that task task of tasks reads: task, task+tasks, task+2*tasks,
+// and so on, below streams.
+func TaskStreams(task, tasks, streams int) []int {
+	var out []int
+	for i := task; i < streams && tasks > 0 && task >= 0; i += tasks {
+		out = append(out, i)
+	}
+	return out
+}
+
+// RunTask reads, one after another, the streams of task task of tasks (TaskStreams) of the
+// session in the local work dir workDir, as RunWorker does, and stops at the first that fails.
+// A task with no stream (more tasks than streams) has nothing to do.
+func RunTask(ctx context.Context, workDir string, task, tasks int, out io.Writer, opts ...WorkerOption) error {
+	d, m, err := openWork(ctx, workDir)
+	if err != nil {
+		event.NewWriter(out).Send(event.Event{Kind: event.Error, Stream: -1, Pid: os.Getpid(), Class: event.Usage, Message: err.Error()})
+		return err
+	}
+	if task < 0 || tasks < 1 || task >= tasks {
+		err := fmt.Errorf("%w: task %d of %d: use a task index from 0 to the task count - 1", ErrUsage, task, tasks)
+		event.NewWriter(out).Send(event.Event{Kind: event.Error, Stream: -1, Pid: os.Getpid(), Class: event.Usage, Message: err.Error()})
+		return err
+	}
+	for _, i := range TaskStreams(task, tasks, len(m.Streams)) {
+		if err := runWorker(ctx, d, m, i, out, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openWork opens the work dir and loads its manifest; errors wrap ErrUsage.
+func openWork(ctx context.Context, workDir string) (*workdir.Dir, *session.Manifest, error) {
+	d, err := workdir.Open(workDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	m, err := session.LoadManifest(ctx, d.Store())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return d, m, nil
+}
+
+// RunWorker reads stream streamIndex of the session in the local work dir workDir from the end of
+// its last committed segment to the end of the stream, commits segments there, records the stream
+// done, and reports event JSON lines on out. It opens its own BigQueryReadClient. The returned
+// error has also been reported as an error event.
+func RunWorker(ctx context.Context, workDir string, streamIndex int, out io.Writer, opts ...WorkerOption) error {
+	d, m, err := openWork(ctx, workDir)
+	if err != nil {
+		event.NewWriter(out).Send(event.Event{Kind: event.Error, Stream: streamIndex, Pid: os.Getpid(), Class: event.Usage, Message: err.Error()})
+		return err
+	}
+	return runWorker(ctx, d, m, streamIndex, out, opts)
+}
+
+func runWorker(ctx context.Context, d *workdir.Dir, m *session.Manifest, streamIndex int, out io.Writer, opts []WorkerOption) error {
 	ev := event.NewWriter(out)
-	w, err := newWorker(ctx, manifestPath, streamIndex, ev, opts)
+	w, err := newWorker(d, m, streamIndex, ev, opts)
 	if err == nil {
 		err = w.run(ctx)
 	}
 	if err != nil {
-		ev.Send(event.Event{Kind: event.Error, Stream: streamIndex, Pid: os.Getpid(), Class: classify(ctx, err), Message: err.Error()})
+		ev.Send(event.Event{Kind: event.Error, Stream: streamIndex, Pid: os.Getpid(), Class: classify(ctx, err), Code: grpcCode(err), Message: err.Error()})
 	}
 	return err
 }
@@ -74,6 +127,8 @@ func classify(ctx context.Context, err error) event.Class {
 	switch ok, _ := transient(err); {
 	case errors.Is(err, ErrUsage):
 		return event.Usage
+	case errors.Is(err, ErrSessionExpired), expired(err):
+		return event.Expired
 	case ok, ctx.Err() != nil:
 		return event.Retryable
 	}
@@ -81,6 +136,14 @@ func classify(ctx context.Context, err error) event.Class {
 		return event.Retryable
 	}
 	return event.Fatal
+}
+
+// grpcCode returns the name of the gRPC code in err's chain, "" when there is none.
+func grpcCode(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return st.Code().String()
+	}
+	return ""
 }
 
 // worker is the state of one stream's reader.
@@ -105,15 +168,9 @@ type worker struct {
 	seg      *segment // the open segment, nil between segments
 }
 
-func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer, opts []WorkerOption) (*worker, error) {
-	dir, err := workdir.Open(filepath.Dir(manifestPath))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	m, err := session.LoadManifest(ctx, dir.Store())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
-	}
+// newWorker makes the reader of stream i; m is its own copy of the manifest.
+func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writer, opts []WorkerOption) (*worker, error) {
+	m := *shared
 	if i < 0 || i >= len(m.Streams) {
 		return nil, fmt.Errorf("%w: stream index %d: the session has %d streams (0 to %d)", ErrUsage, i, len(m.Streams), len(m.Streams)-1)
 	}
@@ -121,7 +178,7 @@ func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	w := &worker{dir: dir, st: dir.Store(), m: m, index: i, ev: ev, format: f, opts: output.Options{Compression: m.Output.Compression},
+	w := &worker{dir: dir, st: dir.Store(), m: &m, index: i, ev: ev, format: f, opts: output.Options{Compression: m.Output.Compression},
 		idle: DefaultIdleTimeout, backoff: backoff{p: DefaultRetryPolicy}}
 	if m.StallTimeout > 0 {
 		w.idle = m.StallTimeout
@@ -140,7 +197,7 @@ func newWorker(ctx context.Context, manifestPath string, i int, ev *event.Writer
 		o(w)
 	}
 	if !w.passthrough() {
-		if w.dec, err = newDecoder(m); err != nil {
+		if w.dec, err = newDecoder(&m); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 	}
@@ -167,6 +224,9 @@ func (w *worker) send(e event.Event) error {
 }
 
 func (w *worker) run(ctx context.Context) error {
+	if t := w.m.ExpireTime; !t.IsZero() && !time.Now().Before(t) {
+		return fmt.Errorf("%w at %s", ErrSessionExpired, t.UTC().Format(time.RFC3339))
+	}
 	_, end, err := StreamSegments(ctx, w.dir, w.index)
 	if err != nil {
 		return err
@@ -185,6 +245,9 @@ func (w *worker) run(ctx context.Context) error {
 		return fmt.Errorf("read stream %d at offset %d: %w", w.index, w.offset, err)
 	}
 	if err := w.commit(ctx); err != nil {
+		return err
+	}
+	if err := w.dir.MarkDone(ctx, w.index, w.offset); err != nil {
 		return err
 	}
 	return w.send(event.Event{Kind: event.Done, Rows: w.offset, Bytes: w.bytes, Progress: 1,

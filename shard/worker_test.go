@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,7 +176,7 @@ func (e *workerEnv) runWorker(t *testing.T, i int, opts ...WorkerOption) ([]even
 	t.Helper()
 	var out bytes.Buffer
 	opts = append([]WorkerOption{WithRetryPolicy(RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Budget: 10 * time.Second})}, opts...)
-	err := RunWorker(t.Context(), filepath.Join(e.dir, workdir.ManifestName), i, &out, opts...)
+	err := RunWorker(t.Context(), e.dir, i, &out, opts...)
 	var events []event.Event
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -189,20 +190,20 @@ func (e *workerEnv) runWorker(t *testing.T, i int, opts ...WorkerOption) ([]even
 }
 
 // mergeAll merges every committed segment of the work dir into dst.
-func mergeAll(t *testing.T, d *workdir.Dir, m *session.Manifest, want []int64, dst io.Writer) (MergeStats, error) {
+func mergeAll(t *testing.T, d *workdir.Dir, m *session.Manifest, dst io.Writer) (MergeStats, error) {
 	t.Helper()
 	mg, err := NewMerger(d, m, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mg.Finish(t.Context(), want)
+	return mg.Finish(t.Context())
 }
 
 // mergedIDs merges the work dir and returns the id column of the result, in file order.
-func (e *workerEnv) mergedIDs(t *testing.T, m *session.Manifest, want []int64) []int64 {
+func (e *workerEnv) mergedIDs(t *testing.T, m *session.Manifest) []int64 {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := mergeAll(t, e.wd, m, want, &buf); err != nil {
+	if _, err := mergeAll(t, e.wd, m, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return firstColumn(t, m.Output.Format, buf.Bytes())
@@ -293,7 +294,7 @@ func TestWorkerRetriesWithoutLossOrDuplicates(t *testing.T) {
 			if !slices.IsSorted(e.proxy.offsets) || e.proxy.offsets[0] != 0 {
 				t.Errorf("call offsets %v, want increasing from 0", e.proxy.offsets)
 			}
-			if diff := cmp.Diff(rangeIDs(0, workerTestRows), e.mergedIDs(t, m, []int64{workerTestRows})); diff != "" {
+			if diff := cmp.Diff(rangeIDs(0, workerTestRows), e.mergedIDs(t, m)); diff != "" {
 				t.Errorf("ids mismatch (-want +got):\n%s", diff)
 			}
 			segs, _, _ := StreamSegments(t.Context(), e.wd, 0)
@@ -340,11 +341,10 @@ func TestWorkerFatalKeepsCommittedAndResumes(t *testing.T) {
 	if got := e.proxy.offsets[1]; got != committed {
 		t.Errorf("resumed ReadRows at offset %d, want %d", got, committed)
 	}
-	s1 := lastEvent(events).Rows
 	if _, err := e.runWorker(t, 0); err != nil {
 		t.Fatal(err)
 	}
-	ids := e.mergedIDs(t, m, []int64{workerTestRows - s1, s1})
+	ids := e.mergedIDs(t, m)
 	if diff := cmp.Diff(rangeIDs(0, workerTestRows), ids); diff != "" {
 		t.Errorf("ids mismatch (-want +got):\n%s", diff)
 	}
@@ -361,7 +361,7 @@ func TestWorkerUsageErrors(t *testing.T) {
 		t.Errorf("last event %+v, want a usage error", last)
 	}
 	var out bytes.Buffer
-	if err := RunWorker(t.Context(), filepath.Join(t.TempDir(), "manifest.json"), 0, &out); !errors.Is(err, ErrUsage) {
+	if err := RunWorker(t.Context(), t.TempDir(), 0, &out); !errors.Is(err, ErrUsage) {
 		t.Errorf("RunWorker without a manifest = %v, want ErrUsage", err)
 	}
 }
@@ -372,8 +372,20 @@ func TestMergeChecksReportedRows(t *testing.T) {
 	if _, err := e.runWorker(t, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mergeAll(t, e.wd, m, []int64{workerTestRows + 1}, io.Discard); !errors.Is(err, ErrTiling) {
-		t.Errorf("Merge with a wrong reported count = %v, want ErrTiling", err)
+	done := filepath.Join(e.dir, workdir.StreamDir(0), "done.json")
+	data, err := os.ReadFile(done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(done, bytes.Replace(data, []byte(strconv.Itoa(workerTestRows)), []byte(strconv.Itoa(workerTestRows+1)), 1), 0o600)
+	if _, err := mergeAll(t, e.wd, m, io.Discard); !errors.Is(err, ErrTiling) {
+		t.Errorf("Merge with a wrong recorded count = %v, want ErrTiling", err)
+	}
+	os.Remove(done)
+	_, err = mergeAll(t, e.wd, m, io.Discard)
+	var ie *IncompleteError
+	if !errors.As(err, &ie) || len(ie.Streams) != 1 || ie.Streams[0].Rows != workerTestRows {
+		t.Errorf("Merge of a stream not recorded done = %v, want an IncompleteError for stream 0 with %d rows", err, workerTestRows)
 	}
 }
 
@@ -397,7 +409,7 @@ func TestMergeDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, room := range []int{0, 100} {
-		_, err := mergeAll(t, e.wd, m, []int64{workerTestRows}, &fullDisk{n: room})
+		_, err := mergeAll(t, e.wd, m, &fullDisk{n: room})
 		if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "the disk is full: free space") {
 			t.Errorf("Merge onto a full disk (%d bytes free) = %v, want ENOSPC saying the disk is full and what to do", room, err)
 		}
@@ -407,8 +419,8 @@ func TestMergeDiskFull(t *testing.T) {
 func TestDefaultSegmentBytes(t *testing.T) {
 	for format, want := range map[string]int64{"arrow": DefaultArrowSegmentBytes, "parquet": DefaultSegmentBytes, "ndjson": DefaultSegmentBytes} {
 		e := newWorkerEnv(t)
-		e.plan(t, "arrow", format, 1, 0)
-		w, err := newWorker(t.Context(), filepath.Join(e.dir, workdir.ManifestName), 0, event.NewWriter(io.Discard), nil)
+		m := e.plan(t, "arrow", format, 1, 0)
+		w, err := newWorker(e.wd, m, 0, event.NewWriter(io.Discard), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

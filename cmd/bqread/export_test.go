@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		var stdout io.Writer = os.Stdout
 		if dir := os.Getenv(dieEnv); dir != "" && os.Args[1] == "worker" {
-			stdout = &dyingWriter{w: os.Stdout, marker: filepath.Join(dir, "stream-"+os.Args[len(os.Args)-1])}
+			stdout = &dyingWriter{w: os.Stdout, marker: filepath.Join(dir, "stream-"+os.Args[slices.Index(os.Args, "--task-index")+1])}
 		}
 		if os.Getenv(dieAlwaysEnv) == "1" && os.Args[1] == "worker" {
 			stdout = &dyingWriter{w: os.Stdout}
@@ -151,7 +151,7 @@ func writeTestTable(dir string) error {
 
 // export runs bqread export in process with the test table's emulator; it returns the exit code and
 // what went to stdout and stderr.
-func export(t *testing.T, args ...string) (int, string, string) {
+func exportCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	args = append([]string{"export", "--emulator", "--emulator-data", testData, "--progress", "none"}, args...)
@@ -175,7 +175,7 @@ type exportSummary struct {
 
 func mustExport(t *testing.T, args ...string) exportSummary {
 	t.Helper()
-	code, stdout, stderr := export(t, append(args, "--summary", "-")...)
+	code, stdout, stderr := exportCmd(t, append(args, "--summary", "-")...)
 	if code != 0 {
 		t.Fatalf("bqread export %v: exit %d\n%s", args, code, stderr)
 	}
@@ -699,7 +699,7 @@ func checkExpired(t *testing.T, out, stderr string) {
 
 func TestExportEmulatorFault(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "items.ndjson")
-	code, stdout, stderr := export(t, testTable, "-o", out, "--streams", "2", "--summary", "-",
+	code, stdout, stderr := exportCmd(t, testTable, "-o", out, "--streams", "2", "--summary", "-",
 		"--emulator-fault", "unavailable@0", "--emulator-fault", "eos@0")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bqread/bqread/export"
 	"github.com/bqread/bqread/internal/event"
 )
 
@@ -60,7 +61,7 @@ func displayMode(mode string, w io.Writer) string {
 
 // reportDone says what a successful export wrote: a line on a terminal (bar), a log record
 // (plain), nothing with none.
-func reportDone(mode string, w io.Writer, log *slog.Logger, s *summary) {
+func reportDone(mode string, w io.Writer, log *slog.Logger, s *export.Summary) {
 	out := strings.Join(s.OutputFiles, ", ")
 	if out == "-" {
 		out = "stdout"

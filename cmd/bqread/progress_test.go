@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/bqread/bqread/export"
 	"log/slog"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func TestProgressPlain(t *testing.T) {
 }
 
 func TestReportDone(t *testing.T) {
-	s := &summary{Rows: 1000, Streams: 4, BytesWritten: 3 << 20, OutputFiles: []string{"trips.parquet"}, WallSeconds: 1.5}
+	s := &export.Summary{Rows: 1000, Streams: 4, BytesWritten: 3 << 20, OutputFiles: []string{"trips.parquet"}, WallSeconds: 1.5}
 	var out, logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	reportDone("bar", &out, log, s)

@@ -90,11 +90,11 @@ func waitStalled(t *testing.T, workDir string) []int64 {
 	return nil
 }
 
-// workerPids returns the pids of the live worker processes of the manifest in workDir, by stream,
-// from /proc.
+// workerPids returns the pids of the live worker processes of the work dir workDir, by stream
+// (each local worker is the task of one stream), from /proc.
 func workerPids(t *testing.T, workDir string) map[int]int {
 	t.Helper()
-	manifest := filepath.Join(workDir, workdir.ManifestName)
+	manifest := "\x00--work-dir\x00" + workDir + "\x00"
 	pids := map[int]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, path := range dirs {
@@ -107,7 +107,7 @@ func workerPids(t *testing.T, workDir string) map[int]int {
 		}
 		args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
 		for i, a := range args {
-			if a == "--stream-index" && i+1 < len(args) {
+			if a == "--task-index" && i+1 < len(args) {
 				idx, _ := strconv.Atoi(args[i+1])
 				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
 				pids[idx] = pid
@@ -294,7 +294,7 @@ func TestExportRestartsKilledWorkers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"worker", "--manifest", filepath.Join(workDir, workdir.ManifestName), "--stream-index", strconv.Itoa(i)}
+		want := []string{"worker", "--work-dir", workDir, "--task-index", strconv.Itoa(i), "--task-count", strconv.Itoa(len(committed))}
 		if got := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")[1:]; !cmp.Equal(got, want) {
 			t.Errorf("worker argv %q, want %q", got, want)
 		}

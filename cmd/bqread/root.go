@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bqread/bqread/export"
 )
 
 // Exit codes, documented in the root command's help and the README.
@@ -128,8 +130,12 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case errors.As(err, &ce):
 		return ce.code
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+	case errors.Is(err, export.ErrUsage):
+		return exitUsage
+	case errors.Is(err, export.ErrInterrupted), ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.Is(err, export.ErrPartial), errors.Is(err, export.ErrIncomplete):
+		return exitPartial
 	}
 	return exitError
 }

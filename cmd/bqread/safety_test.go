@@ -5,11 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +102,7 @@ func TestExportHostileLayouts(t *testing.T) {
 			dir := t.TempDir()
 			args := tt.setup(t, dir)
 			before := snapshot(t, dir)
-			code, _, stderr := export(t, args...)
+			code, _, stderr := exportCmd(t, args...)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d\n%s", code, tt.code, stderr)
 			}
@@ -161,7 +162,7 @@ func hostileLayouts() []hostile {
 			setup: func(t *testing.T, dir string) []string {
 				return []string{testTable, "-o", filepath.Join(dir, "o.ndjson"), "--summary", filepath.Join(dir, ".", "o.ndjson")}
 			}, noOutput: []string{"o.ndjson"}},
-		{name: "summary over an existing file", code: exitUsage, stderr: "notes.txt exists: pass --overwrite",
+		{name: "summary over an existing file", code: exitUsage, stderr: "notes.txt exists: use --overwrite",
 			setup: func(t *testing.T, dir string) []string {
 				write(t, filepath.Join(dir, "notes.txt"), "my notes")
 				return []string{testTable, "-o", filepath.Join(dir, "o.ndjson"), "--summary", filepath.Join(dir, "notes.txt")}
@@ -275,7 +276,7 @@ func TestResumeTrustsOnlyRecordedSegments(t *testing.T) {
 	for _, r := range records {
 		os.Remove(r)
 	}
-	planted := filepath.Join(wd, workdir.SegmentName(0, 0, testRows, "ndjson"))
+	planted := filepath.Join(wd, workdir.StreamDir(0), fmt.Sprintf("seg-%012d-%012d-0123456789ab.ndjson", 0, testRows))
 	write(t, planted, `{"id":"forged"}`+"\n")
 	runOK("--resume", "--keep-parts")
 	if got := readNDJSON(t, out); len(got) != testRows || strings.Contains(strings.Join(got, ""), "forged") {
@@ -305,7 +306,7 @@ func TestExportOutputFollowsUmask(t *testing.T) {
 		old := syscall.Umask(mask)
 		dir := t.TempDir()
 		out := filepath.Join(dir, "o.parquet")
-		code, _, stderr := export(t, testTable, "-o", out, "--summary", filepath.Join(dir, "s.json"))
+		code, _, stderr := exportCmd(t, testTable, "-o", out, "--summary", filepath.Join(dir, "s.json"))
 		syscall.Umask(old)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
@@ -341,7 +342,7 @@ func TestExportToFIFO(t *testing.T) {
 		f.Close()
 		got <- data
 	}()
-	code, _, stderr := export(t, testTable, "-o", fifo, "-f", "ndjson")
+	code, _, stderr := exportCmd(t, testTable, "-o", fifo, "-f", "ndjson")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -366,7 +367,7 @@ func TestExportWorkDirDot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(wd)
-	code, _, stderr := export(t, testTable, "-o", filepath.Join(parent, "o.ndjson"), "--work-dir", ".")
+	code, _, stderr := exportCmd(t, testTable, "-o", filepath.Join(parent, "o.ndjson"), "--work-dir", ".")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -374,7 +375,7 @@ func TestExportWorkDirDot(t *testing.T) {
 		t.Errorf("work dir . after the export: %v, %v; want it kept and empty", entries, err)
 	}
 	write(t, filepath.Join(wd, "notes.txt"), "mine")
-	code, _, stderr = export(t, testTable, "-o", filepath.Join(parent, "o2.ndjson"), "--work-dir", ".")
+	code, _, stderr = exportCmd(t, testTable, "-o", filepath.Join(parent, "o2.ndjson"), "--work-dir", ".")
 	if code != exitUsage || !strings.Contains(stderr, "not made by bqread") {
 		t.Errorf("non-empty work dir .: exit %d, %s", code, stderr)
 	}
@@ -384,7 +385,7 @@ func TestExportWorkDirDot(t *testing.T) {
 // the table as of now.
 func TestExportSnapshotZeroTime(t *testing.T) {
 	for _, ts := range []string{"0001-01-01T00:00:00Z", "1900-01-01T00:00:00Z"} {
-		code, _, stderr := export(t, testTable, "-o", filepath.Join(t.TempDir(), "o.ndjson"), "--snapshot-time", ts)
+		code, _, stderr := exportCmd(t, testTable, "-o", filepath.Join(t.TempDir(), "o.ndjson"), "--snapshot-time", ts)
 		if code != exitUsage || !strings.Contains(stderr, "before 1970") {
 			t.Errorf("--snapshot-time %s: exit %d, %s", ts, code, stderr)
 		}
@@ -436,7 +437,7 @@ func TestExportSummaryOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	s := filepath.Join(dir, "notes.json")
 	write(t, s, "old")
-	code, _, stderr := export(t, testTable, "-o", filepath.Join(dir, "o.ndjson"), "--summary", s, "--overwrite")
+	code, _, stderr := exportCmd(t, testTable, "-o", filepath.Join(dir, "o.ndjson"), "--summary", s, "--overwrite")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -92,13 +92,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if opts.maxReads < 1 {
 		return usageErrorf("--max-concurrent-streams must be 1 or more, got %d", opts.maxReads)
 	}
-	var faults []emulator.Fault
-	for _, spec := range opts.faults {
-		f, err := emulator.ParseFault(spec)
-		if err != nil {
-			return usageErrorf("--fault: %v", err)
-		}
-		faults = append(faults, f)
+	faults, err := emulator.ParseFaults(opts.faults)
+	if err != nil {
+		return usageErrorf("--fault: %v", err)
 	}
 	bandwidth, err := parseBytes(opts.bandwidth)
 	if err != nil {

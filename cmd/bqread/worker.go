@@ -4,79 +4,78 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/bqread/bqread/shard"
+	"github.com/bqread/bqread/export"
 )
 
-// indexEnv are the variables orchestrators set to an array task's index, read when --stream-index
-// is not given: Kubernetes Indexed Jobs, Cloud Run jobs, Slurm job arrays.
-var indexEnv = []string{"JOB_COMPLETION_INDEX", "CLOUD_RUN_TASK_INDEX", "SLURM_ARRAY_TASK_ID"}
+// exitExpired is the exit code of a worker whose read session expired: plan again.
+const exitExpired = 4
 
 type workerOptions struct {
-	manifest    string
-	streamIndex int // -1 when not given
-	out         io.Writer
+	opts export.WorkerOptions
 }
 
 func newWorkerCmd(s streams) *cobra.Command {
-	opts := &workerOptions{out: s.out}
+	o := &workerOptions{opts: export.WorkerOptions{Events: s.out}}
 	cmd := &cobra.Command{
-		Use:    "worker --manifest PATH [--stream-index I]",
-		Short:  "Read one stream of a planned session into segment files (started by export)",
-		Hidden: true,
-		Long: `worker reads one stream of the read session described by a manifest, from the end of its last
-committed segment to the end of the stream, and commits segment files next to the manifest. It
-reports JSON lines (progress, committed segments, done, error) on stdout and logs on stderr.
+		Use:   "worker --work-dir DIR [--task-index I] [--task-count T]",
+		Short: "Read one task's streams of a planned export (run by a scheduler, or by export)",
+		Long: `worker reads the streams of one task of an export planned with bqread plan: with T tasks, task I
+reads streams I, I+T, I+2T, ..., each from the end of its committed segments to its end, and commits
+segments into the shared work dir. It reports JSON lines (start, progress, segment, retry, done,
+error) on stdout, and logs on stderr.
 
-export starts one worker per stream. An orchestrator may run workers itself: without
---stream-index the index comes from ` + fmt.Sprint(indexEnv) + `.`,
-		Example: `  bqread export bqread-demo.samples.trips --emulator -o trips.parquet --keep-parts
-  bqread worker --manifest trips.parquet.bqread/manifest.json --stream-index 0`,
+Without --task-index, the index comes from the scheduler: ` + fmt.Sprint(export.IndexEnv) + `
+(a Slurm array is counted from SLURM_ARRAY_TASK_MIN). Without --task-count, the number planned is
+used. A task the scheduler runs again resumes from what was committed, and two copies of one task
+running at once commit each row range once; run bqread merge once every task has succeeded.
+
+Exit codes:
+  0    every stream of the task was read to its end
+  1    error (the message says what failed); running the task again resumes it
+  2    usage error: bad work dir or task index
+  4    the read session expired: plan the export again
+  130  interrupted by SIGINT or SIGTERM; running the task again resumes it`,
+		Example: `  bqread serve &
+  bqread plan bqread-demo.samples.trips --endpoint 127.0.0.1:9060 --work-dir /tmp/trips -f parquet --tasks 2
+  bqread worker --work-dir /tmp/trips --task-index 0
+  SLURM_ARRAY_TASK_ID=1 bqread worker --work-dir /tmp/trips
+  bqread merge --work-dir /tmp/trips -o trips.parquet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWorker(cmd.Context(), opts)
+			return runWorker(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&opts.manifest, "manifest", "", "path of the session's manifest.json")
-	cmd.Flags().IntVar(&opts.streamIndex, "stream-index", -1, "stream to read (default from "+indexEnv[0]+", "+indexEnv[1]+" or "+indexEnv[2]+")")
+	f := cmd.Flags()
+	f.StringVar(&o.opts.WorkDir, "work-dir", "", "the planned export's work dir (shared by every task)")
+	f.IntVar(&o.opts.TaskIndex, "task-index", -1, "this task's index, from 0 (default from the scheduler's environment)")
+	f.IntVar(&o.opts.TaskCount, "task-count", 0, "the number of tasks (default the number planned)")
 	return cmd
 }
 
-func runWorker(ctx context.Context, opts *workerOptions) error {
-	if opts.manifest == "" {
-		return usageErrorf("worker: --manifest is required")
+func runWorker(ctx context.Context, o *workerOptions) error {
+	if o.opts.WorkDir == "" {
+		return usageErrorf("worker: --work-dir is required: the work dir bqread plan made")
 	}
-	i, err := workerIndex(opts.streamIndex)
-	if err != nil {
-		return err
-	}
-	err = shard.RunWorker(ctx, opts.manifest, i, opts.out)
-	if errors.Is(err, shard.ErrUsage) {
-		return withCode(exitUsage, err)
+	err := export.RunWorker(ctx, o.opts)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, export.ErrSessionExpired):
+		return withCode(exitExpired, fmt.Errorf("%w: run bqread plan again (with --overwrite) and the workers on the new plan", err))
+	case errors.Is(err, export.ErrUsage):
+		return usageErrorf("%s", explainTask(err))
 	}
 	return err
 }
 
-// workerIndex returns the stream index from the flag, or else from the orchestrator's environment.
-func workerIndex(flag int) (int, error) {
-	if flag >= 0 {
-		return flag, nil
+// explainTask names the worker's flags in an option error.
+func explainTask(err error) string {
+	var oe *export.OptionError
+	if errors.As(err, &oe) {
+		return oe.Render(flagName)
 	}
-	for _, name := range indexEnv {
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			continue
-		}
-		i, err := strconv.Atoi(v)
-		if err != nil || i < 0 {
-			return 0, usageErrorf("worker: %s=%q is not a stream index", name, v)
-		}
-		return i, nil
-	}
-	return 0, usageErrorf("worker: pass --stream-index or set one of %v", indexEnv)
+	return err.Error()
 }

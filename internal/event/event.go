@@ -37,6 +37,7 @@ const (
 	Retryable Class = "retryable" // transient (budget exhausted, stall, crash): restarting the worker may succeed
 	Fatal     Class = "fatal"     // restarting cannot help (permission, expired session, bad data)
 	Usage     Class = "usage"     // bad worker input (manifest, stream index)
+	Expired   Class = "expired"   // the read session expired: nothing can continue it
 )
 
 // Event is one line of the protocol. Fields that do not apply to a Kind are zero.
@@ -55,6 +56,7 @@ type Event struct {
 	Attempts int     `json:"attempts,omitempty"`
 	Retries  int     `json:"retries,omitempty"`
 	Class    Class   `json:"class,omitempty"`
+	Code     string  `json:"code,omitempty"` // the gRPC code of an Error, when it came from a call
 	Message  string  `json:"message,omitempty"`
 }
 

@@ -109,6 +109,32 @@ func (p *pendingFile) Commit(name string) error {
 	return CommitFile(p.f.File, final)
 }
 
+func (p *pendingFile) CommitNew(name string) error {
+	if p.done {
+		return nil
+	}
+	if err := p.d.checkName(name); err != nil {
+		p.Abort()
+		return err
+	}
+	final := p.d.Path(name)
+	err := p.f.Sync()
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(final), 0o700)
+	}
+	if err == nil {
+		err = os.Link(p.f.Name(), final) // fails if final exists: the first writer wins
+	}
+	p.Abort()
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("commit %s: %w", name, ErrExist)
+	case err != nil:
+		return fmt.Errorf("commit %s: %w", name, err)
+	}
+	return SyncDir(filepath.Dir(final))
+}
+
 func (p *pendingFile) Abort() error {
 	if p.done {
 		return nil

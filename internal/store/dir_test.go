@@ -135,3 +135,28 @@ func TestNewDirCreatesNothing(t *testing.T) {
 		t.Errorf("NewDir created %s", missing)
 	}
 }
+
+// TestCommitNewOneWins commits one name from several pending files: the first wins, the others
+// get ErrExist and leave nothing behind.
+func TestCommitNewOneWins(t *testing.T) {
+	ctx := context.Background()
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []error{nil, ErrExist, ErrExist} {
+		p, err := d.Create(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(p, string(rune('a'+i)))
+		if err := p.CommitNew("s/x"); !errors.Is(err, want) {
+			t.Errorf("writer %d: CommitNew = %v, want %v", i, err, want)
+		}
+	}
+	data, _ := os.ReadFile(d.Path("s/x"))
+	entries, _ := os.ReadDir(d.Path("s"))
+	if string(data) != "a" || len(entries) != 1 {
+		t.Errorf("s/x = %q with %d files in s/, want the first writer's and nothing else", data, len(entries))
+	}
+}

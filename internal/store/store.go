@@ -13,6 +13,9 @@ import (
 // ErrNotExist is wrapped by errors for a name that does not exist in the store.
 var ErrNotExist = errors.New("store: does not exist")
 
+// ErrExist is wrapped by CommitNew errors for a name that exists already.
+var ErrExist = errors.New("store: exists already")
+
 // Store holds named files. Implementations are safe for concurrent use.
 type Store interface {
 	// Create starts a new, invisible file in the folder dir ("" for the root); it becomes visible
@@ -37,6 +40,9 @@ type Pending interface {
 	// Commit makes the written bytes durable and visible under name, replacing any file of that
 	// name, atomically: readers see the old file or the whole new one, never a part.
 	Commit(name string) error
+	// CommitNew is Commit that never replaces: if name exists, it discards the written bytes and
+	// returns an error wrapping ErrExist, so that of several writers of one name exactly one wins.
+	CommitNew(name string) error
 	// Abort discards the written bytes.
 	Abort() error
 }

@@ -1,10 +1,8 @@
 package workdir
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -65,33 +63,21 @@ func (d *Dir) clear() ([]string, error) {
 	return left, nil
 }
 
-// clearStream removes a stream folder's segments (those its commit records name), the records,
-// and unfinished files, then the folder if nothing else is in it.
+// clearStream removes a stream folder's files of bqread's own kinds (segment files, commit and
+// done records, unfinished files), then the folder if nothing else is in it.
 func (d *Dir) clearStream(dir string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(d.path, dir))
 	if err != nil {
 		return nil, err
 	}
-	ours := map[string]bool{}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), recordSuffix) || !e.Type().IsRegular() {
-			continue
-		}
-		s, ok, err := d.readRecord(context.Background(), dir+"/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		if ok && path.Dir(s.Name) == dir {
-			ours[e.Name()], ours[path.Base(s.Name)] = true, true
-		}
-	}
 	var left []string
 	for _, e := range entries {
-		if !ours[e.Name()] && !isPending(e) {
-			left = append(left, dir+"/"+e.Name())
+		name := dir + "/" + e.Name()
+		if !e.Type().IsRegular() || !(isPending(e) || e.Name() == doneName || isSegmentFile(name) || isRecord(name)) {
+			left = append(left, name)
 			continue
 		}
-		if err := removeFile(d.path, dir+"/"+e.Name()); err != nil {
+		if err := removeFile(d.path, name); err != nil {
 			return left, err
 		}
 	}
@@ -99,6 +85,14 @@ func (d *Dir) clearStream(dir string) ([]string, error) {
 		return left, nil
 	}
 	return nil, os.Remove(filepath.Join(d.path, dir))
+}
+
+// isRecord reports whether name has the shape of a commit record: stream-NNNNNN/seg-LO-HI.commit.
+func isRecord(name string) bool {
+	var i int
+	var lo, hi int64
+	n, _ := fmt.Sscanf(name, "stream-%06d/seg-%012d-%012d.commit", &i, &lo, &hi)
+	return n == 3 && name == RecordName(i, lo, hi)
 }
 
 // isStreamDir reports whether name is a StreamDir name.

@@ -2,12 +2,13 @@ package workdir
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"path"
 	"sort"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 // commit record.
 var ErrChanged = errors.New("workdir: segment changed since its commit")
 
-// recordSuffix ends the name of a segment's commit record: the segment's name plus this.
+// recordSuffix ends the name of a segment's commit record.
 const recordSuffix = ".commit"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -37,43 +38,65 @@ type Segment struct {
 // StreamDir returns the folder of stream i's segments.
 func StreamDir(i int) string { return fmt.Sprintf("stream-%06d", i) }
 
-// SegmentName returns the name of the segment of stream i holding rows [lo, hi).
-func SegmentName(i int, lo, hi int64, ext string) string {
-	return fmt.Sprintf("%s/seg-%012d-%012d.%s", StreamDir(i), lo, hi, ext)
+// rangeName is the common start of the names of stream i's rows [lo, hi): the record adds
+// recordSuffix, each file written for the range a writer's tag and the format's extension.
+func rangeName(i int, lo, hi int64) string {
+	return fmt.Sprintf("%s/seg-%012d-%012d", StreamDir(i), lo, hi)
 }
 
-// CommitSegment commits the written file p as the segment of stream i holding rows [lo, hi):
-// first its commit record (name, rows, size, checksum), then the file. A segment counts only
-// once both are committed and agree, so a crash between the two leaves a record that Segments
-// ignores, never a file it trusts unrecorded.
+// RecordName returns the name of the commit record of stream i's rows [lo, hi).
+func RecordName(i int, lo, hi int64) string { return rangeName(i, lo, hi) + recordSuffix }
+
+// CommitSegment commits the written file p as the segment of stream i holding rows [lo, hi), in
+// the format whose extension is ext: first the file, under a name of its own, then the commit
+// record (stream, rows, size, checksum), which only one writer of a range can create. If another
+// writer (a second copy of the same task) recorded the range first, p's file is removed and that
+// writer's segment returned: the rows are the same. A crash between the two leaves a file without
+// a record, which Segments never counts and Remove deletes.
 func (d *Dir) CommitSegment(ctx context.Context, p store.Pending, i int, lo, hi int64, ext string) (Segment, error) {
 	size, sum := p.Written()
-	s := Segment{Name: SegmentName(i, lo, hi, ext), Stream: i, Lo: lo, Hi: hi, Size: size, CRC32C: sum}
-	data, _ := json.Marshal(s)
-	rec, err := d.st.Create(ctx, StreamDir(i))
-	if err == nil {
-		_, err = rec.Write(data)
-	}
-	if err == nil {
-		err = rec.Commit(s.Name + recordSuffix)
-	}
-	if err != nil {
-		if rec != nil {
-			rec.Abort()
-		}
-		p.Abort()
-		return Segment{}, fmt.Errorf("record segment %s: %w", s.Name, err)
-	}
+	s := Segment{Name: rangeName(i, lo, hi) + "-" + tag() + "." + ext, Stream: i, Lo: lo, Hi: hi, Size: size, CRC32C: sum}
 	if err := p.Commit(s.Name); err != nil {
 		return Segment{}, err
+	}
+	data, _ := json.Marshal(s)
+	err := d.commitNew(ctx, StreamDir(i), RecordName(i, lo, hi), data)
+	if errors.Is(err, store.ErrExist) {
+		d.st.Remove(ctx, s.Name)
+		return d.Segment(ctx, i, lo, hi)
+	}
+	if err != nil {
+		d.st.Remove(ctx, s.Name)
+		return Segment{}, fmt.Errorf("record segment %s: %w", s.Name, err)
 	}
 	return s, nil
 }
 
-// Segments returns the committed segments of stream i, in row order: those whose commit record
-// names a file of stream i that exists with the recorded size. Files without such a record (a
-// stray or planted file, a crash between record and file) are not segments. The checksum is
-// checked by OpenSegment, when the segment is read.
+// tag returns a random name part, so that two writers of one range never write one file.
+func tag() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// commitNew writes data as name in folder dir unless name exists (store.ErrExist).
+func (d *Dir) commitNew(ctx context.Context, dir, name string, data []byte) error {
+	p, err := d.st.Create(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Write(data); err != nil {
+		p.Abort()
+		return err
+	}
+	return p.CommitNew(name)
+}
+
+// Segments returns the recorded segments of stream i, by first row: those whose commit record
+// names a file of the range that exists with the recorded size. Files without such a record (a
+// stray or planted file, a crash between file and record) are not segments. The checksum is
+// checked by OpenSegment, when the segment is read. Segments may overlap when two copies of a
+// task cut the stream differently; package shard picks the ones that tile it.
 func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 	entries, err := d.st.List(ctx, StreamDir(i)+"/")
 	if err != nil {
@@ -96,11 +119,14 @@ func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 			segs = append(segs, s)
 		}
 	}
-	sort.Slice(segs, func(a, b int) bool { return segs[a].Lo < segs[b].Lo })
+	sort.Slice(segs, func(a, b int) bool {
+		return segs[a].Lo < segs[b].Lo || segs[a].Lo == segs[b].Lo && segs[a].Hi < segs[b].Hi
+	})
 	return segs, nil
 }
 
-// readRecord reads the commit record name; ok is false for a file that is not one bqread wrote.
+// readRecord reads the commit record name; ok is false for a missing file or one that is not a
+// record bqread wrote for its range.
 func (d *Dir) readRecord(ctx context.Context, name string) (s Segment, ok bool, err error) {
 	o, err := d.st.Open(ctx, name)
 	if errors.Is(err, store.ErrNotExist) {
@@ -113,13 +139,46 @@ func (d *Dir) readRecord(ctx context.Context, name string) (s Segment, ok bool, 
 	if err := json.NewDecoder(o).Decode(&s); err != nil {
 		return Segment{}, false, nil
 	}
-	return s, s.Name+recordSuffix == name && validSegment(s), nil
+	return s, name == RecordName(s.Stream, s.Lo, s.Hi) && validSegment(s), nil
 }
 
-// validSegment reports whether s's name is the one SegmentName gives its stream and rows.
+// validSegment reports whether s's file name is one CommitSegment gives its stream and rows.
 func validSegment(s Segment) bool {
-	ext := strings.TrimPrefix(path.Ext(s.Name), ".")
-	return s.Lo >= 0 && s.Hi >= s.Lo && s.Stream >= 0 && s.Name == SegmentName(s.Stream, s.Lo, s.Hi, ext)
+	prefix := rangeName(s.Stream, s.Lo, s.Hi) + "-"
+	return s.Lo >= 0 && s.Hi >= s.Lo && s.Stream >= 0 && isSegmentFile(s.Name) && strings.HasPrefix(s.Name, prefix)
+}
+
+// isSegmentFile reports whether name has the shape of a segment file CommitSegment names:
+// stream-NNNNNN/seg-LO-HI-TAG.EXT.
+func isSegmentFile(name string) bool {
+	var i int
+	var lo, hi int64
+	var rest string
+	n, _ := fmt.Sscanf(name, "stream-%06d/seg-%012d-%012d-%s", &i, &lo, &hi, &rest)
+	tagPart, ext, found := strings.Cut(rest, ".")
+	return n == 4 && found && len(tagPart) == 12 && ext != "" && !strings.ContainsAny(ext, "/.")
+}
+
+// Segment returns the segment recorded for stream i's rows [lo, hi), after checking that its
+// file has the recorded size.
+func (d *Dir) Segment(ctx context.Context, i int, lo, hi int64) (Segment, error) {
+	name := RecordName(i, lo, hi)
+	s, ok, err := d.readRecord(ctx, name)
+	if err != nil {
+		return Segment{}, err
+	}
+	if !ok {
+		return Segment{}, fmt.Errorf("%w: no commit record bqread wrote at %s", ErrChanged, name)
+	}
+	o, err := d.st.Open(ctx, s.Name)
+	if err != nil {
+		return Segment{}, err
+	}
+	defer o.Close()
+	if o.Size() != s.Size {
+		return Segment{}, fmt.Errorf("%w: %s has %d bytes, its record says %d", ErrChanged, s.Name, o.Size(), s.Size)
+	}
+	return s, nil
 }
 
 // OpenSegment opens segment s for reading after checking that its file still has the recorded
@@ -139,25 +198,4 @@ func (d *Dir) OpenSegment(ctx context.Context, s Segment) (store.Object, error) 
 		return nil, err
 	}
 	return o, nil
-}
-
-// Segment returns the committed segment called name, from its commit record, after checking that
-// the record is bqread's and the file has the recorded size.
-func (d *Dir) Segment(ctx context.Context, name string) (Segment, error) {
-	s, ok, err := d.readRecord(ctx, name+recordSuffix)
-	if err != nil {
-		return Segment{}, err
-	}
-	if !ok {
-		return Segment{}, fmt.Errorf("%w: %s has no commit record bqread wrote", ErrChanged, name)
-	}
-	o, err := d.st.Open(ctx, name)
-	if err != nil {
-		return Segment{}, err
-	}
-	defer o.Close()
-	if o.Size() != s.Size {
-		return Segment{}, fmt.Errorf("%w: %s has %d bytes, its record says %d", ErrChanged, name, o.Size(), s.Size)
-	}
-	return s, nil
 }

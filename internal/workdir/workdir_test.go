@@ -46,6 +46,11 @@ func fill(t *testing.T, d *Dir) {
 	if _, err := d.Store().Create(ctx, StreamDir(0)); err != nil {
 		t.Fatal(err)
 	}
+	if err := d.MarkDone(ctx, 3, 5); err != nil {
+		t.Fatal(err)
+	}
+	orphan, _ := d.Store().Create(ctx, StreamDir(0)) // a worker killed between file and record
+	orphan.Commit(rangeName(0, 20, 30) + "-" + tag() + ".csv")
 }
 
 func TestCreateAndRemove(t *testing.T) {
@@ -175,10 +180,14 @@ func TestSegmentsTrustOnlyRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill(t, d)
-	writeFile(t, filepath.Join(d.Path(), SegmentName(0, 20, 5000, "csv")), "planted")
-	writeFile(t, filepath.Join(d.Path(), SegmentName(0, 10, 20, "csv")), "longer than it was")
-	writeFile(t, filepath.Join(d.Path(), SegmentName(3, 5, 9, "csv")+recordSuffix), `{"name":"stream-000003/seg-000000000005-000000000009.csv","stream":3,"lo":5,"hi":9}`)
 	segs, err := d.Segments(ctx, 0)
+	if err != nil || len(segs) != 2 {
+		t.Fatalf("stream 0 segments %+v, %v; want 2", segs, err)
+	}
+	writeFile(t, filepath.Join(d.Path(), rangeName(0, 20, 5000)+"-0123456789ab.csv"), "planted")
+	writeFile(t, filepath.Join(d.Path(), segs[1].Name), "longer than it was")
+	writeFile(t, filepath.Join(d.Path(), RecordName(3, 5, 9)), `{"name":"stream-000003/seg-000000000005-000000000009-0123456789ab.csv","stream":3,"lo":5,"hi":9}`)
+	segs, err = d.Segments(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,11 +197,11 @@ func TestSegmentsTrustOnlyRecords(t *testing.T) {
 	if segs, _ := d.Segments(ctx, 3); len(segs) != 1 {
 		t.Errorf("stream 3 segments %+v, want the one committed", segs)
 	}
-	writeFile(t, filepath.Join(d.Path(), SegmentName(0, 0, 10, "csv")), "ROWS")
+	writeFile(t, filepath.Join(d.Path(), segs[0].Name), "ROWS")
 	if _, err := d.OpenSegment(ctx, segs[0]); !errors.Is(err, ErrChanged) {
 		t.Errorf("OpenSegment of a changed file = %v, want ErrChanged", err)
 	}
-	if _, err := d.Segment(ctx, SegmentName(0, 20, 5000, "csv")); !errors.Is(err, ErrChanged) {
+	if _, err := d.Segment(ctx, 0, 20, 5000); !errors.Is(err, ErrChanged) {
 		t.Errorf("Segment of an unrecorded file = %v, want ErrChanged", err)
 	}
 }
@@ -249,5 +258,58 @@ func TestOpenNeedsMarker(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(dir, "missing")); !errors.Is(err, ErrMissing) {
 		t.Errorf("Open of a missing dir = %v, want ErrMissing", err)
+	}
+}
+
+// TestCommitSegmentOneWins commits one range from two writers, as two copies of one task do: one
+// record wins, both get its segment, and the loser's file is gone.
+func TestCommitSegmentOneWins(t *testing.T) {
+	ctx := context.Background()
+	d, err := Create(filepath.Join(t.TempDir(), "w"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Segment
+	for _, data := range []string{"first", "second"} {
+		p, err := d.Store().Create(ctx, StreamDir(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(p, data)
+		s, err := d.CommitSegment(ctx, p, 2, 0, 7, "csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if got[0] != got[1] || got[0].Size != int64(len("first")) {
+		t.Errorf("segments %+v, want the first writer's twice", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(d.Path(), StreamDir(2), "seg-*.csv"))
+	if len(files) != 1 {
+		t.Errorf("segment files %v, want one", files)
+	}
+}
+
+func TestMarkDone(t *testing.T) {
+	ctx := context.Background()
+	d, err := Create(filepath.Join(t.TempDir(), "w"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := d.Done(ctx, 1); ok || err != nil {
+		t.Errorf("Done before MarkDone = %v, %v", ok, err)
+	}
+	if err := d.MarkDone(ctx, 1, 42); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MarkDone(ctx, 1, 42); err != nil {
+		t.Errorf("second MarkDone with the same rows = %v", err)
+	}
+	if err := d.MarkDone(ctx, 1, 41); !errors.Is(err, ErrDoneMismatch) {
+		t.Errorf("MarkDone with other rows = %v, want ErrDoneMismatch", err)
+	}
+	if rows, ok, err := d.Done(ctx, 1); rows != 42 || !ok || err != nil {
+		t.Errorf("Done = %d, %v, %v; want 42", rows, ok, err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"errors"
@@ -8,51 +8,73 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
-// destKind is what a path named as a destination (--out, --summary) is.
+// destKind is what a path named as a destination (Out, Summary) is.
 type destKind int
 
 const (
-	destFile   destKind = iota // a new file, or a regular file --overwrite replaces: written tmp → rename
-	destStream                 // stdout, a character device, FIFO or socket: written to directly, never renamed over
+	destFile   destKind = iota // a new file, or a regular file Overwrite replaces: written tmp → rename
+	destStream                 // Stdout, a character device, FIFO or socket: written to directly, never renamed over
 )
 
-// checkDest says how the destination path may be written, or why it may not: a directory, a
-// link to a regular file, an existing file without --overwrite, and a missing or read-only
-// parent directory are refused before any work is done.
-func checkDest(flag, path string, overwrite bool) (destKind, error) {
+// checkDestinations checks Out and Summary, and that neither they nor the work dir would destroy
+// one another.
+func checkDestinations(p *plan, _ time.Time) error {
+	o := &p.opts
+	if o.Out == "-" && o.Summary == "-" {
+		return optionErrorf("{{Out}} and {{Summary}} are both -, standard output: write the summary to a file")
+	}
+	var err error
+	if o.Out != "" {
+		if p.outKind, err = checkDest("Out", o.Out, o.Overwrite); err != nil {
+			return err
+		}
+	}
+	if o.Summary != "" {
+		if p.summaryKind, err = checkDest("Summary", o.Summary, o.Overwrite); err != nil {
+			return err
+		}
+	}
+	return checkApart(o.Out, o.Summary, p.workDirPath())
+}
+
+// checkDest says how the destination path of the option field may be written, or why it may
+// not: a directory, a link to a regular file, an existing file without Overwrite, and a missing
+// or read-only parent directory are refused before any work is done.
+func checkDest(field, path string, overwrite bool) (destKind, error) {
 	if path == "-" {
 		return destStream, nil
 	}
 	info, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return destFile, checkParent(flag, path)
+		return destFile, checkParent(field, path)
 	case err != nil:
-		return 0, usageErrorf("export: %s %s: %v", flag, path, err)
+		return 0, optionErrorf("{{%s}} %s: %v", field, path, err)
 	case info.Mode()&fs.ModeSymlink != 0:
-		return checkLink(flag, path)
+		return checkLink(field, path)
 	case info.IsDir():
-		return 0, usageErrorf("export: %s %s is a directory: name a file", flag, path)
+		return 0, optionErrorf("{{%s}} %s is a directory: name a file", field, path)
 	case isStreamMode(info.Mode()):
 		return destStream, nil
 	case !info.Mode().IsRegular():
-		return 0, usageErrorf("export: %s %s is not a regular file: name a file, a FIFO or a character device", flag, path)
+		return 0, optionErrorf("{{%s}} %s is not a regular file: name a file, a FIFO or a character device", field, path)
 	case !overwrite:
-		return 0, usageErrorf("export: %s exists: pass --overwrite to replace it", path)
+		return 0, optionErrorf("{{%s}} %s exists: use {{Overwrite}} to replace it", field, path)
 	}
-	return destFile, checkParent(flag, path)
+	return destFile, checkParent(field, path)
 }
 
 // checkLink accepts a symbolic link to a stream (/dev/stdout) and refuses any other: renaming
 // over the link would replace the link, not the file it names.
-func checkLink(flag, path string) (destKind, error) {
+func checkLink(field, path string) (destKind, error) {
 	info, err := os.Stat(path)
 	if err == nil && isStreamMode(info.Mode()) {
 		return destStream, nil
 	}
-	return 0, usageErrorf("export: %s %s is a symbolic link: name the file it points to", flag, path)
+	return 0, optionErrorf("{{%s}} %s is a symbolic link: name the file it points to", field, path)
 }
 
 func isStreamMode(m fs.FileMode) bool {
@@ -60,13 +82,13 @@ func isStreamMode(m fs.FileMode) bool {
 }
 
 // checkParent checks that the directory of path exists and takes new files.
-func checkParent(flag, path string) error {
+func checkParent(field, path string) error {
 	dir := filepath.Dir(path)
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
-		return usageErrorf("export: directory of %s %s does not exist: create it first", flag, path)
+		return optionErrorf("directory of {{%s}} %s does not exist: create it first", field, path)
 	}
 	if err := checkWritable(dir); err != nil {
-		return usageErrorf("export: cannot write in the directory of %s %s (%v): choose another path or make the directory writable", flag, path, err)
+		return optionErrorf("cannot write in the directory of {{%s}} %s (%v): choose another path or make the directory writable", field, path, err)
 	}
 	return nil
 }
@@ -85,16 +107,17 @@ func checkWritable(dir string) error {
 // checkApart refuses destinations that would destroy each other: the summary written over the
 // output, or either of them inside the work dir, which is removed after the export.
 func checkApart(out, summary, workDir string) error {
-	o, s := realPath(out), realPath(summary)
+	named := func(p string) bool { return p != "" && p != "-" }
+	o, s, w := realPath(out), realPath(summary), realPath(workDir)
 	switch {
-	case out != "-" && summary != "-" && summary != "" && o == s:
-		return usageErrorf("export: --summary and --out name the same file %s: give the summary its own file", summary)
+	case named(out) && named(summary) && o == s:
+		return optionErrorf("{{Summary}} and {{Out}} name the same file %s: give the summary its own file", summary)
 	case workDir == "":
 		return nil
-	case out != "-" && within(o, realPath(workDir)):
-		return usageErrorf("export: --out %s is inside the work dir %s, which is removed after the export: put the output outside it", out, workDir)
-	case summary != "-" && summary != "" && within(s, realPath(workDir)):
-		return usageErrorf("export: --summary %s is inside the work dir %s, which is removed after the export: put the summary outside it", summary, workDir)
+	case named(out) && within(o, w):
+		return optionErrorf("{{Out}} %s is inside the work dir %s, which is removed after the export: put the output outside it", out, workDir)
+	case named(summary) && within(s, w):
+		return optionErrorf("{{Summary}} %s is inside the work dir %s, which is removed after the export: put the summary outside it", summary, workDir)
 	}
 	return nil
 }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bqread/bqread/export"
+)
+
+type planOptions struct {
+	export exportOptions
+	json   bool
+	stdout io.Writer
+}
+
+// planned is what plan prints with --json.
+type planned struct {
+	WorkDir       string    `json:"work_dir"`
+	Table         string    `json:"table"`
+	Streams       int       `json:"streams"`
+	Tasks         int       `json:"tasks"`
+	ExpireTime    time.Time `json:"expire_time,omitzero"`
+	WorkerCommand []string  `json:"worker_command"`
+	MergeCommand  []string  `json:"merge_command"`
+	IndexEnv      []string  `json:"index_env"`
+}
+
+func newPlanCmd(s streams) *cobra.Command {
+	o := &planOptions{export: exportOptions{stderr: s.err}, stdout: s.out}
+	cmd := &cobra.Command{
+		Use:   "plan TABLE --work-dir DIR (-f FORMAT | -o OUT) [flags]",
+		Short: "Create a read session in a shared work dir for workers that a scheduler runs",
+		Long: `plan creates the read session of TABLE and a work dir holding its manifest, for an export whose
+workers run as the tasks of a scheduler you already have (Kubernetes Indexed Jobs, Cloud Run jobs,
+Slurm job arrays, AWS Batch array jobs) on machines that share the work dir. It prints the number of
+tasks and the exact worker and merge commands to run: each task runs bqread worker (its index
+from the scheduler's environment), then bqread merge writes the output once.
+
+The read flags are those of export. The output format comes from --format, or from the extension of
+--out (which merge still takes). --tasks sets the number of tasks (default one per stream): task I
+reads streams I, I+T, I+2T, ... A work dir that holds a plan is refused without --overwrite. The
+session expires (BigQuery: 6 hours) and the workers must finish before it does.
+
+` + exitCodesHelp,
+		Example: `  bqread serve &
+  bqread plan bqread-demo.samples.trips --endpoint 127.0.0.1:9060 --work-dir /tmp/trips -f parquet --tasks 2
+  bqread plan bqread-demo.samples.trips --endpoint 127.0.0.1:9060 --work-dir /tmp/trips -o trips.csv --overwrite --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.export.opts.Table = args[0]
+			if !cmd.Flags().Changed("endpoint") {
+				o.export.opts.Endpoint = os.Getenv("BQREAD_ENDPOINT")
+			}
+			return runPlan(cmd.Context(), o)
+		},
+	}
+	o.export.addFlags(cmd.Flags(), false)
+	cmd.Flags().IntVar(&o.export.opts.Tasks, "tasks", 0, "tasks the workers run as (default one per stream)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the plan as JSON")
+	cmd.Flags().Lookup("out").Usage = "the output merge will write (here only for its format's extension)"
+	return cmd
+}
+
+func runPlan(ctx context.Context, o *planOptions) error {
+	if o.export.opts.WorkDir == "" {
+		return usageErrorf("plan: --work-dir is required: a directory every worker and the merge can reach")
+	}
+	if o.export.opts.Out == "" && o.export.format == "" {
+		return usageErrorf("plan: give --format, or --out for its extension")
+	}
+	opts, err := o.export.options()
+	if err != nil {
+		return err
+	}
+	out := cmp.Or(opts.Out, "OUT")
+	e, err := export.Plan(ctx, opts)
+	if err != nil {
+		return explain(err, opts)
+	}
+	p := planned{WorkDir: e.WorkDir(), Table: opts.Table, Streams: e.Streams(), Tasks: e.Tasks(), ExpireTime: e.ExpireTime(),
+		WorkerCommand: []string{"bqread", "worker", "--work-dir", e.WorkDir()},
+		MergeCommand:  []string{"bqread", "merge", "--work-dir", e.WorkDir(), "-o", out}, IndexEnv: export.IndexEnv}
+	if o.json {
+		return json.NewEncoder(o.stdout).Encode(p)
+	}
+	fmt.Fprintf(o.stdout, "planned %d streams of %s in %s as %d tasks; the session expires at %s\n",
+		p.Streams, p.Table, p.WorkDir, p.Tasks, p.ExpireTime.UTC().Format(time.RFC3339))
+	fmt.Fprintf(o.stdout, "run each task, index 0 to %d (from %s):\n  %s\n", p.Tasks-1, strings.Join(p.IndexEnv, ", "), strings.Join(p.WorkerCommand, " "))
+	fmt.Fprintf(o.stdout, "then, once every task succeeded:\n  %s\n", strings.Join(p.MergeCommand, " "))
+	return nil
+}

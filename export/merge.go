@@ -1,0 +1,78 @@
+package export
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/bqread/bqread/internal/workdir"
+	"github.com/bqread/bqread/output"
+	"github.com/bqread/bqread/session"
+	"github.com/bqread/bqread/shard"
+)
+
+// MergeOptions say where Merge writes a planned export whose workers have run.
+type MergeOptions struct {
+	WorkDir string
+	// Out, Overwrite, KeepParts, Summary and Stdout are as in Options.
+	Out       string
+	Overwrite bool
+	KeepParts bool
+	Summary   string
+	Stdout    io.Writer
+	Log       *slog.Logger
+}
+
+// Merge checks that every stream of the planned export in WorkDir was read to its end and that
+// its committed segments tile its rows, merges them into Out, removes the work dir unless
+// KeepParts, and writes the summary. Streams not read to their end give a
+// *shard.IncompleteError (ErrIncomplete) listing them; nothing is written then, and the work dir
+// is kept for the workers still to run.
+func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
+	e, err := openPlanned(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	out, err := createOutput(o.Out, e.p.outKind, e.dir, o.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	defer out.discard()
+	mg, err := shard.NewMerger(e.dir, e.m, out.w)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := e.finish(ctx, out, mg, nil)
+	if err != nil {
+		return nil, err
+	}
+	sum.Phases.Session = e.planned.Sub(e.start).Seconds()
+	return sum, e.complete(sum)
+}
+
+// openPlanned opens the work dir of a planned export for a merge into o.Out, after checking the
+// destinations and that Out's extension, if it names a format, names the planned one.
+func openPlanned(ctx context.Context, o MergeOptions) (*Export, error) {
+	start := time.Now()
+	if o.Out == "" {
+		return nil, optionErrorf("{{Out}} is required: a file path, or - for standard output")
+	}
+	d, err := workdir.Open(o.WorkDir)
+	if err != nil {
+		return nil, workDirError(err)
+	}
+	m, err := session.LoadManifest(ctx, d.Store())
+	if err != nil {
+		return nil, asUsage(err)
+	}
+	p := &plan{opts: Options{Out: o.Out, Format: output.Format(m.Output.Format), Overwrite: o.Overwrite, KeepParts: o.KeepParts,
+		Summary: o.Summary, Stdout: o.Stdout, Log: o.Log, WorkDir: o.WorkDir}}
+	if f, _, err := output.FormatFromPath(o.Out); err == nil && f != p.opts.Format {
+		return nil, optionErrorf("{{Out}} %s names the %s format, but the export was planned as %s: name a .%s file", o.Out, f, m.Output.Format, m.Output.Format)
+	}
+	if err := checkDestinations(p, start); err != nil {
+		return nil, err
+	}
+	return &Export{p: p, dir: d, m: m, start: start, planned: time.Now()}, nil
+}

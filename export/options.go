@@ -1,0 +1,199 @@
+package export
+
+import (
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/bqread/bqread/output"
+	"github.com/bqread/bqread/session"
+)
+
+// Options are everything an export takes. The zero value of a field is its default.
+type Options struct {
+	// Table is the table to read: project.dataset.table, project:dataset.table or
+	// projects/P/datasets/D/tables/T.
+	Table string
+	// Out is the output file; "-" writes to Stdout. A FIFO, socket or character device is
+	// written to as a stream; a file appears at Out only when complete. Plan needs it only to
+	// derive Format; Merge needs it.
+	Out string
+	// Format is the output format (default: from Out's extension); Compression its compression
+	// (default: from the extension, else the format's default).
+	Format      output.Format
+	Compression string
+	// Columns, Where and SnapshotTime select what is read: column paths (default all), a row
+	// restriction, and the instant the table is read as of (default: now).
+	Columns      []string
+	Where        string
+	SnapshotTime time.Time
+	// Streams is the most read streams to ask for (default 2 x Parallelism; the server may
+	// return fewer); Parallelism the most worker processes at once (default: the CPUs).
+	Streams     int
+	Parallelism int
+	// DataFormat is the wire format, session.FormatArrow (default) or session.FormatAvro;
+	// WireCompression the Arrow body compression on the wire: none (default), lz4, zstd.
+	DataFormat      string
+	WireCompression string
+	// BillingProject is billed for the read (default: the table's project).
+	BillingProject string
+	// Endpoint is the Storage Read endpoint HOST:PORT (default: Google's); a loopback endpoint is
+	// plaintext without credentials.
+	Endpoint string
+	// WorkDir holds the manifest and segments (default: Out + ".bqread", or a new temp dir for a
+	// stream output). It must be missing, empty or an earlier export's work dir.
+	WorkDir string
+	// KeepParts keeps the work dir after a successful merge.
+	KeepParts bool
+	// Overwrite replaces an existing Out or Summary file and an earlier export's work dir.
+	Overwrite bool
+	// Resume continues the interrupted export in WorkDir from its committed segments; the other
+	// options must be those it was started with.
+	Resume bool
+	// Summary, if set, is where the JSON Summary is written; "-" is Stdout.
+	Summary string
+	// Tasks is the number of tasks a scheduler runs the workers as (Plan; default one per
+	// stream): task i reads streams i, i+Tasks, ...
+	Tasks int
+	// SegmentRows is the rows per segment (default about a million); StallTimeout how long a
+	// worker waits for the next response before it resumes a stalled stream (default 2m).
+	SegmentRows  int64
+	StallTimeout time.Duration
+	// MaxRestarts is how often a stream's worker process is started again after it died
+	// (default 3).
+	MaxRestarts int
+	// WorkerCommand is the program, and any arguments, run for each worker process, to which the
+	// worker's own arguments are appended (default: this program, which must then call
+	// RunWorkerIfChild first thing in main).
+	WorkerCommand []string
+	// Stdout receives an Out or Summary of "-".
+	Stdout io.Writer
+	// OnEvent, if set, receives every worker event during Run, one call at a time.
+	OnEvent func(Event)
+	// Log receives worker log lines and warnings (default: discarded).
+	Log *slog.Logger
+}
+
+// plan is the checked form of Options.
+type plan struct {
+	opts        Options
+	req         session.Request
+	outOpts     output.Options
+	outKind     destKind
+	summaryKind destKind
+}
+
+// check checks every option before anything runs; its errors wrap ErrUsage.
+func (o Options) check(now time.Time) (*plan, error) {
+	table, err := session.ParseTable(o.Table)
+	if err != nil {
+		return nil, asUsage(err)
+	}
+	if o.Parallelism == 0 {
+		o.Parallelism = runtime.NumCPU()
+	}
+	if o.MaxRestarts == 0 {
+		o.MaxRestarts = 3
+	}
+	if o.DataFormat == "" {
+		o.DataFormat = session.FormatArrow
+	}
+	p := &plan{opts: o, req: session.Request{Table: table, BillingProject: o.BillingProject,
+		DataFormat: strings.ToLower(o.DataFormat), Columns: o.Columns, Where: o.Where,
+		Compression: strings.ToLower(o.WireCompression), SnapshotTime: o.SnapshotTime}}
+	for _, check := range []func(*plan, time.Time) error{checkFormat, checkRead, checkDestinations} {
+		if err := check(p, now); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := p.req.Proto(); err != nil {
+		return nil, asUsage(err)
+	}
+	return p, nil
+}
+
+// checkFormat settles the output format and compression.
+func checkFormat(p *plan, _ time.Time) error {
+	o := &p.opts
+	switch {
+	case o.Format != "":
+	case o.Out == "" || o.Out == "-":
+		return optionErrorf("{{Format}} is needed when {{Out}} is %q: parquet, arrow, avro, csv or ndjson", o.Out)
+	default:
+		f, compression, err := output.FormatFromPath(o.Out)
+		if err != nil {
+			return asUsage(err)
+		}
+		o.Format, p.outOpts.Compression = f, compression
+	}
+	if _, err := output.ParseFormat(string(o.Format)); err != nil {
+		return asUsage(err)
+	}
+	if o.Compression != "" {
+		p.outOpts.Compression = strings.ToLower(o.Compression)
+	}
+	return asUsageOrNil(probeWriter(o.Format, p.outOpts))
+}
+
+func asUsageOrNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return asUsage(err)
+}
+
+// probeWriter checks that the output format and compression are supported by making a writer.
+func probeWriter(f output.Format, o output.Options) error {
+	s := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	w, err := output.NewWriter(io.Discard, f, s, o)
+	if err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// checkRead checks what is read and how.
+func checkRead(p *plan, now time.Time) error {
+	o := &p.opts
+	switch t := o.SnapshotTime; {
+	case t.IsZero():
+	case t.After(now):
+		return optionErrorf("{{SnapshotTime}} %s is in the future: use a past instant", t.Format(time.RFC3339Nano))
+	case t.Before(time.Unix(0, 0)):
+		return optionErrorf("{{SnapshotTime}} %s is before 1970: BigQuery keeps 7 days of history, use a recent instant", t.Format(time.RFC3339Nano))
+	}
+	switch {
+	case o.SegmentRows < 0:
+		return optionErrorf("{{SegmentRows}} %d: use 1 or more", o.SegmentRows)
+	case o.StallTimeout < 0:
+		return optionErrorf("{{StallTimeout}} %v: use a positive duration such as 30s", o.StallTimeout)
+	case o.Parallelism < 1:
+		return optionErrorf("{{Parallelism}} %d: use 1 or more", o.Parallelism)
+	case o.Tasks < 0:
+		return optionErrorf("{{Tasks}} %d: use 1 or more", o.Tasks)
+	}
+	p.req.MaxStreams = o.Streams
+	if o.Streams == 0 {
+		p.req.MaxStreams = min(2*o.Parallelism, session.MaxStreams)
+	}
+	if p.req.MaxStreams < 1 || p.req.MaxStreams > session.MaxStreams {
+		return optionErrorf("{{Streams}} %d: use 1 to %d", o.Streams, session.MaxStreams)
+	}
+	return nil
+}
+
+// workDirPath returns the work dir: WorkDir, else <Out>.bqread; "" for a temporary one (a stream
+// output without WorkDir).
+func (p *plan) workDirPath() string {
+	switch {
+	case p.opts.WorkDir != "":
+		return p.opts.WorkDir
+	case p.outKind == destStream || p.opts.Out == "":
+		return ""
+	}
+	return p.opts.Out + ".bqread"
+}

@@ -1,0 +1,231 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
+	"github.com/bqread/bqread/output"
+	"github.com/bqread/bqread/schema"
+	"github.com/bqread/bqread/session"
+)
+
+// Export is a planned export: its read session exists and its manifest is in its work dir.
+type Export struct {
+	p       *plan
+	dir     *workdir.Dir
+	m       *session.Manifest
+	temp    bool // the work dir is a temp dir the options did not name
+	start   time.Time
+	planned time.Time
+	resumed bool
+}
+
+// Plan checks every option, creates the work dir and the read session, and saves the session's
+// manifest in the work dir; with Resume it opens the work dir of an interrupted export instead,
+// after checking that it is the export the options describe and that its session still lives.
+// Nothing is read yet: Run reads and merges, or workers run elsewhere (RunWorker) and Merge
+// finishes.
+func Plan(ctx context.Context, opts Options) (*Export, error) {
+	start := time.Now()
+	p, err := opts.check(start)
+	if err != nil {
+		return nil, err
+	}
+	e := &Export{p: p, start: start, resumed: opts.Resume}
+	if opts.Resume {
+		err = e.reopen(ctx, start)
+	} else {
+		err = e.create(ctx)
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil, &KeptError{Kind: ErrInterrupted, Err: errors.New("interrupted before the read started; nothing was written")}
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.planned = time.Now()
+	return e, nil
+}
+
+// Streams returns the number of read streams of the session.
+func (e *Export) Streams() int { return len(e.m.Streams) }
+
+// Tasks returns the number of tasks the workers were planned as.
+func (e *Export) Tasks() int { return e.m.Tasks }
+
+// EstimatedRows returns the server's estimate of the rows the session reads.
+func (e *Export) EstimatedRows() int64 { return e.m.EstimatedRows }
+
+// WorkDir returns the work dir's path.
+func (e *Export) WorkDir() string { return e.dir.Path() }
+
+// ExpireTime returns when the read session expires (zero if the server did not say).
+func (e *Export) ExpireTime() time.Time { return e.m.ExpireTime }
+
+// create makes the work dir and the read session, and saves the manifest. The work dir is made
+// (or checked) before the session is created, and removed again if the session cannot be used.
+func (e *Export) create(ctx context.Context) error {
+	path := e.p.workDirPath()
+	var err error
+	if path == "" {
+		e.dir, err = workdir.CreateTemp()
+		e.temp = true
+	} else {
+		e.dir, err = workdir.Create(path, e.p.opts.Overwrite)
+	}
+	if err != nil {
+		return workDirError(err)
+	}
+	e.m, err = e.p.createManifest(ctx)
+	if err == nil {
+		err = e.m.Save(ctx, e.dir.Store())
+	}
+	if err != nil {
+		e.removeWorkDir()
+		return err
+	}
+	return nil
+}
+
+// workDirError marks a work dir that cannot be used as bad input.
+func workDirError(err error) error {
+	var we *workdir.Error
+	if errors.As(err, &we) {
+		return asUsage(err)
+	}
+	return err
+}
+
+// removeWorkDir removes what bqread created in the work dir; what it cannot remove is named in a
+// warning, since the export itself is over.
+func (e *Export) removeWorkDir() {
+	if err := e.dir.Remove(); err != nil {
+		e.p.log().Warn("work dir not removed", "dir", e.dir.Path(), "error", err)
+	}
+}
+
+// createManifest creates the read session and the manifest describing it.
+func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
+	if err := probeEndpoint(ctx, p.opts.Endpoint); err != nil {
+		return nil, err
+	}
+	client, err := session.NewClient(ctx, p.opts.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	rs, err := session.Create(ctx, client, p.req)
+	if err != nil {
+		return nil, sessionError(err)
+	}
+	m, err := session.NewManifest(rs, p.req, p.opts.Endpoint, session.Output{Format: string(p.opts.Format),
+		Compression: p.outOpts.Compression, SegmentRows: p.opts.SegmentRows})
+	if err != nil {
+		return nil, err
+	}
+	m.StallTimeout = p.opts.StallTimeout
+	m.Tasks = p.opts.Tasks
+	if m.Tasks == 0 {
+		m.Tasks = len(m.Streams)
+	}
+	return m, p.checkOutputSchema(m)
+}
+
+// probeEndpoint fails fast when an explicit endpoint does not accept connections or is not a gRPC
+// server (session.Probe); the client library would otherwise retry CreateReadSession for minutes.
+func probeEndpoint(ctx context.Context, endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	if _, err := session.IsLoopback(endpoint); err != nil {
+		return asUsage(err)
+	}
+	return session.Probe(ctx, endpoint)
+}
+
+// sessionError marks the CreateReadSession failures that bad input causes.
+func sessionError(err error) error {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.NotFound:
+		return asUsage(err)
+	}
+	return err
+}
+
+// checkOutputSchema refuses, before anything is written, a session whose columns the output
+// format cannot hold (CSV and nested or repeated columns).
+func (p *plan) checkOutputSchema(m *session.Manifest) error {
+	w, err := output.NewWriter(io.Discard, p.opts.Format, schema.ArrowSchema(m.Schema), p.outOpts)
+	if err != nil {
+		return asUsage(fmt.Errorf("export: %w", err))
+	}
+	return w.Close()
+}
+
+// reopen opens the work dir of an interrupted export and checks that it is the export asked for
+// and that its session can still be read. An expired session's work dir is removed.
+func (e *Export) reopen(ctx context.Context, now time.Time) error {
+	path := e.p.workDirPath()
+	if path == "" {
+		return optionErrorf("{{Resume}} of a stream output needs the {{WorkDir}} of the interrupted export")
+	}
+	d, err := workdir.Open(path)
+	if err != nil {
+		return workDirError(err)
+	}
+	m, err := session.LoadManifest(ctx, d.Store())
+	if errors.Is(err, store.ErrNotExist) {
+		return optionErrorf("{{WorkDir}} %s holds no export to resume: start without {{Resume}}", path)
+	}
+	if err != nil {
+		return optionErrorf("{{WorkDir}} %s: %v: remove it and start without {{Resume}}", path, err)
+	}
+	if err := sameExport(m, e.p); err != nil {
+		return optionErrorf("{{WorkDir}} %s was started %v: use the same options, or remove it and start without {{Resume}}", path, err)
+	}
+	e.dir, e.m = d, m
+	if !m.ExpireTime.IsZero() && !now.Before(m.ExpireTime) {
+		e.removeWorkDir()
+		return fmt.Errorf("%w at %s, so its parts were removed", ErrSessionExpired, m.ExpireTime.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// sameExport returns an error saying what differs between the manifest of an earlier export and
+// the one planned now.
+func sameExport(m *session.Manifest, p *plan) error {
+	diff := func(what, was, now string) error {
+		return fmt.Errorf("with {{%s}} %q, not %q", what, was, now)
+	}
+	switch {
+	case m.Table != p.req.Table.String():
+		return diff("Table", m.Table, p.req.Table.String())
+	case m.Output.Format != string(p.opts.Format):
+		return diff("Format", m.Output.Format, string(p.opts.Format))
+	case m.Output.Compression != p.outOpts.Compression:
+		return diff("Compression", m.Output.Compression, p.outOpts.Compression)
+	case !slices.Equal(m.Columns, p.req.Columns):
+		return diff("Columns", strings.Join(m.Columns, ","), strings.Join(p.req.Columns, ","))
+	case m.Where != p.req.Where:
+		return diff("Where", m.Where, p.req.Where)
+	case m.DataFormat != p.req.DataFormat:
+		return diff("DataFormat", m.DataFormat, p.req.DataFormat)
+	case m.WireCompression != p.req.Compression:
+		return diff("WireCompression", m.WireCompression, p.req.Compression)
+	case !p.req.SnapshotTime.IsZero() && !p.req.SnapshotTime.Equal(m.SnapshotTime):
+		return diff("SnapshotTime", m.SnapshotTime.Format(time.RFC3339Nano), p.req.SnapshotTime.Format(time.RFC3339Nano))
+	case m.Endpoint != p.opts.Endpoint:
+		return diff("Endpoint", m.Endpoint, p.opts.Endpoint)
+	}
+	return nil
+}

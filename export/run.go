@@ -1,0 +1,105 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bqread/bqread/shard"
+)
+
+// Run plans the export (Plan) and runs it (Export.Run).
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	e, err := Plan(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return e.Run(ctx)
+}
+
+// Run reads every stream in worker processes on this machine (at most Parallelism at once), merges
+// their segments into Out (while reading, where the format allows), removes the work dir unless
+// KeepParts, writes the summary, and returns it. An export that stops part way keeps its
+// committed parts and returns a *KeptError; one whose session expired removes them.
+func (e *Export) Run(ctx context.Context) (*Summary, error) {
+	out, err := createOutput(e.p.opts.Out, e.p.outKind, e.dir, e.p.opts.Stdout)
+	if err != nil {
+		return nil, e.failed(ctx, err)
+	}
+	defer out.discard()
+	mg, err := shard.NewMerger(e.dir, e.m, out.w)
+	if err != nil {
+		return nil, e.failed(ctx, err)
+	}
+	cfg := shard.Config{WorkDir: e.dir.Path(), Parallelism: e.p.opts.Parallelism, MaxRestarts: e.p.opts.MaxRestarts,
+		OnEvent: e.p.opts.OnEvent, Log: e.p.log(), Launch: shard.LocalLauncher(e.p.opts.WorkerCommand, nil)}
+	if out.live() { // a stream gets nothing until every stream is read
+		cfg.Merger = mg
+	}
+	read := time.Now()
+	res, err := shard.Run(ctx, cfg)
+	if err != nil {
+		return nil, e.failed(ctx, err)
+	}
+	merge := time.Now()
+	sum, err := e.finish(ctx, out, mg, res)
+	if err != nil {
+		return nil, e.failed(ctx, err)
+	}
+	sum.Phases = Phases{Session: e.planned.Sub(e.start).Seconds(), Read: merge.Sub(read).Seconds(), Merge: sum.Phases.Merge}
+	return sum, e.complete(sum)
+}
+
+// finish merges what is left, puts the output in place and returns the summary.
+func (e *Export) finish(ctx context.Context, out *outputFile, mg *shard.Merger, res *shard.Result) (*Summary, error) {
+	start := time.Now()
+	written, err := mg.Finish(ctx)
+	if err == nil {
+		err = out.commit()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := newSummary(e.m, res, written, e.p.opts.Out)
+	sum.Phases.Merge = time.Since(start).Seconds()
+	return sum, nil
+}
+
+// complete removes the work dir unless KeepParts and writes the summary.
+func (e *Export) complete(sum *Summary) error {
+	cleanup := time.Now()
+	if !e.p.opts.KeepParts {
+		e.removeWorkDir()
+	}
+	sum.Phases.Cleanup = time.Since(cleanup).Seconds()
+	sum.WallSeconds = time.Since(e.start).Seconds()
+	return e.p.writeSummary(sum)
+}
+
+// failed decides what happens to the work dir after err stopped the export, and returns the
+// error the caller sees: an interrupted or failed export keeps its committed parts for a resume;
+// an expired session's parts are removed, since nothing can continue them, and so are those of a
+// temp work dir nobody could name in a resume, and those of an export refused for bad input.
+func (e *Export) failed(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return &KeptError{Kind: ErrInterrupted, WorkDir: e.dir.Path(), Temp: e.temp, Err: errors.New("interrupted")}
+	case errors.Is(err, ErrSessionExpired):
+		e.removeWorkDir()
+		return fmt.Errorf("%w; the session's parts were removed", err)
+	case e.temp, errors.Is(err, ErrUsage):
+		e.removeWorkDir()
+		return err
+	}
+	return &KeptError{Kind: ErrPartial, WorkDir: e.dir.Path(), Err: err}
+}
+
+// log returns the logger of the options, or one that discards.
+func (p *plan) log() *slog.Logger {
+	if p.opts.Log != nil {
+		return p.opts.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}

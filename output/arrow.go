@@ -67,7 +67,7 @@ func (a *arrowWriter) Close() error {
 // batch messages appended as they are, and at the end the end-of-stream marker and a footer that
 // lists the batches.
 type arrowFile struct {
-	out    *offsetWriter
+	out    *CountingWriter
 	schema *arrowMessage
 	blocks []arrowBlock
 	closed bool
@@ -85,7 +85,7 @@ func newArrowFile(w io.Writer, schemaMsg []byte) (*arrowFile, error) {
 	if err := checkNoDictionaries(schemaMsg); err != nil {
 		return nil, err
 	}
-	f := &arrowFile{out: &offsetWriter{w: w}, schema: m}
+	f := &arrowFile{out: &CountingWriter{W: w}, schema: m}
 	if _, err := f.out.Write(append(append([]byte{}, arrowMagic...), 0, 0)); err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, b
 	if m.headerType != arrowHeaderRecordBatch {
 		return fmt.Errorf("%w: expected a record batch message, got message type %d", errArrowMessage, m.headerType)
 	}
-	blk := arrowBlock{offset: f.out.n}
+	blk := arrowBlock{offset: f.out.N}
 	aligned := m.prefixLen == 8 && m.metaLen()%8 == 0 && m.bodyLen%8 == 0
 	switch {
 	case aligned && raw != nil:
@@ -172,7 +172,7 @@ func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, b
 		}
 	}
 	blk.metaLen = int32(8 + len(m.fb) + padding8(int64(len(m.fb))))
-	blk.bodyLen = f.out.n - blk.offset - int64(blk.metaLen)
+	blk.bodyLen = f.out.N - blk.offset - int64(blk.metaLen)
 	f.blocks = append(f.blocks, blk)
 	return nil
 }

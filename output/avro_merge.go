@@ -23,11 +23,11 @@ type avroHeader struct {
 // first part's header, then every part's blocks copied byte for byte, each followed by the first
 // part's sync marker. No row is decoded or decompressed.
 type avroMerger struct {
-	out   *offsetWriter
+	out   *CountingWriter
 	first *avroHeader
 }
 
-func newAvroMerger(dst io.Writer) partMerger { return &avroMerger{out: &offsetWriter{w: dst}} }
+func newAvroMerger(dst io.Writer) partMerger { return &avroMerger{out: &CountingWriter{W: dst}} }
 
 func (m *avroMerger) add(_ int, p Part) error {
 	h, err := readAvroHeader(p)
@@ -117,7 +117,7 @@ func readAvroBytes(r *countingReader, limit int64) ([]byte, error) {
 
 // copyAvroBlocks copies the blocks of part p, whose header is h, to out, ending each with sync
 // instead of the part's own marker.
-func copyAvroBlocks(out *offsetWriter, p Part, h *avroHeader, sync []byte) error {
+func copyAvroBlocks(out *CountingWriter, p Part, h *avroHeader, sync []byte) error {
 	var head [2 * binary.MaxVarintLen64]byte
 	var marker [16]byte
 	for off, block := h.size, 0; off < p.Size; block++ {

@@ -167,12 +167,12 @@ func appendCSVField(dst []byte, s string) []byte {
 // csvMerger writes the first part whole and every later part without its header row, after
 // checking that all the headers are the same.
 type csvMerger struct {
-	out    *offsetWriter
+	out    *CountingWriter
 	header []byte
 	gz     bool
 }
 
-func newCSVMerger(dst io.Writer) partMerger { return &csvMerger{out: &offsetWriter{w: dst}} }
+func newCSVMerger(dst io.Writer) partMerger { return &csvMerger{out: &CountingWriter{W: dst}} }
 
 func (m *csvMerger) add(i int, p Part) error {
 	g, err := isGzip(p)

@@ -160,11 +160,11 @@ func isGzip(p Part) (bool, error) {
 // ndjsonMerger concatenates the parts' bytes. Plain parts must end with a newline; gzip parts
 // concatenate into a multi-member gzip file. Mixing plain and gzip parts is an error.
 type ndjsonMerger struct {
-	out *offsetWriter
+	out *CountingWriter
 	gz  bool
 }
 
-func newNDJSONMerger(dst io.Writer) partMerger { return &ndjsonMerger{out: &offsetWriter{w: dst}} }
+func newNDJSONMerger(dst io.Writer) partMerger { return &ndjsonMerger{out: &CountingWriter{W: dst}} }
 
 func (m *ndjsonMerger) add(i int, p Part) error {
 	g, err := isGzip(p)

@@ -22,11 +22,11 @@ var parquetMagic = []byte("PAR1")
 // indexes and bloom filters, which our writer does not write, are not copied: their references are
 // dropped from the footer.
 type parquetMerger struct {
-	out     *offsetWriter
+	out     *CountingWriter
 	footers []*metadata.FileMetaData
 }
 
-func newParquetMerger(dst io.Writer) partMerger { return &parquetMerger{out: &offsetWriter{w: dst}} }
+func newParquetMerger(dst io.Writer) partMerger { return &parquetMerger{out: &CountingWriter{W: dst}} }
 
 func (m *parquetMerger) add(_ int, p Part) error {
 	md, err := parquetFooter(p)
@@ -99,9 +99,9 @@ func sameParquetSchema(first, md *metadata.FileMetaData) error {
 
 // copyRowGroups copies the column chunks of md's row groups from p to out, in order, and shifts
 // their offsets in md to their new positions. Contiguous chunks are copied in one piece.
-func copyRowGroups(out *offsetWriter, p Part, md *metadata.FileMetaData) error {
+func copyRowGroups(out *CountingWriter, p Part, md *metadata.FileMetaData) error {
 	footerStart := p.Size - int64(md.Size()) - 8
-	var run struct{ start, end int64 } // the part's bytes not yet copied; they go to out.n
+	var run struct{ start, end int64 } // the part's bytes not yet copied; they go to out.N
 	flush := func() error {
 		err := copyRange(out, p.R, run.start, run.end-run.start)
 		run.start = run.end
@@ -124,7 +124,7 @@ func copyRowGroups(out *offsetWriter, p Part, md *metadata.FileMetaData) error {
 				}
 				run.start, run.end = start, start
 			}
-			shift := out.n + (run.end - run.start) - start
+			shift := out.N + (run.end - run.start) - start
 			run.end = end
 			cm.DataPageOffset += shift
 			cm.DictionaryPageOffset = shifted(cm.DictionaryPageOffset, shift)
@@ -165,7 +165,7 @@ func shifted(o *int64, shift int64) *int64 {
 }
 
 // writeParquetFooter writes the footer, its length and the closing magic.
-func writeParquetFooter(out *offsetWriter, md *metadata.FileMetaData) error {
+func writeParquetFooter(out *CountingWriter, md *metadata.FileMetaData) error {
 	n, err := md.WriteTo(out, nil)
 	if err != nil {
 		return fmt.Errorf("write footer: %w", err)
@@ -181,7 +181,7 @@ func writeParquetFooter(out *offsetWriter, md *metadata.FileMetaData) error {
 
 // copyRange copies n bytes at off in r to out. Between two files (r an *os.File, out writing to
 // one) the kernel copies them (copy_file_range); r's file offset moves then.
-func copyRange(out *offsetWriter, r io.ReaderAt, off, n int64) error {
+func copyRange(out *CountingWriter, r io.ReaderAt, off, n int64) error {
 	if n == 0 {
 		return nil
 	}
@@ -198,21 +198,21 @@ func copyRange(out *offsetWriter, r io.ReaderAt, off, n int64) error {
 	return err
 }
 
-// offsetWriter counts the bytes written through it.
-type offsetWriter struct {
-	w io.Writer
-	n int64
+// CountingWriter counts the bytes written through it to W: N is the offset of the next byte.
+type CountingWriter struct {
+	W io.Writer
+	N int64
 }
 
-func (o *offsetWriter) Write(p []byte) (int, error) {
-	n, err := o.w.Write(p)
-	o.n += int64(n)
+func (c *CountingWriter) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
 	return n, err
 }
 
-// ReadFrom lets io.Copy reach the underlying writer's ReadFrom (copy_file_range for files).
-func (o *offsetWriter) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(o.w, r)
-	o.n += n
+// ReadFrom lets io.Copy reach W's own ReadFrom (copy_file_range between files).
+func (c *CountingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(c.W, r)
+	c.N += n
 	return n, err
 }

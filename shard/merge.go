@@ -30,7 +30,7 @@ type Merger struct {
 	dir    *workdir.Dir
 	m      *session.Manifest
 	format output.Format
-	out    *countingWriter
+	out    *output.CountingWriter
 	parts  *output.Merger
 	added  map[string]bool // segments copied
 }
@@ -41,7 +41,7 @@ func NewMerger(d *workdir.Dir, m *session.Manifest, dst io.Writer) (*Merger, err
 	if err != nil {
 		return nil, err
 	}
-	out := &countingWriter{w: dst}
+	out := &output.CountingWriter{W: dst}
 	parts, err := output.NewMerger(out, format)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func (mg *Merger) Finish(ctx context.Context) (MergeStats, error) {
 	if err != nil {
 		return MergeStats{}, diskFull(fmt.Errorf("merge %d segments: %w", len(segs), err))
 	}
-	return MergeStats{Segments: len(segs), Rows: rows, Bytes: mg.out.n}, nil
+	return MergeStats{Segments: len(segs), Rows: rows, Bytes: mg.out.N}, nil
 }
 
 // addRest copies the segments not copied yet, after checking that every segment copied is still

@@ -53,24 +53,6 @@ type rawSink struct{ w output.RawWriter }
 func (s rawSink) write(payload []byte, rows int64) error { return s.w.WriteRaw(payload, rows) }
 func (s rawSink) close() error                           { return s.w.Close() }
 
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// ReadFrom lets io.Copy reach the underlying writer's ReadFrom (copy_file_range between files).
-func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(c.w, r)
-	c.n += n
-	return n, err
-}
-
 // newSink returns the writer of one segment file.
 func (w *worker) newSink(dst io.Writer) (sink, error) {
 	m := w.m

@@ -157,6 +157,7 @@ func TestOrchestrator(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				e.Close() // the workers and the merge run elsewhere
 				if e.Streams() != 6 || e.Tasks() != 4 {
 					t.Fatalf("planned %d streams as %d tasks, want 6 as 4", e.Streams(), e.Tasks())
 				}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/session"
 	"github.com/bqread/bqread/shard"
@@ -34,6 +33,7 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer e.Close()
 	out, err := createOutput(o.Out, e.p.outKind, e.dir, o.Stdout)
 	if err != nil {
 		return nil, err
@@ -58,20 +58,23 @@ func openPlanned(ctx context.Context, o MergeOptions) (*Export, error) {
 	if o.Out == "" {
 		return nil, optionErrorf("{{Out}} is required: a file path, or - for standard output")
 	}
-	d, err := workdir.Open(o.WorkDir)
+	d, err := openLocked(o.WorkDir)
 	if err != nil {
-		return nil, workDirError(err)
+		return nil, err
 	}
 	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
+		d.Unlock()
 		return nil, asUsage(err)
 	}
 	p := &plan{opts: Options{Out: o.Out, Format: output.Format(m.Output.Format), Overwrite: o.Overwrite, KeepParts: o.KeepParts,
 		Summary: o.Summary, Stdout: o.Stdout, Log: o.Log, WorkDir: o.WorkDir}}
 	if f, _, err := output.FormatFromPath(o.Out); err == nil && f != p.opts.Format {
+		d.Unlock()
 		return nil, optionErrorf("{{Out}} %s names the %s format, but the export was planned as %s: name a .%s file", o.Out, f, m.Output.Format, m.Output.Format)
 	}
 	if err := checkDestinations(p, start); err != nil {
+		d.Unlock()
 		return nil, err
 	}
 	return &Export{p: p, dir: d, m: m, start: start, planned: time.Now()}, nil

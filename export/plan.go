@@ -31,7 +31,8 @@ type Export struct {
 }
 
 // Plan checks every option, creates the work dir and the read session, and saves the session's
-// manifest in the work dir; with Resume it opens the work dir of an interrupted export instead,
+// manifest in the work dir, which it keeps for this process (a second export there is refused
+// until Run returns or Close is called); with Resume it opens the work dir of an interrupted export instead,
 // after checking that it is the export the options describe and that its session still lives.
 // Nothing is read yet: Run reads and merges, or workers run elsewhere (RunWorker) and Merge
 // finishes.
@@ -92,10 +93,26 @@ func (e *Export) create(ctx context.Context) error {
 	}
 	if err != nil {
 		e.removeWorkDir()
+		e.Close()
 		return err
 	}
 	return nil
 }
+
+// openLocked opens an earlier export's work dir for this process alone (workdir.Dir.Lock).
+func openLocked(path string) (*workdir.Dir, error) {
+	d, err := workdir.Open(path)
+	if err == nil {
+		err = d.Lock()
+	}
+	if err != nil {
+		return nil, workDirError(err)
+	}
+	return d, nil
+}
+
+// Close releases the work dir that Plan took for this process (Run does so when it returns).
+func (e *Export) Close() { e.dir.Unlock() }
 
 // workDirError marks a work dir that cannot be used as bad input.
 func workDirError(err error) error {
@@ -179,21 +196,25 @@ func (e *Export) reopen(ctx context.Context, now time.Time) error {
 	if path == "" {
 		return optionErrorf("{{Resume}} of a stream output needs the {{WorkDir}} of the interrupted export")
 	}
-	d, err := workdir.Open(path)
+	d, err := openLocked(path)
 	if err != nil {
-		return workDirError(err)
+		return err
 	}
+	e.dir = d
 	m, err := session.LoadManifest(ctx, d.Store())
 	if errors.Is(err, store.ErrNotExist) {
+		d.Unlock()
 		return optionErrorf("{{WorkDir}} %s holds no export to resume: start without {{Resume}}", path)
 	}
 	if err != nil {
+		d.Unlock()
 		return optionErrorf("{{WorkDir}} %s: %v: remove it and start without {{Resume}}", path, err)
 	}
 	if err := sameExport(m, e.p); err != nil {
+		d.Unlock()
 		return optionErrorf("{{WorkDir}} %s was started %v: use the same options, or remove it and start without {{Resume}}", path, err)
 	}
-	e.dir, e.m = d, m
+	e.m = m
 	if !m.ExpireTime.IsZero() && !now.Before(m.ExpireTime) {
 		e.removeWorkDir()
 		return fmt.Errorf("%w at %s, so its parts were removed", ErrSessionExpired, m.ExpireTime.UTC().Format(time.RFC3339))

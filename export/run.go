@@ -24,6 +24,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 // KeepParts, writes the summary, and returns it. An export that stops part way keeps its
 // committed parts and returns a *KeptError; one whose session expired removes them.
 func (e *Export) Run(ctx context.Context) (*Summary, error) {
+	defer e.Close()
 	out, err := createOutput(e.p.opts.Out, e.p.outKind, e.dir, e.p.opts.Stdout)
 	if err != nil {
 		return nil, e.failed(ctx, err)

@@ -60,6 +60,8 @@ func workDirHint(we *workdir.Error) string {
 		return "create its parent directory first, or name another --work-dir"
 	case workdir.ErrMissing:
 		return "there is nothing to resume: run without --resume"
+	case workdir.ErrLocked:
+		return "wait for it to end, or name another --work-dir (or --out)"
 	}
 	return "name another --work-dir"
 }

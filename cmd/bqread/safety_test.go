@@ -495,3 +495,26 @@ func TestExportEndpointNotGRPC(t *testing.T) {
 		}
 	}
 }
+
+// TestExportTwoAtOnce runs a second export to the output of one still running: it is refused in
+// one line naming the first one's pid, and the first finishes whole.
+func TestExportTwoAtOnce(t *testing.T) {
+	inst := startEmulator(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.ndjson")
+	d, err := workdir.Create(out+".bqread", false) // the first export, as far as the work dir knows
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--overwrite"}, nil, &stdout, &stderr)
+	msg := stderr.String()
+	if code != exitUsage || !strings.Contains(msg, fmt.Sprintf("in use by another bqread (pid %d)", os.Getpid())) || strings.Count(msg, "\n") != 1 {
+		t.Errorf("second export: exit %d, want 2 and one line naming pid %d:\n%s", code, os.Getpid(), msg)
+	}
+	d.Unlock()
+	code = run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Errorf("export after the first ended: exit %d\n%s", code, stderr.String())
+	}
+}

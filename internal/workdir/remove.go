@@ -19,6 +19,7 @@ func (d *Dir) Remove() error {
 	if err != nil || len(left) > 0 {
 		return removeError(d.path, left, err)
 	}
+	d.Unlock()
 	if err := os.Remove(filepath.Join(d.path, MarkerName)); err != nil {
 		return removeError(d.path, nil, err)
 	}
@@ -45,7 +46,7 @@ func (d *Dir) clear() ([]string, error) {
 		name := e.Name()
 		switch {
 		case name == MarkerName:
-		case name == ManifestName && e.Type().IsRegular():
+		case (name == ManifestName || name == lockName) && e.Type().IsRegular():
 			err = removeFile(d.path, name)
 		case e.IsDir() && isStreamDir(name):
 			var l []string

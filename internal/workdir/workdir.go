@@ -32,6 +32,8 @@ const (
 	OutputTempName = "output.tmp"
 	// outputRecordName records the temp output's path when it lives beside the output.
 	outputRecordName = "output-temp.json"
+	// lockName is the file an exclusive user of the work dir locks (Create, Lock).
+	lockName = "bqread.lock"
 )
 
 // Reasons a work dir cannot be used, wrapped by *Error.
@@ -42,6 +44,7 @@ var (
 	ErrNotDir   = errors.New("workdir: not a directory")
 	ErrNoParent = errors.New("workdir: parent directory missing")
 	ErrMissing  = errors.New("workdir: does not exist")
+	ErrLocked   = errors.New("workdir: in use by another bqread")
 )
 
 // Error is a work dir that cannot be used: Reason is one of the Err* sentinels.
@@ -67,9 +70,28 @@ type marker struct {
 // Dir is an open work dir. It is safe for concurrent use by the goroutines of one process; several
 // processes (workers) may open the same work dir.
 type Dir struct {
-	path string
-	st   *store.Dir
-	mark marker
+	path     string
+	st       *store.Dir
+	mark     marker
+	lockFile *os.File // held while this process uses the work dir exclusively; nil otherwise
+}
+
+// Lock takes the work dir for this process alone (an export, a plan, a merge), until Unlock;
+// another process's Lock or Create fails with ErrLocked, naming its pid. Workers of one export
+// share the work dir and do not lock it.
+func (d *Dir) Lock() error {
+	if d.lockFile != nil {
+		return nil
+	}
+	return d.lock()
+}
+
+// Unlock releases Lock; it is idempotent.
+func (d *Dir) Unlock() {
+	if d.lockFile != nil {
+		d.lockFile.Close()
+		d.lockFile = nil
+	}
 }
 
 // Path returns the work dir's local path.
@@ -81,7 +103,7 @@ func (d *Dir) Store() store.Store { return d.st }
 // ID returns the random identity written in the marker when the work dir was created.
 func (d *Dir) ID() string { return d.mark.ID }
 
-// Create makes path the work dir of a new export. path may be missing (it is created 0700, in an
+// Create makes path the work dir of a new export, and locks it (Lock). path may be missing (it is created 0700, in an
 // existing parent, and Remove removes it), an empty directory of the user's that no one else can
 // write (Remove empties it and keeps it), or a bqread work dir: one without a manifest (an export
 // stopped before its session was made) is emptied and reused; one with a manifest is refused
@@ -102,10 +124,15 @@ func Create(path string, replace bool) (*Dir, error) {
 	case err != nil:
 		return nil, err
 	}
+	if err := d.Lock(); err != nil {
+		return nil, err
+	}
 	if d.has(ManifestName) && !replace {
+		d.Unlock()
 		return nil, &Error{Path: path, Reason: ErrEarlier, Detail: "holds an earlier export"}
 	}
 	if left, err := d.clear(); err != nil || len(left) > 0 {
+		d.Unlock()
 		return nil, removeError(path, left, err)
 	}
 	return d, nil
@@ -154,7 +181,7 @@ func initDir(path string, created bool) (*Dir, error) {
 		}
 		return nil, err
 	}
-	return d, nil
+	return d, d.lock()
 }
 
 // Open opens the work dir of an earlier export: a directory private to this user that holds

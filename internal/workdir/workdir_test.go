@@ -3,10 +3,12 @@ package workdir
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bqread/bqread/internal/store"
@@ -123,6 +125,7 @@ func TestCreateRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			fill(t, d)
+			d.Unlock()
 		}, false, ErrEarlier},
 	}
 	for _, tt := range tests {
@@ -158,10 +161,13 @@ func TestCreateReuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Create(path, false); err != nil {
-		t.Errorf("Create over a work dir without manifest = %v, want it reused", err)
+	first.Unlock()
+	second, err := Create(path, false)
+	if err != nil {
+		t.Fatalf("Create over a work dir without manifest = %v, want it reused", err)
 	}
-	fill(t, first)
+	fill(t, second)
+	second.Unlock()
 	again, err := Create(path, true)
 	if err != nil {
 		t.Fatal(err)
@@ -311,5 +317,33 @@ func TestMarkDone(t *testing.T) {
 	}
 	if rows, ok, err := d.Done(ctx, 1); rows != 42 || !ok || err != nil {
 		t.Errorf("Done = %d, %v, %v; want 42", rows, ok, err)
+	}
+}
+
+// TestLock checks that a work dir is one process's (here: one Dir's) at a time, and that the
+// refusal names the holder.
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w")
+	d, err := Create(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = other.Lock()
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("Lock of a locked work dir = %v, want ErrLocked naming pid %d", err, os.Getpid())
+	}
+	if _, err := Create(path, true); !errors.Is(err, ErrLocked) {
+		t.Errorf("Create of a locked work dir = %v, want ErrLocked", err)
+	}
+	d.Unlock()
+	if err := other.Lock(); err != nil {
+		t.Errorf("Lock after Unlock = %v", err)
+	}
+	if err := other.Remove(); err != nil {
+		t.Errorf("Remove = %v", err)
 	}
 }

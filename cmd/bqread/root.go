@@ -69,7 +69,11 @@ func newRootCmd(s streams) *cobra.Command {
 		Long:          "bqread exports BigQuery tables fast and safely through the BigQuery Storage Read API,\none worker process per read stream, merged into one file.\n\n" + exitCodesHelp,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       versionText(),
 	}
+	// --version without cobra's -v shorthand, printing what `bqread version` prints.
+	root.Flags().Bool("version", false, "print the version and the build info")
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -15,7 +16,6 @@ import (
 const (
 	microsPerSecond = 1_000_000
 	microsPerDay    = 86_400 * microsPerSecond
-	nanosPerDay     = 86_400 * 1_000_000_000
 )
 
 // parseDecimal parses a decimal number ("-12.5", "1e-38", "3") into an unscaled integer at the given
@@ -78,85 +78,38 @@ func twosComplementWords(v *big.Int) [4]uint64 {
 	return w
 }
 
-// ymd is a calendar date in the proleptic Gregorian calendar.
-type ymd struct{ y, m, d int }
+// day is a DATE as days since 1970-01-01.
+type day int64
+
+// days returns d as days since 1970-01-01.
+func (d day) days() int64 { return int64(d) }
 
 // parseDate parses "YYYY-M-D" (one or two digits for month and day, as BigQuery accepts).
-func parseDate(s string) (ymd, error) {
-	parts := strings.Split(s, "-")
-	if len(parts) != 3 || len(parts[0]) != 4 || len(parts[1]) < 1 || len(parts[1]) > 2 || len(parts[2]) < 1 || len(parts[2]) > 2 {
-		return ymd{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
+func parseDate(s string) (day, error) {
+	d, err := civil.ParseDate(s, civil.Loose)
+	if err != nil {
+		return 0, dateText.error(s, err)
 	}
-	var n [3]int
-	for i, p := range parts {
-		v, err := strconv.Atoi(p)
-		if err != nil || p[0] == '+' || p[0] == '-' {
-			return ymd{}, fmt.Errorf("%q is not a date (want YYYY-MM-DD)", s)
-		}
-		n[i] = v
-	}
-	c := ymd{n[0], n[1], n[2]}
-	if !civil.Valid(int64(c.y), int64(c.m), int64(c.d)) {
-		return ymd{}, fmt.Errorf("date %q is out of range (0001-01-01 to 9999-12-31)", s)
-	}
-	return c, nil
+	return day(d), nil
 }
-
-// days returns the number of days from 1970-01-01 to c.
-func (c ymd) days() int64 { return civil.Days(int64(c.y), int64(c.m), int64(c.d)) }
 
 // parseTime parses "H:M:S[.ffffff]" into microseconds since midnight.
 func parseTime(s string) (int64, error) {
-	bad := fmt.Errorf("%q is not a time (want HH:MM:SS[.ffffff])", s)
-	hms, frac, hasFrac := strings.Cut(s, ".")
-	parts := strings.Split(hms, ":")
-	if len(parts) != 3 {
-		return 0, bad
-	}
-	var n [3]int64
-	for i, p := range parts {
-		if len(p) < 1 || len(p) > 2 || strings.Trim(p, "0123456789") != "" {
-			return 0, bad
-		}
-		n[i], _ = strconv.ParseInt(p, 10, 64)
-	}
-	if n[0] > 23 || n[1] > 59 || n[2] > 59 {
-		return 0, fmt.Errorf("time %q is out of range", s)
-	}
-	us, err := parseFraction(frac, hasFrac)
+	us, err := civil.ParseTime(s, civil.Loose)
 	if err != nil {
-		return 0, fmt.Errorf("time %q: %w", s, err)
+		return 0, timeText.error(s, err)
 	}
-	return (n[0]*3600+n[1]*60+n[2])*microsPerSecond + us, nil
+	return us, nil
 }
 
-// parseFraction turns up to six fractional-second digits into microseconds.
-func parseFraction(frac string, present bool) (int64, error) {
-	if !present {
-		return 0, nil
-	}
-	if len(frac) < 1 || len(frac) > 6 || strings.Trim(frac, "0123456789") != "" {
-		return 0, fmt.Errorf("fractional seconds %q: use 1 to 6 digits", frac)
-	}
-	v, _ := strconv.ParseInt(frac+strings.Repeat("0", 6-len(frac)), 10, 64)
-	return v, nil
-}
-
-// parseDateTime parses "YYYY-MM-DD[( |T)HH:MM:SS[.ffffff]]" into microseconds since the epoch,
+// parseDateTime parses "YYYY-M-D[( |T)H:M:S[.ffffff]]" into microseconds since the epoch,
 // without a time zone.
 func parseDateTime(s string) (int64, error) {
-	ds, ts, hasTime := cutDateTime(s)
-	d, err := parseDate(ds)
+	us, err := civil.ParseDateTime(s, civil.Loose)
 	if err != nil {
-		return 0, err
+		return 0, dateTimeText.error(s, err)
 	}
-	var us int64
-	if hasTime {
-		if us, err = parseTime(ts); err != nil {
-			return 0, err
-		}
-	}
-	return d.days()*microsPerDay + us, nil
+	return us, nil
 }
 
 func cutDateTime(s string) (date, tod string, ok bool) {
@@ -167,8 +120,8 @@ func cutDateTime(s string) (date, tod string, ok bool) {
 }
 
 var (
-	minTimestamp = ymd{1, 1, 1}.days() * microsPerDay
-	maxTimestamp = (ymd{9999, 12, 31}.days()+1)*microsPerDay - 1
+	minTimestamp = civil.Days(1, 1, 1) * microsPerDay
+	maxTimestamp = (civil.Days(9999, 12, 31)+1)*microsPerDay - 1
 )
 
 // parseTimestamp parses a TIMESTAMP in the forms BigQuery loads: a civil date-time followed by an
@@ -235,70 +188,36 @@ type interval struct {
 }
 
 // parseInterval parses BigQuery's canonical INTERVAL form "Y-M D H:M:S[.ffffff]", each of the three
-// parts with its own optional sign. When the H:M:S part does not fit in int64 nanoseconds (BigQuery
-// allows up to 87,840,000 hours), whole days are moved into the day part, which BigQuery treats as
-// the same interval (it compares intervals with 1 day = 24 hours).
+// parts with its own optional sign, within BigQuery's limits of 10,000 years and 3,660,000 days.
+// When the H:M:S part does not fit in int64 nanoseconds (BigQuery allows up to 87,840,000 hours),
+// whole days are moved into the day part, which BigQuery treats as the same interval (it compares
+// intervals with 1 day = 24 hours).
 func parseInterval(s string) (interval, error) {
-	bad := fmt.Errorf("%q is not an INTERVAL (want Y-M D H:M:S[.ffffff])", s)
-	parts := strings.Fields(s)
-	if len(parts) != 3 {
-		return interval{}, bad
+	iv, err := civil.ParseInterval(s, civil.Loose)
+	if err == nil && (iv.Months/12 > 10_000 || iv.Months/12 < -10_000 || iv.Days > 3_660_000 || iv.Days < -3_660_000) {
+		err = civil.ErrRange
 	}
-	ySign, ym := cutSign(parts[0])
-	ys, ms, ok := strings.Cut(ym, "-")
-	dSign, ds := cutSign(parts[1])
-	tSign, hms := cutSign(parts[2])
-	clock, frac, hasFrac := strings.Cut(hms, ".")
-	hmsParts := strings.Split(clock, ":")
-	if !ok || len(hmsParts) != 3 || !allDigits(ys, ms, ds, hmsParts[0], hmsParts[1], hmsParts[2]) {
-		return interval{}, bad
-	}
-	y, err1 := strconv.ParseInt(ys, 10, 64)
-	mo, err2 := strconv.ParseInt(ms, 10, 64)
-	d, err3 := strconv.ParseInt(ds, 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return interval{}, fmt.Errorf("interval %q is out of range", s)
-	}
-	var n [3]int64
-	for i, p := range hmsParts {
-		v, err := strconv.ParseInt(p, 10, 64)
-		if err != nil {
-			return interval{}, fmt.Errorf("interval %q is out of range", s)
-		}
-		n[i] = v
-	}
-	us, err := parseFraction(frac, hasFrac)
 	if err != nil {
-		return interval{}, fmt.Errorf("interval %q: %w", s, err)
+		return interval{}, intervalText.error(s, err)
 	}
-	if y > 10000 || mo > 11 || d > 3660000 || n[0] > 87840000 || n[1] > 59 || n[2] > 59 {
-		return interval{}, fmt.Errorf("interval %q is out of range", s)
-	}
-	months := ySign * (y*12 + mo)
-	days := dSign * d
-	// At most 87,840,000 hours: 3.2e17 µs fits in int64, nanoseconds may not.
-	micros := tSign * ((n[0]*3600+n[1]*60+n[2])*microsPerSecond + us)
-	const maxNanoMicros = (1<<63 - 1) / 1000
-	if micros > maxNanoMicros || micros < -maxNanoMicros {
-		days += micros / microsPerDay
-		micros %= microsPerDay
-	}
-	return interval{months: int32(months), days: int32(days), nanos: micros * 1000}, nil
+	months, days, nanos, _ := iv.MonthDayNano() // within those limits they fit
+	return interval{months: months, days: days, nanos: nanos}, nil
 }
 
-// allDigits reports whether every string is a non-empty run of ASCII digits.
-func allDigits(ss ...string) bool {
-	for _, s := range ss {
-		if s == "" || strings.Trim(s, "0123456789") != "" {
-			return false
-		}
-	}
-	return true
-}
+// textType names a type whose text failed to parse: its name, form and range, for errors.
+type textType struct{ name, form, limits string }
 
-func cutSign(s string) (int64, string) {
-	if strings.HasPrefix(s, "-") {
-		return -1, s[1:]
+var (
+	dateText     = textType{"date", "YYYY-MM-DD", "0001-01-01 to 9999-12-31"}
+	timeText     = textType{"time", "HH:MM:SS[.ffffff]", "00:00:00 to 23:59:59.999999"}
+	dateTimeText = textType{"datetime", "YYYY-MM-DD[ HH:MM:SS[.ffffff]]", "0001-01-01 to 9999-12-31 23:59:59.999999"}
+	intervalText = textType{"interval", "Y-M D H:M:S[.ffffff]", "years to 10000, days to 3660000, hours to 87840000"}
+)
+
+// error says why s, which package civil did not take, is not a value of type t.
+func (t textType) error(s string, err error) error {
+	if errors.Is(err, civil.ErrRange) {
+		return fmt.Errorf("%s %q is out of range (%s)", t.name, s, t.limits)
 	}
-	return 1, s
+	return fmt.Errorf("%s %q is malformed (want %s)", t.name, s, t.form)
 }

@@ -1,7 +1,9 @@
 // Package civil converts proleptic Gregorian calendar dates to and from days since 1970-01-01
-// (Howard Hinnant's algorithms), for BigQuery's date range without time.Time, and writes dates,
-// times of day and datetimes as BigQuery's text. It is the one place the calendar is computed and
-// written: the emulator's loader, the decoders, the Avro encoder and the text writers share it.
+// (Howard Hinnant's algorithms), for BigQuery's date range without time.Time, writes dates, times
+// of day and datetimes as BigQuery's text, and reads DATE, TIME, DATETIME and INTERVAL text in the
+// form BigQuery writes or the looser one it loads. It is the one place the calendar is computed,
+// written and read: the emulator's loader, the decoders, the Avro encoder and the text writers
+// share it. It does no I/O.
 package civil
 
 // Valid reports whether y-m-d is a real date within BigQuery's range, 0001-01-01 to 9999-12-31.

@@ -16,8 +16,9 @@ import (
 )
 
 // CSV files (RFC 4180, lines ended by '\n') start with a header row of the column names. Values
-// have the text forms of values.go; NULL is an empty field and an empty string is "", so the two
-// stay apart. A field is quoted when it is empty or holds a comma, a quote or a line break.
+// have the text forms of values.go; NULL is an empty field and an empty value (STRING, BYTES) is
+// "", so the two stay apart. A field is quoted when it is empty or holds a comma, a quote or a
+// line break.
 // Nested and repeated columns have no CSV form (as in BigQuery's CSV export); RANGE columns are
 // written as their "[start, end)" strings.
 //
@@ -133,10 +134,18 @@ func csvFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 			dst, err := text(append(dst, '"'), i)
 			return append(dst, '"'), err
 		}
-	default: // digits, dates, base64: nothing to quote
-		var err error
-		if value, err = textFunc(f, arr); err != nil {
+	default: // digits, dates, base64: nothing to quote but the empty text of empty BYTES
+		text, err := textFunc(f, arr)
+		if err != nil {
 			return nil, err
+		}
+		value = func(dst []byte, i int) ([]byte, error) {
+			n := len(dst)
+			dst, err := text(dst, i)
+			if len(dst) == n {
+				dst = append(dst, `""`...)
+			}
+			return dst, err
 		}
 	}
 	return func(dst []byte, i int) ([]byte, error) {

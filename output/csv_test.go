@@ -128,8 +128,8 @@ func TestCSV(t *testing.T) {
 				t.Errorf("row of nulls = %q, want %q", got, want)
 			}
 			if !strings.HasPrefix(lines[3], `3,false,-9223372036854775808,-Infinity,-99999999999999999999999999999.999999999,`) ||
-				!strings.Contains(lines[3], `,"",,0001-01-01,`) {
-				t.Errorf("row 3 = %q: want bare numbers, \"\" for the empty string and the empty field for empty BYTES", lines[3])
+				!strings.Contains(lines[3], `,"","",0001-01-01,`) {
+				t.Errorf("row 3 = %q: want bare numbers and \"\" for the empty string and for empty BYTES", lines[3])
 			}
 		})
 	}

@@ -84,6 +84,7 @@ func TestParseSize(t *testing.T) {
 		{"1048576", 1 << 20},
 		{"0", 0},
 		{"1.5KiB", 1536},
+		{"4G", 4_000_000_000},
 	}
 	for _, tt := range tests {
 		got, err := parseSize(tt.in)

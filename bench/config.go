@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bqread/bqread/internal/bytesize"
 )
 
 // config is what one bench run does.
@@ -128,23 +130,11 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-// parseSize reads a size or a rate: "4GiB", "25MiB/s", "10MB/s", "1048576" (bytes) or "0".
+// parseSize reads a size or a rate: "4GiB", "4G", "25MiB/s", "10MB/s", "1048576" (bytes) or "0".
 func parseSize(s string) (int64, error) {
-	v := strings.TrimSuffix(strings.TrimSpace(s), "/s")
-	units := []struct {
-		suffix string
-		mult   float64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
-	mult := 1.0
-	for _, u := range units {
-		if strings.HasSuffix(v, u.suffix) {
-			v, mult = strings.TrimSuffix(v, u.suffix), u.mult
-			break
-		}
+	n, err := bytesize.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: use a size like 25MiB or 4G (or rate, 25MiB/s), or 0 for none", s)
 	}
-	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q: use a size like 25MiB (or rate, 25MiB/s), or 0 for none", s)
-	}
-	return int64(n * mult), nil
+	return n, nil
 }

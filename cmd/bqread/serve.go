@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/internal/bytesize"
 )
 
 type serveOptions struct {
@@ -75,8 +74,8 @@ serves until SIGINT or SIGTERM and then exits 0.
 	f.StringArrayVar(&opts.faults, "fault", nil, "inject a fault: KIND@ROWS, repeatable (kinds above)")
 	f.StringVar(&opts.bandwidth, "stream-bandwidth", "", "per-stream bandwidth cap, e.g. 25MiB/s (default unlimited)")
 	f.DurationVar(&opts.latency, "latency", 0, "delay added before each ReadRows response, e.g. 5ms")
-	f.StringVar(&opts.cacheSize, "cache-size", "", fmt.Sprintf("memory for encoded payloads kept for the next read of the same rows, e.g. 4GiB (default %d MiB)",
-		emulator.DefaultCacheBytes>>20))
+	f.StringVar(&opts.cacheSize, "cache-size", "", fmt.Sprintf("memory for encoded payloads kept for the next read of the same rows, e.g. 4GiB (default %s)",
+		bytesize.Format(emulator.DefaultCacheBytes)))
 	f.IntVar(&opts.maxReads, "max-concurrent-streams", emulator.DefaultMaxConcurrentReads, "ReadRows calls served at once; more get RESOURCE_EXHAUSTED")
 	return cmd
 }
@@ -123,31 +122,15 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	return inst.Close()
 }
 
-var byteUnits = []struct {
-	suffix string
-	scale  float64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
-}
-
-// parseBytes parses a size such as "4GiB" or "1000000" (bytes), or a rate such as "25MiB/s" or
-// "500KB/s" (bytes per second); the empty string is 0, the default.
+// parseBytes parses a size such as "4GiB", "4G" or "1000000" (bytes), or a rate such as "25MiB/s"
+// or "500KB/s" (bytes per second); the empty string is 0, the default.
 func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	num := strings.TrimSuffix(strings.TrimSpace(s), "/s")
-	scale := 1.0
-	for _, u := range byteUnits {
-		if strings.HasSuffix(num, u.suffix) {
-			num, scale = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.scale
-			break
-		}
+	n, err := bytesize.Parse(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a size: use a positive number of bytes such as 4GiB, 4G or 500KB (per second for a rate: 25MiB/s)", s)
 	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v <= 0 || v*scale < 1 {
-		return 0, fmt.Errorf("%q is not a size: use a positive number of bytes such as 4GiB or 500KB (per second for a rate: 25MiB/s)", s)
-	}
-	return int64(v * scale), nil
+	return n, nil
 }

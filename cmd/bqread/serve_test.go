@@ -71,6 +71,8 @@ func TestParseBytes(t *testing.T) {
 		{"1.5 GiB/s", 3 << 29},
 		{"10B/s", 10},
 		{"4GiB", 4 << 30},
+		{"4G", 4_000_000_000},
+		{"4g/s", 4_000_000_000},
 	}
 	for _, tt := range tests {
 		got, err := parseBytes(tt.in)
@@ -78,7 +80,7 @@ func TestParseBytes(t *testing.T) {
 			t.Errorf("parseBytes(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"fast", "-1MiB/s", "0", "MiB/s"} {
+	for _, bad := range []string{"fast", "-1MiB/s", "0", "MiB/s", "0.5B"} {
 		if _, err := parseBytes(bad); err == nil {
 			t.Errorf("parseBytes(%q) succeeded, want an error", bad)
 		}

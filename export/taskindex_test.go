@@ -18,7 +18,7 @@ func TestTaskIndex(t *testing.T) {
 		{"kubernetes", -1, map[string]string{"JOB_COMPLETION_INDEX": "9"}, 9, false},
 		{"cloud run", -1, map[string]string{"CLOUD_RUN_TASK_INDEX": "4"}, 4, false},
 		{"slurm", -1, map[string]string{"SLURM_ARRAY_TASK_ID": "0"}, 0, false},
-		{"slurm array from 1", -1, map[string]string{"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1"}, 2, false},
+		{"slurm rerun of one index", -1, map[string]string{"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "3"}, 3, false},
 		{"aws batch", -1, map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "7"}, 7, false},
 		{"first wins", -1, map[string]string{"JOB_COMPLETION_INDEX": "1", "SLURM_ARRAY_TASK_ID": "2"}, 1, false},
 		{"none", -1, nil, 0, true},

@@ -19,8 +19,8 @@ import (
 
 // IndexEnv are the variables schedulers set to an array task's index, read when
 // WorkerOptions.TaskIndex is not given: Kubernetes Indexed Jobs, Cloud Run jobs, Slurm job
-// arrays and AWS Batch array jobs. A Slurm array that starts above 0 is counted from its
-// SLURM_ARRAY_TASK_MIN.
+// arrays and AWS Batch array jobs. The index is taken as it is: arrays are numbered from 0
+// (sbatch --array=0-3), so that a rerun of some indexes (--array=1) runs the same tasks.
 var IndexEnv = []string{"JOB_COMPLETION_INDEX", "CLOUD_RUN_TASK_INDEX", "SLURM_ARRAY_TASK_ID", "AWS_BATCH_JOB_ARRAY_INDEX"}
 
 // WorkerOptions say which part of a planned export one worker reads.
@@ -96,10 +96,6 @@ func taskIndex(given int) (int, error) {
 			continue
 		}
 		i, err := strconv.Atoi(v)
-		if name == "SLURM_ARRAY_TASK_ID" && err == nil {
-			first, _ := strconv.Atoi(os.Getenv("SLURM_ARRAY_TASK_MIN"))
-			i -= first
-		}
 		if err != nil || i < 0 {
 			return 0, optionErrorf("%s=%q is not a task index", name, v)
 		}

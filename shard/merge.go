@@ -177,7 +177,11 @@ func (e *IncompleteError) Error() string {
 	for k, s := range e.Streams {
 		list[k] = fmt.Sprintf("%d (%d rows committed)", s.Index, s.Rows)
 	}
-	return fmt.Sprintf("%d streams not read to their end: %s", len(e.Streams), strings.Join(list, ", "))
+	what := "streams"
+	if len(e.Streams) == 1 {
+		what = "stream"
+	}
+	return fmt.Sprintf("%d %s not read to their end: %s", len(e.Streams), what, strings.Join(list, ", "))
 }
 
 func (e *IncompleteError) Unwrap() error { return ErrIncomplete }

@@ -28,7 +28,7 @@ segments into the shared work dir. It reports JSON lines (start, progress, segme
 error) on stdout, and logs on stderr.
 
 Without --task-index, the index comes from the scheduler: ` + fmt.Sprint(export.IndexEnv) + `
-(a Slurm array is counted from SLURM_ARRAY_TASK_MIN). Without --task-count, the number planned is
+as it is (number arrays from 0: sbatch --array=0-3; a rerun of --array=1 runs task 1). Without --task-count, the number planned is
 used. A task the scheduler runs again resumes from what was committed, and two copies of one task
 running at once commit each row range once; run bqread merge once every task has succeeded.
 

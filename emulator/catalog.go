@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -103,20 +104,27 @@ type tableVersion struct {
 	rows    rowSource
 }
 
-// history is the versions of one table seen so far, oldest first.
+// tableLoadTimeout bounds the loading of one data-directory table.
+const tableLoadTimeout = time.Minute
+
+// history is one data-directory table: the versions seen so far, oldest first. Its lock is held
+// while the table's files are looked at and loaded, so that a slow load holds up only the requests
+// for that table.
 type history struct {
+	lock     chan struct{} // a one-token semaphore, so that waiters can give up
 	created  time.Time
-	versions []*tableVersion
-	stamp    string // file stamp of the newest version
+	versions []*tableVersion // nil until the first load
+	stamp    string          // file stamp of the newest version
 }
 
 // catalog finds tables: the built-in samples, then the data directory. It is safe for concurrent use.
 type catalog struct {
-	root *os.Root // nil without a data directory; opened by its absolute path
-	now  func() time.Time
-	log  *slog.Logger
+	root        *os.Root // nil without a data directory; opened by its absolute path
+	now         func() time.Time
+	log         *slog.Logger
+	loadTimeout time.Duration // bounds one table's load
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the maps, not the histories in them
 	tables  map[tableRef]*history
 	samples map[string]*tableVersion
 }
@@ -124,7 +132,7 @@ type catalog struct {
 // newCatalog returns a catalog of the samples and the tables under dataDir (none if it is ""). It logs
 // the tables that cannot be loaded to log, with their directories.
 func newCatalog(dataDir string, now func() time.Time, log *slog.Logger) (*catalog, error) {
-	c := &catalog{now: now, log: log, tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
+	c := &catalog{now: now, log: log, loadTimeout: tableLoadTimeout, tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
 	if dataDir == "" {
 		return c, nil
 	}
@@ -164,25 +172,21 @@ func (c *catalog) datasetExists(r tableRef) (bool, error) {
 	return err == nil && fi.IsDir(), nil
 }
 
-// resolve returns the version of the table current at snapshot (the zero time means now).
-func (c *catalog) resolve(r tableRef, snapshot time.Time) (*tableVersion, error) {
+// resolve returns the version of the table current at snapshot (the zero time means now). Loading
+// a data-directory table is bounded by c.loadTimeout and by ctx.
+func (c *catalog) resolve(ctx context.Context, r tableRef, snapshot time.Time) (*tableVersion, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var versions []*tableVersion
-	if v, err := c.sample(r); err != nil || v != nil {
-		if err != nil {
+	v, err := c.sample(r)
+	if err != nil {
+		return nil, err
+	}
+	versions := []*tableVersion{v}
+	if v == nil {
+		if versions, err = c.refresh(ctx, r); err != nil {
 			return nil, err
 		}
-		versions = []*tableVersion{v}
-	} else {
-		h, err := c.refresh(r)
-		if err != nil {
-			return nil, err
-		}
-		versions = h.versions
 	}
 	return pick(r, versions, snapshot, c.now())
 }
@@ -209,6 +213,8 @@ func (c *catalog) sample(r tableRef) (*tableVersion, error) {
 	if !isSample(r) {
 		return nil, nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if v := c.samples[r.Table]; v != nil {
 		return v, nil
 	}
@@ -228,33 +234,40 @@ func (c *catalog) sample(r tableRef) (*tableVersion, error) {
 	return v, nil
 }
 
-// refresh returns the history of a data-directory table, loading a new version when its files
-// changed since the last look.
-func (c *catalog) refresh(r tableRef) (*history, error) {
+// refresh returns the versions of a data-directory table, loading a new version when its files
+// changed since the last look. It waits for a load of the same table by another request, until ctx
+// is done; other tables' loads do not hold it up.
+func (c *catalog) refresh(ctx context.Context, r tableRef) ([]*tableVersion, error) {
 	notFound := fmt.Errorf("%w: Not found: Table %s:%s.%s (%s)", errNotFound, r.Project, r.Dataset, r.Table, r)
 	if c.root == nil {
 		return nil, notFound
 	}
 	dir := path.Join(r.Project, r.Dataset, r.Table)
-	stamp, since, err := c.stamp(dir)
-	if err != nil {
+	if _, _, err := c.stamp(dir); err != nil {
 		// Missing files, and paths that would leave the data directory (symlinks), are both "not found".
 		return nil, notFound
 	}
-	h := c.tables[r]
-	if h != nil && h.stamp == stamp {
-		return h, nil
+	h := c.history(r)
+	select {
+	case h.lock <- struct{}{}:
+		defer func() { <-h.lock }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for table %s to load: %w", r.dotted(), ctx.Err())
 	}
-	v, err := loadVersion(r, tableFS{c.root, dir}, since)
+	stamp, since, err := c.stamp(dir) // again, now that no other load of the table runs
 	if err != nil {
-		c.log.Error("emulator: table load failed", "table", r.dotted(),
-			"dir", filepath.Join(c.root.Name(), filepath.FromSlash(dir)), "err", err)
-		return nil, fmt.Errorf("%w: load table %s: %v", errLoad, r.dotted(), err)
+		return nil, notFound
+	}
+	if h.versions != nil && h.stamp == stamp {
+		return h.versions, nil
+	}
+	v, err := c.load(ctx, r, dir, since)
+	if err != nil {
+		return nil, err
 	}
 	v.key = r.String() + "@" + stamp
-	if h == nil {
-		h = &history{created: since}
-		c.tables[r] = h
+	if h.versions == nil {
+		h.created = since
 	}
 	v.created = h.created
 	h.stamp = stamp
@@ -262,7 +275,38 @@ func (c *catalog) refresh(r tableRef) (*history, error) {
 	if len(h.versions) > maxVersions {
 		h.versions = h.versions[len(h.versions)-maxVersions:]
 	}
-	return h, nil
+	return h.versions, nil
+}
+
+// history returns the history of a data-directory table, empty the first time.
+func (c *catalog) history(r tableRef) *history {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.tables[r]
+	if h == nil {
+		h = &history{lock: make(chan struct{}, 1)}
+		c.tables[r] = h
+	}
+	return h
+}
+
+// load reads a version of the table in dir, within c.loadTimeout. A table that cannot be loaded is
+// logged with its directory and reported as errLoad; when ctx is done, its error is returned as is.
+func (c *catalog) load(ctx context.Context, r tableRef, dir string, since time.Time) (*tableVersion, error) {
+	loadCtx, cancel := context.WithTimeout(ctx, c.loadTimeout)
+	defer cancel()
+	v, err := loadVersion(r, tableFS{loadCtx, c.root, dir}, since)
+	switch {
+	case err == nil:
+		return v, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("load table %s: %w", r.dotted(), ctx.Err())
+	case loadCtx.Err() != nil:
+		err = fmt.Errorf("loading took longer than %s: make data.ndjson smaller, or use synthetic.json", c.loadTimeout)
+	}
+	c.log.Error("emulator: table load failed", "table", r.dotted(),
+		"dir", filepath.Join(c.root.Name(), filepath.FromSlash(dir)), "err", err)
+	return nil, fmt.Errorf("%w: load table %s: %v", errLoad, r.dotted(), err)
 }
 
 // stamp identifies the state of a table directory's files, and returns when that state began.
@@ -301,24 +345,40 @@ func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) 
 		return nil, fmt.Errorf("schema.json: %w", err)
 	}
 	v := &tableVersion{ref: r, schema: s, arrow: schema.ArrowSchema(s), since: since}
-	if data, err := fs.ReadFile(dir, "synthetic.json"); err == nil {
+	data, err := fs.ReadFile(dir, "synthetic.json")
+	switch {
+	case err == nil:
 		src, err := newSynthetic(s, data)
 		if err != nil {
 			return nil, fmt.Errorf("synthetic.json: %w", err)
 		}
 		v.rows, v.bytes = src, src.rows*estimateRowBytes(s)
 		return v, nil
-	}
-	data, err := fs.ReadFile(dir, "data.ndjson")
-	if err != nil {
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	rec, err := LoadNDJSON(s, bytes.NewReader(data), memory.DefaultAllocator)
-	if err != nil {
-		return nil, fmt.Errorf("data.ndjson: %w", err)
+	if v.rows, v.bytes, err = loadData(dir, s); err != nil {
+		return nil, err
 	}
-	v.rows, v.bytes = recordSource{rec}, int64(len(data))
 	return v, nil
+}
+
+// loadData loads data.ndjson, streaming it from the file, and returns its rows and size.
+func loadData(dir fs.FS, s schema.Schema) (rowSource, int64, error) {
+	f, err := dir.Open("data.ndjson")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	rec, err := LoadNDJSON(s, f, memory.DefaultAllocator)
+	if err != nil {
+		return nil, 0, fmt.Errorf("data.ndjson: %w", err)
+	}
+	return recordSource{rec}, fi.Size(), nil
 }
 
 // recordSource serves rows held in memory. Its record lives as long as the version.

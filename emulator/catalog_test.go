@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func TestSyntheticRangesAreIndependent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := c.resolve(tableRef{SampleProject, SampleDataset, "trips"}, time.Time{})
+	v, err := c.resolve(t.Context(), tableRef{SampleProject, SampleDataset, "trips"}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestSyntheticEveryType(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	v, err := c.resolve(ref, time.Time{})
+	v, err := c.resolve(t.Context(), ref, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestCatalogNames(t *testing.T) {
 		{tableRef{"my-project", "ds", strings.Repeat("t", 1025)}, errInvalidName},
 	}
 	for _, tt := range tests {
-		_, err := c.resolve(tt.ref, time.Time{})
+		_, err := c.resolve(t.Context(), tt.ref, time.Time{})
 		if !errors.Is(err, tt.wantErr) && !(tt.wantErr == nil && err == nil) {
 			t.Errorf("resolve(%s) = %v, want %v", tt.ref, err, tt.wantErr)
 		}
@@ -181,7 +182,7 @@ func TestCatalogSnapshotVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	v1, err := c.resolve(ref, time.Time{})
+	v1, err := c.resolve(t.Context(), ref, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestCatalogSnapshotVersions(t *testing.T) {
 		{"future", time.Now().Add(time.Hour), 0, errSnapshot},
 	}
 	for _, tt := range tests {
-		v, err := c.resolve(ref, tt.snapshot)
+		v, err := c.resolve(t.Context(), ref, tt.snapshot)
 		if tt.wantErr != nil {
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("%s: err = %v, want %v", tt.name, err, tt.wantErr)
@@ -234,5 +235,42 @@ func setTimes(t *testing.T, dir string, at time.Time) {
 		if err := os.Chtimes(filepath.Join(dir, e.Name()), at, at); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestTableLoadsAreIndependent: while a table is being loaded, other tables and the samples resolve,
+// and a request for the table being loaded gives up when its context is done; a load that takes
+// longer than the catalog's bound is refused, and the next one within the bound succeeds.
+func TestTableLoadsAreIndependent(t *testing.T) {
+	dir := t.TempDir()
+	slow, other := tableRef{"my-project", "ds", "slow"}, tableRef{"my-project", "ds", "other"}
+	writeTable(t, dir, slow, kvSchema, "data.ndjson", `{"k":1}`)
+	writeTable(t, dir, other, kvSchema, "data.ndjson", `{"k":2}`)
+	c, err := newCatalog(dir, time.Now, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	h := c.history(slow)
+	h.lock <- struct{}{} // as a load of slow in progress holds it
+	for _, ref := range []tableRef{other, {SampleProject, SampleDataset, "all_types"}} {
+		if _, err := c.resolve(t.Context(), ref, time.Time{}); err != nil {
+			t.Fatalf("resolve(%s) while another table loads: %v", ref, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.resolve(ctx, slow, time.Time{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("resolve(%s) while it loads elsewhere: err = %v, want the context's deadline", slow, err)
+	}
+	<-h.lock
+
+	c.loadTimeout = time.Nanosecond
+	if _, err := c.resolve(t.Context(), slow, time.Time{}); !errors.Is(err, errLoad) || !strings.Contains(err.Error(), "took longer than 1ns") {
+		t.Fatalf("load past the bound: err = %v, want errLoad saying it took longer than 1ns", err)
+	}
+	c.loadTimeout = tableLoadTimeout
+	if v, err := c.resolve(t.Context(), slow, time.Time{}); err != nil || v.rows.numRows() != 1 {
+		t.Fatalf("load within the bound: %v", err)
 	}
 }

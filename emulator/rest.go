@@ -42,7 +42,7 @@ func newRESTHandler(c *catalog) http.Handler {
 	})
 	mux.HandleFunc("GET /bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}", func(w http.ResponseWriter, r *http.Request) {
 		ref := tableRef{Project: r.PathValue("project"), Dataset: r.PathValue("dataset"), Table: r.PathValue("table")}
-		v, err := c.resolve(ref, timeZero)
+		v, err := c.resolve(r.Context(), ref, timeZero)
 		if err != nil {
 			writeRESTError(w, err)
 			return

@@ -78,7 +78,7 @@ func (s *readServer) CreateReadSession(ctx context.Context, req *storagepb.Creat
 		}
 		snapshot = ts.AsTime()
 	}
-	v, err := s.catalog.resolve(ref, snapshot)
+	v, err := s.catalog.resolve(ctx, ref, snapshot)
 	if err != nil {
 		return nil, tableError(err)
 	}
@@ -178,6 +178,8 @@ func tableError(err error) error {
 		return status.Error(codes.NotFound, userMessage(err))
 	case errors.Is(err, errInvalidName), errors.Is(err, errSnapshot):
 		return status.Error(codes.InvalidArgument, userMessage(err))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
 	}
 	return status.Error(codes.Internal, userMessage(err))
 }

@@ -731,7 +731,7 @@ func TestSelectRowsStopsWhenCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	v, err := c.resolve(ref, time.Time{})
+	v, err := c.resolve(t.Context(), ref, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -31,7 +34,7 @@ func explain(err error, opts export.Options) error {
 	case errors.Is(err, session.ErrEndpoint):
 		return withHint(err, "--endpoint (or BQREAD_ENDPOINT) must name a Storage Read server such as `bqread serve`'s gRPC port")
 	}
-	return sessionHint(err, opts.Endpoint)
+	return sessionHint(err, opts)
 }
 
 // withHint appends what to do to err, keeping what err wraps.
@@ -66,19 +69,20 @@ func workDirHint(we *workdir.Error) string {
 	return "name another --work-dir"
 }
 
-// sessionHint says what to do about a failure to create the read session.
-func sessionHint(err error, endpoint string) error {
+// sessionHint says what to do about a failure to create the read session, naming only the flags
+// that can fix it.
+func sessionHint(err error, opts export.Options) error {
 	var se interface{ GRPCStatus() *status.Status }
-	code := codes.OK
+	st := status.New(codes.OK, "")
 	if errors.As(err, &se) {
-		code = se.GRPCStatus().Code()
+		st = se.GRPCStatus()
 	}
-	switch code {
+	switch st.Code() {
 	case codes.InvalidArgument:
-		return withHint(err, "check --columns, --where and --snapshot-time")
+		return withHint(err, invalidArgumentHint(st, opts))
 	case codes.NotFound:
 		hint := "check the project, dataset and table"
-		if endpoint == "" {
+		if opts.Endpoint == "" {
 			hint += ", or run with --emulator to use the sample tables"
 		}
 		return withHint(err, hint)
@@ -86,8 +90,75 @@ func sessionHint(err error, endpoint string) error {
 		return withHint(err, "check the credentials (gcloud auth application-default login) and --billing-project")
 	}
 	var ce *session.ClientError
-	if errors.As(err, &ce) && endpoint == "" {
+	if errors.As(err, &ce) && opts.Endpoint == "" {
 		return fmt.Errorf("%w; or use --emulator for the sample tables", err)
 	}
 	return err
+}
+
+// argumentTopics are what an InvalidArgument from CreateReadSession can be about, each told by
+// words of the server's message or of its error details (reasons, fields), with the flags that fix
+// it. The first topic found wins, so the more specific come first: BigQuery's "Invalid resource
+// field value in the request." (reason RESOURCE_PROJECT_INVALID) is about a project, not a column.
+var argumentTopics = []struct {
+	words []string
+	hint  func(export.Options) string
+}{
+	{[]string{"project", "parent", "resource field value"}, func(o export.Options) string {
+		if o.BillingProject != "" {
+			return "check the project in TABLE and --billing-project"
+		}
+		return "check the project in TABLE"
+	}},
+	{[]string{"row_restriction", "row restriction", "row filter", "query error", "syntax error", "unrecognized name", "partition elimination"},
+		func(export.Options) string { return "check --where" }},
+	{[]string{"snapshot", "time travel"}, func(export.Options) string { return "check --snapshot-time" }},
+	{[]string{"selected_fields", "selected field", "column", "field"}, func(export.Options) string { return "check --columns" }},
+	{[]string{"dataset", "table"}, func(export.Options) string { return "check TABLE (project.dataset.table)" }},
+}
+
+// invalidArgumentHint names the flags that can fix the InvalidArgument st. The names the user gave
+// (table, columns, the --where text) are taken out of the message first, so that a column named
+// project_id or a project named my-project does not decide the topic. A message about nothing
+// known points at TABLE and the read flags that were set.
+func invalidArgumentHint(st *status.Status, opts export.Options) string {
+	text := st.Message()
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			text += " " + d.GetReason()
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				text += " " + v.GetField() + " " + v.GetDescription()
+			}
+		}
+	}
+	var given []string // longest forms first: a table's path before its parts
+	if t, err := session.ParseTable(opts.Table); err == nil {
+		given = append(given, t.Path(), t.String(), t.Project+":"+t.Dataset+"."+t.Table, t.Project, t.Dataset, t.Table)
+	}
+	for _, name := range append(append(given, opts.BillingProject, opts.Where), opts.Columns...) {
+		if name != "" {
+			text = regexp.MustCompile(`(?i)(^|[^\w-])`+regexp.QuoteMeta(name)+`($|[^\w-])`).ReplaceAllString(text, "$1 $2")
+		}
+	}
+	text = strings.ToLower(text)
+	for _, topic := range argumentTopics {
+		for _, w := range topic.words {
+			if strings.Contains(text, w) {
+				return topic.hint(opts)
+			}
+		}
+	}
+	check := []string{"TABLE"}
+	for _, f := range []struct {
+		flag string
+		set  bool
+	}{{"--columns", len(opts.Columns) > 0}, {"--where", opts.Where != ""}, {"--snapshot-time", !opts.SnapshotTime.IsZero()},
+		{"--billing-project", opts.BillingProject != ""}} {
+		if f.set {
+			check = append(check, f.flag)
+		}
+	}
+	return "check " + strings.Join(check, ", ")
 }

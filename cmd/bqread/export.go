@@ -66,6 +66,7 @@ exports again.
 		},
 	}
 	o.addFlags(cmd.Flags(), true)
+	registerCompletions(cmd)
 	return cmd
 }
 
@@ -74,11 +75,11 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	p := &o.opts
 	f.StringVarP(&p.Out, "out", "o", "", "output file; - for stdout (a FIFO or character device is written to as a stream)")
 	f.StringVarP(&o.format, "format", "f", "", "output format: parquet, arrow, avro, csv, ndjson (default from the --out extension)")
-	f.StringVar(&p.Compression, "compression", "", "output compression: parquet snappy|zstd|gzip|none, avro null|deflate|snappy, csv/ndjson gzip|none")
+	f.StringVar(&p.Compression, "compression", "", "output compression: parquet snappy|zstd|gzip|none, arrow none|lz4|zstd, avro null|deflate|snappy, csv/ndjson gzip|none")
 	f.StringSliceVar(&p.Columns, "columns", nil, "columns to export, comma separated (dotted paths into STRUCTs); default all")
 	f.StringVar(&p.Where, "where", "", "row restriction, e.g. \"fare_amount > 20 AND payment_type = 'card'\"")
 	f.StringVar(&o.snapshotTime, "snapshot-time", "", "read the table as of this RFC 3339 instant")
-	f.IntVar(&p.Streams, "streams", 0, "maximum read streams, 1 to 1000 (default 2 x --parallelism; the server may return fewer)")
+	f.IntVar(&p.Streams, "streams", 0, "maximum read streams, 1 to 1000; 0 (the default) asks for 2 x --parallelism; the server may return fewer")
 	f.IntVar(&p.Parallelism, "parallelism", runtime.NumCPU(), "worker processes at once")
 	f.StringVar(&p.DataFormat, "data-format", session.FormatArrow, "wire format: arrow or avro")
 	f.StringVar(&p.WireCompression, "wire-compression", "none", "Arrow body compression on the wire: none, lz4, zstd")

@@ -66,6 +66,7 @@ session expires (BigQuery: 6 hours) and the workers must finish before it does.
 	cmd.Flags().IntVar(&o.export.opts.Tasks, "tasks", 0, "tasks the workers run as (default one per stream)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the plan as JSON")
 	cmd.Flags().Lookup("out").Usage = "the output merge will write (here only for its format's extension)"
+	registerCompletions(cmd)
 	return cmd
 }
 

@@ -28,6 +28,12 @@ const exitCodesHelp = `Exit codes:
   3    partial: the export stopped part way; committed parts are kept for --resume
   130  interrupted by SIGINT or SIGTERM; committed parts are kept for --resume`
 
+// serveExitCodesHelp are the exit codes of serve, which runs until it is stopped.
+const serveExitCodesHelp = `Exit codes:
+  0    stopped by SIGINT or SIGTERM
+  1    error: the server could not start (an address in use, a --data directory that cannot be opened)
+  2    usage error: bad flag or argument; nothing was started`
+
 // errUsage marks errors caused by bad input (exit code 2).
 var errUsage = errors.New("usage")
 

@@ -117,7 +117,7 @@ func runSchema(ctx context.Context, o *schemaOptions) error {
 	}
 	s, err := readSchema(ctx, endpoint, session.Request{Table: table, BillingProject: o.billingProject, Columns: o.columns, MaxStreams: 1})
 	if err != nil {
-		return explain(err, export.Options{Endpoint: endpoint, Columns: o.columns, BillingProject: o.billingProject})
+		return explain(err, export.Options{Table: o.table, Endpoint: endpoint, Columns: o.columns, BillingProject: o.billingProject})
 	}
 	return write(o.stdout, s)
 }

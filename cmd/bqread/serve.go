@@ -56,7 +56,7 @@ stream usage exceeded" with a RetryInfo.
 The first line on stdout is "listening on HOST:PORT" (gRPC), the second "http on HOST:PORT". It
 serves until SIGINT or SIGTERM and then exits 0.
 
-` + exitCodesHelp,
+` + serveExitCodesHelp,
 		Example: `  bqread serve
   bqread serve --addr 127.0.0.1:9060 --http-addr 127.0.0.1:9050 --data ./tables
   bqread serve --fault unavailable@100000 --fault rst_stream@300000 --stream-bandwidth 25MiB/s --latency 5ms

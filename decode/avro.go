@@ -36,17 +36,11 @@ type fieldDec func(r *avroReader) error
 // allocated from mem. NULLABLE columns are ["null", T] unions with null first, as BigQuery writes
 // them.
 func NewAvro(avroSchemaJSON string, mem memory.Allocator) (Decoder, error) {
-	// readAvroFacts first: it rejects self-referencing records, on which schema.FromAvro recurses
-	// without end.
-	facts, err := readAvroFacts(avroSchemaJSON)
-	if err != nil {
-		return nil, err
-	}
-	bq, err := schema.FromAvro(avroSchemaJSON)
+	bq, scales, err := schema.FromAvroDecimals(avroSchemaJSON)
 	if err != nil {
 		return nil, fmt.Errorf("decode: Avro schema: %w", err)
 	}
-	c := compiler{scales: facts.scales}
+	c := compiler{scales: scales}
 	if err := c.check(bq, ""); err != nil {
 		return nil, fmt.Errorf("decode: Avro schema: %w", err)
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -80,108 +81,129 @@ func avroType(f *Field, path string, defined map[string]bool) any {
 
 // FromAvro recovers the BigQuery schema from the JSON Avro schema of a read session (or one made by
 // AvroSchema), using the logical types and sqlType annotations. A string without an annotation is
-// STRING.
+// STRING. It takes the Avro that BigQuery writes: a NULLABLE column is a ["null", T] union, null
+// first, and a FLOAT64 a double (an Avro float is refused); records nest at most 64 deep.
 func FromAvro(avroJSON string) (Schema, error) {
-	var root struct {
-		Type   string            `json:"type"`
-		Fields []json.RawMessage `json:"fields"`
-	}
-	if err := json.Unmarshal([]byte(avroJSON), &root); err != nil || root.Type != "record" {
-		return nil, fmt.Errorf("%w: Avro schema is not a JSON record schema", ErrInvalid)
-	}
-	named := map[string]avroNode{}
-	return fromAvroFields(root.Fields, named)
+	s, _, err := FromAvroDecimals(avroJSON)
+	return s, err
 }
 
-// avroNode is the part of an Avro type that the inverse mapping reads.
-type avroNode struct {
-	Type        json.RawMessage   `json:"type"`
-	Name        string            `json:"name"`
-	Namespace   string            `json:"namespace"`
-	LogicalType string            `json:"logicalType"`
-	SQLType     string            `json:"sqlType"`
-	Precision   int               `json:"precision"`
-	Items       json.RawMessage   `json:"items"`
-	Fields      []json.RawMessage `json:"fields"`
+// FromAvroDecimals is FromAvro that also returns the scale the Avro schema states for each decimal
+// column, by dotted column path ("st.price"; an array's items have the array's path). BigQuery's
+// NUMERIC and BIGNUMERIC state 9 and 38; a parameterized NUMERIC(10, 2) may state 2. A decoder of
+// the rows needs the scale, which the BigQuery schema does not hold.
+func FromAvroDecimals(avroJSON string) (Schema, map[string]int32, error) {
+	var root map[string]any
+	if err := json.Unmarshal([]byte(avroJSON), &root); err != nil || root["type"] != "record" {
+		return nil, nil, fmt.Errorf("%w: Avro schema is not a JSON record schema", ErrInvalid)
+	}
+	w := avroWalk{named: map[string]map[string]any{}, scales: map[string]int32{}}
+	s, err := w.fields(root["fields"], "", 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, w.scales, nil
 }
 
-func fromAvroFields(raw []json.RawMessage, named map[string]avroNode) (Schema, error) {
-	out := make(Schema, 0, len(raw))
-	for _, r := range raw {
-		var fn struct {
-			Name string          `json:"name"`
-			Type json.RawMessage `json:"type"`
+// Bounds on the walk of an Avro schema: maxAvroDepth on the nesting of records, and maxAvroSteps
+// on the types walked, so that records referred to by name many times over cannot blow it up.
+// BigQuery's limits (15 levels, 10,000 columns, a few types each) are far below both.
+const (
+	maxAvroDepth = 64
+	maxAvroSteps = 1 << 18
+)
+
+// avroWalk is one walk of a parsed JSON Avro schema: it builds the BigQuery schema and notes the
+// decimal scales.
+type avroWalk struct {
+	named  map[string]map[string]any // records defined so far, by full name, for references
+	scales map[string]int32          // decimal scales by dotted column path
+	steps  int
+}
+
+// fields maps a record's fields; prefix is the record's dotted path and a dot, or "" at the top.
+func (w *avroWalk) fields(v any, prefix string, depth int) (Schema, error) {
+	if depth > maxAvroDepth {
+		return nil, fmt.Errorf("%w: Avro records nest deeper than %d at %q", ErrInvalid, maxAvroDepth, prefix)
+	}
+	list, ok := v.([]any)
+	if !ok && v != nil {
+		return nil, fmt.Errorf("%w: Avro record fields %v", ErrInvalid, v)
+	}
+	out := make(Schema, 0, len(list))
+	for _, item := range list {
+		field, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: Avro field %v", ErrInvalid, item)
 		}
-		if err := json.Unmarshal(r, &fn); err != nil {
-			return nil, fmt.Errorf("%w: Avro field: %v", ErrInvalid, err)
-		}
-		f := &Field{Name: fn.Name, Mode: Required}
-		if err := fromAvroType(f, fn.Type, named); err != nil {
-			return nil, fmt.Errorf("column %q: %w", fn.Name, err)
+		name, _ := field["name"].(string)
+		f := &Field{Name: name, Mode: Required}
+		if err := w.typ(f, field["type"], prefix+name, depth); err != nil {
+			return nil, fmt.Errorf("column %q: %w", name, err)
 		}
 		out = append(out, f)
 	}
 	return out, nil
 }
 
-// fromAvroType fills f's type and mode from one Avro type: a name, a union with null, or an object.
-func fromAvroType(f *Field, raw json.RawMessage, named map[string]avroNode) error {
-	var union []json.RawMessage
-	if json.Unmarshal(raw, &union) == nil {
-		var nonNull []json.RawMessage
-		for _, u := range union {
-			if string(u) != `"null"` {
-				nonNull = append(nonNull, u)
-			}
-		}
-		if len(nonNull) != 1 {
-			return fmt.Errorf("%w: unsupported Avro union %s", ErrInvalid, raw)
+// typ fills f's type and mode from one Avro type: a name, a union with null, or an object.
+func (w *avroWalk) typ(f *Field, t any, path string, depth int) error {
+	if w.steps++; w.steps > maxAvroSteps {
+		return fmt.Errorf("%w: Avro schema has more than %d types", ErrInvalid, maxAvroSteps)
+	}
+	switch t := t.(type) {
+	case []any:
+		if len(t) != 2 || t[0] != "null" || t[1] == "null" {
+			return fmt.Errorf("%w: Avro union %v: only [\"null\", T] unions are supported", ErrInvalid, t)
 		}
 		f.Mode = Nullable
-		return fromAvroType(f, nonNull[0], named)
-	}
-	var node avroNode
-	var name string
-	if json.Unmarshal(raw, &name) == nil {
-		if n, ok := named[name]; ok {
-			node = n
-		} else {
-			node.Type = raw
+		return w.typ(f, t[1], path, depth)
+	case string:
+		if n, ok := w.named[t]; ok {
+			return w.node(f, n, path, depth)
 		}
-	} else if err := json.Unmarshal(raw, &node); err != nil {
-		return fmt.Errorf("%w: Avro type %s", ErrInvalid, raw)
+		return w.base(f, t, nil, path, depth)
+	case map[string]any:
+		return w.node(f, t, path, depth)
 	}
-	return fromAvroNode(f, node, named)
+	return fmt.Errorf("%w: Avro type %v", ErrInvalid, t)
 }
 
-func fromAvroNode(f *Field, n avroNode, named map[string]avroNode) error {
-	var base string
-	if json.Unmarshal(n.Type, &base) != nil {
-		return fromAvroType(f, n.Type, named) // {"type": {...}} wraps another type
+func (w *avroWalk) node(f *Field, n map[string]any, path string, depth int) error {
+	base, ok := n["type"].(string)
+	if !ok {
+		return w.typ(f, n["type"], path, depth) // {"type": {...}} wraps another type
 	}
+	return w.base(f, base, n, path, depth)
+}
+
+// base maps an Avro type named base, with the attributes n (nil for a bare name).
+func (w *avroWalk) base(f *Field, base string, n map[string]any, path string, depth int) error {
+	logical, _ := n["logicalType"].(string)
+	sqlType, _ := n["sqlType"].(string)
 	switch {
 	case base == "array":
 		f.Mode = Repeated
-		return fromAvroType(f, n.Items, named)
+		return w.typ(f, n["items"], path, depth)
 	case base == "record":
-		return fromAvroRecord(f, n, named)
-	case n.LogicalType == "decimal" && n.Precision > 38:
-		f.Type = BigNumeric
-	case n.LogicalType == "decimal":
-		f.Type = Numeric
-	case n.LogicalType == "date":
+		return w.record(f, n, path, depth)
+	case base == "float":
+		return fmt.Errorf("%w: Avro float is not a BigQuery type (FLOAT64 is an Avro double)", ErrInvalid)
+	case logical == "decimal":
+		return w.decimal(f, n, path)
+	case logical == "date":
 		f.Type = Date
-	case n.LogicalType == "time-micros":
+	case logical == "time-micros":
 		f.Type = Time
-	case n.LogicalType == "timestamp-micros":
+	case logical == "timestamp-micros":
 		f.Type = Timestamp
-	case n.LogicalType == "datetime" || strings.EqualFold(n.SQLType, "DATETIME"):
+	case logical == "datetime" || strings.EqualFold(sqlType, "DATETIME"):
 		f.Type = DateTime
-	case n.SQLType != "":
-		f.Type = canonical(Type(n.SQLType))
+	case sqlType != "":
+		f.Type = canonical(Type(sqlType))
 	default:
 		t, ok := map[string]Type{"boolean": Bool, "long": Int64, "int": Int64, "double": Float64,
-			"float": Float64, "string": String, "bytes": Bytes}[base]
+			"string": String, "bytes": Bytes}[base]
 		if !ok {
 			return fmt.Errorf("%w: unsupported Avro type %q", ErrInvalid, base)
 		}
@@ -190,24 +212,56 @@ func fromAvroNode(f *Field, n avroNode, named map[string]avroNode) error {
 	return nil
 }
 
-func fromAvroRecord(f *Field, n avroNode, named map[string]avroNode) error {
-	full := n.Name
-	if n.Namespace != "" && !strings.Contains(full, ".") {
-		full = n.Namespace + "." + full
+// decimal maps a decimal by its precision, BIGNUMERIC above 38 digits, and notes its scale.
+func (w *avroWalk) decimal(f *Field, n map[string]any, path string) error {
+	precision, ok1 := wholeNumber(n["precision"], 0)
+	scale, ok2 := wholeNumber(n["scale"], 0) // Avro's default scale is 0
+	if !ok1 || !ok2 {
+		return fmt.Errorf("%w: Avro decimal precision %v, scale %v", ErrInvalid, n["precision"], n["scale"])
+	}
+	f.Type = Numeric
+	if precision > 38 {
+		f.Type = BigNumeric
+	}
+	w.scales[path] = scale
+	return nil
+}
+
+// wholeNumber returns v, a JSON number, as an int32: def when v is absent, ok false when v is not
+// a whole number in int32's range.
+func wholeNumber(v any, def int32) (n int32, ok bool) {
+	if v == nil {
+		return def, true
+	}
+	x, ok := v.(float64)
+	if !ok || x != math.Trunc(x) || x < math.MinInt32 || x > math.MaxInt32 {
+		return 0, false
+	}
+	return int32(x), true
+}
+
+func (w *avroWalk) record(f *Field, n map[string]any, path string, depth int) error {
+	full, _ := n["name"].(string)
+	if ns, _ := n["namespace"].(string); ns != "" && !strings.Contains(full, ".") {
+		full = ns + "." + full
 	}
 	if short := full[strings.LastIndex(full, ".")+1:]; strings.HasPrefix(short, "RANGE_") {
-		named[full] = n
+		// The element type is in the name; the start and end fields are walked only to be checked.
+		if _, err := w.fields(n["fields"], path+".", depth+1); err != nil {
+			return err
+		}
+		w.named[full] = n
 		f.Type = Range
 		f.RangeElementType = &RangeElementType{Type: canonical(Type(strings.TrimPrefix(short, "RANGE_")))}
 		return nil
 	}
 	// The name is known only after the fields, so a record that contains itself (which no BigQuery
 	// schema does) is an unknown type rather than an endless recursion.
-	fields, err := fromAvroFields(n.Fields, named)
+	fields, err := w.fields(n["fields"], path+".", depth+1)
 	if err != nil {
 		return err
 	}
-	named[full] = n
+	w.named[full] = n
 	f.Type, f.Fields = Struct, fields
 	return nil
 }

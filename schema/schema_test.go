@@ -2,6 +2,7 @@ package schema
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 
@@ -112,5 +113,61 @@ func TestFromAvroSelfReference(t *testing.T) {
 		{"type": "record", "name": "node", "fields": [{"name": "next", "type": ["null", "node"]}]}}]}`
 	if _, err := FromAvro(js); !errors.Is(err, ErrInvalid) {
 		t.Errorf("FromAvro(self-referencing record) error = %v, want ErrInvalid", err)
+	}
+}
+
+func TestFromAvroDecimals(t *testing.T) {
+	js := `{"type": "record", "name": "__root__", "fields": [
+		{"name": "n", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}]},
+		{"name": "bn", "type": {"type": "bytes", "logicalType": "decimal", "precision": 77, "scale": 38}},
+		{"name": "st", "type": {"type": "array", "items": {"type": "record", "name": "st", "fields": [
+			{"name": "p", "type": {"type": "bytes", "logicalType": "decimal", "precision": 38}}]}}},
+		{"name": "again", "type": "st"}]}`
+	_, scales, err := FromAvroDecimals(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int32{"n": 2, "bn": 38, "st.p": 0, "again.p": 0}
+	if diff := cmp.Diff(want, scales); diff != "" {
+		t.Errorf("scales (-want +got):\n%s", diff)
+	}
+	_, scales, err = FromAvroDecimals(AvroSchema(allTypes(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, scale := range scales {
+		if scale != 9 && scale != 38 {
+			t.Errorf("AvroSchema states scale %d for %q, want BigQuery's 9 or 38", scale, path)
+		}
+	}
+}
+
+// TestFromAvroRefuses checks what FromAvro takes only as BigQuery writes it, and its bounds.
+func TestFromAvroRefuses(t *testing.T) {
+	record := func(fieldType string) string {
+		return `{"type": "record", "name": "__root__", "fields": [{"name": "c", "type": ` + fieldType + `}]}`
+	}
+	deep := `"long"`
+	for i := range 70 {
+		deep = fmt.Sprintf(`{"type": "record", "name": "r%d", "fields": [{"name": "c", "type": %s}]}`, i, deep)
+	}
+	// Each record refers to the one before twice: 2^40 fields if walked without a bound.
+	wide := `{"type": "record", "name": "w0", "fields": [{"name": "c", "type": "long"}]}`
+	for i := 1; i <= 40; i++ {
+		wide = fmt.Sprintf(`{"type": "record", "name": "w%d", "fields": [{"name": "a", "type": %s}, {"name": "b", "type": "w%d"}]}`, i, wide, i-1)
+	}
+	for name, js := range map[string]string{
+		"float":          record(`"float"`),
+		"null last":      record(`["long", "null"]`),
+		"three branches": record(`["null", "long", "string"]`),
+		"null twice":     record(`["null", "null"]`),
+		"map":            record(`{"type": "map", "values": "long"}`),
+		"bad scale":      record(`{"type": "bytes", "logicalType": "decimal", "precision": 38, "scale": 2.5}`),
+		"too deep":       record(deep),
+		"too wide":       record(wide),
+	} {
+		if _, err := FromAvro(js); !errors.Is(err, ErrInvalid) {
+			t.Errorf("FromAvro(%s) error = %v, want ErrInvalid", name, err)
+		}
 	}
 }

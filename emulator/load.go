@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -34,8 +35,9 @@ const maxLine = 100 << 20
 // specials as "NaN"/"Infinity"/"-Infinity", BYTES in base64, DATETIME with 'T' or a space,
 // TIMESTAMP with " UTC", "Z" or a numeric offset, JSON columns as JSON values or strings holding
 // JSON, INTERVAL in canonical form, RANGE as "[start, end)" with UNBOUNDED, arrays (null = empty) and
-// objects. A missing key is NULL. Blank lines are skipped. Errors wrap ErrBadRow and name the line
-// and the column. The caller releases the record.
+// objects. A missing key is NULL. Blank lines are skipped. A line that is not valid UTF-8 is refused,
+// as BigQuery refuses it. Errors wrap ErrBadRow and name the line and the column. The caller
+// releases the record.
 func LoadNDJSON(s schema.Schema, r io.Reader, mem memory.Allocator) (arrow.Record, error) {
 	b := array.NewRecordBuilder(mem, schema.ArrowSchema(s))
 	defer b.Release()
@@ -56,6 +58,9 @@ func LoadNDJSON(s schema.Schema, r io.Reader, mem memory.Allocator) (arrow.Recor
 }
 
 func appendRow(b *array.RecordBuilder, s schema.Schema, line []byte) error {
+	if !utf8.Valid(line) {
+		return invalidUTF8(line)
+	}
 	row, err := decodeObject(line)
 	if err != nil {
 		return err
@@ -70,6 +75,88 @@ func appendRow(b *array.RecordBuilder, s schema.Schema, line []byte) error {
 		}
 	}
 	return nil
+}
+
+// invalidUTF8 is the error for a line that is not valid UTF-8 (encoding/json would load its bytes as
+// U+FFFD; BigQuery refuses them). It names the column or key that holds the first invalid byte.
+func invalidUTF8(line []byte) error {
+	at := 0
+	for at < len(line) {
+		r, size := utf8.DecodeRune(line[at:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		at += size
+	}
+	msg := fmt.Sprintf("invalid UTF-8 at byte %d: BigQuery loads only UTF-8 text; re-encode the file as UTF-8", at+1)
+	if col := jsonPathAt(line, int64(at)); col != "" {
+		return fmt.Errorf("column %s: %s", col, msg)
+	}
+	return errors.New(msg)
+}
+
+// jsonFrame is an object or array being read by jsonPathAt.
+type jsonFrame struct {
+	object  bool
+	wantKey bool   // object: the next string is a member's name
+	key     string // object: the member being read
+	next    int    // array: the index of the next element
+}
+
+// jsonPathAt returns the path (st.arr[2].x, as LoadNDJSON names columns) of the key or value of a
+// JSON object that holds byte at, or "" if there is none (the byte is outside strings, or the JSON
+// breaks before it).
+func jsonPathAt(line []byte, at int64) string {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	var stack []jsonFrame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].wantKey = true
+			}
+			continue
+		}
+		var top *jsonFrame
+		if n := len(stack); n > 0 {
+			top = &stack[n-1]
+		}
+		isKey := top != nil && top.object && top.wantKey
+		switch {
+		case isKey:
+			top.key, top.wantKey = tok.(string), false
+		case top != nil && top.object:
+			top.wantKey = true
+		case top != nil:
+			top.next++
+		}
+		if dec.InputOffset() > at {
+			return framePath(stack)
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, jsonFrame{object: d == '{', wantKey: d == '{'})
+		}
+	}
+}
+
+// framePath joins the members and elements of a jsonPathAt stack; the outermost object is the row.
+func framePath(stack []jsonFrame) string {
+	var b strings.Builder
+	for i, f := range stack {
+		switch {
+		case !f.object:
+			fmt.Fprintf(&b, "[%d]", f.next-1)
+		case i > 0:
+			b.WriteString("." + f.key)
+		default:
+			b.WriteString(f.key)
+		}
+	}
+	return b.String()
 }
 
 func decodeObject(line []byte) (map[string]any, error) {

@@ -188,6 +188,8 @@ func TestLoadNDJSONErrors(t *testing.T) {
 		{"null element", `{"id":1,"a":[1,null]}`, "line 1: column a[1]: array element is null"},
 		{"not an object", `[1]`, "line 1: a row must be a JSON object"},
 		{"bad json", `{"id":`, "line 1: invalid JSON"},
+		{"invalid UTF-8 in a field", "{\"id\":1,\"st\":{\"n\":\"1\xff\"}}", "line 1: column st.n: invalid UTF-8 at byte 21"},
+		{"invalid UTF-8 in a key", "{\"id\":1,\"a\xc3\":[]}", "line 1: column a\ufffd: invalid UTF-8 at byte 11"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

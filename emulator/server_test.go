@@ -745,3 +745,24 @@ func TestSelectRowsStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("selectRows with a cancelled context: err = %v, want context.Canceled", err)
 	}
 }
+
+// TestInvalidUTF8Refused: a data.ndjson with invalid UTF-8 in a STRING value is refused, as a
+// BigQuery load refuses it, with an error naming the line and the column.
+func TestInvalidUTF8Refused(t *testing.T) {
+	env := startEnv(t, Options{Logger: discardLogger()})
+	tests := []struct {
+		table, schema, data, want string
+	}{
+		{"kv", kvSchema, "{\"k\":1,\"v\":\"ok\"}\n{\"k\":2,\"v\":\"caf\xe9\"}\n", "line 2: column v: invalid UTF-8"},
+		{"tags", `[{"name":"tags","type":"STRING","mode":"REPEATED"}]`, "{\"tags\":[\"a\",\"\xff\xfe\"]}\n", "line 1: column tags[1]: invalid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.table, func(t *testing.T) {
+			ref := tableRef{"my-project", "ds", tt.table}
+			writeTable(t, env.dir, ref, tt.schema, "data.ndjson", tt.data)
+			_, err := env.createSession(t.Context(), sessionOpts{table: ref.String()})
+			wantCode(t, err, codes.Internal, "load table my-project.ds."+tt.table+": data.ndjson: ")
+			wantCode(t, err, codes.Internal, tt.want)
+		})
+	}
+}

@@ -132,7 +132,8 @@ type catalog struct {
 // newCatalog returns a catalog of the samples and the tables under dataDir (none if it is ""). It logs
 // the tables that cannot be loaded to log, with their directories.
 func newCatalog(dataDir string, now func() time.Time, log *slog.Logger) (*catalog, error) {
-	c := &catalog{now: now, log: log, loadTimeout: tableLoadTimeout, tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
+	c := &catalog{now: now, log: log, loadTimeout: tableLoadTimeout,
+		tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
 	if dataDir == "" {
 		return c, nil
 	}
@@ -291,7 +292,7 @@ func (c *catalog) history(r tableRef) *history {
 }
 
 // load reads a version of the table in dir, within c.loadTimeout. A table that cannot be loaded is
-// logged with its directory and reported as errLoad; when ctx is done, its error is returned as is.
+// logged with its directory and reported as errLoad; when ctx is done first, the error wraps ctx's.
 func (c *catalog) load(ctx context.Context, r tableRef, dir string, since time.Time) (*tableVersion, error) {
 	loadCtx, cancel := context.WithTimeout(ctx, c.loadTimeout)
 	defer cancel()

@@ -37,20 +37,15 @@ type ArrowEncoder struct {
 	opts   []ipc.Option
 }
 
-// NewArrowEncoder returns an encoder for records of schema s. compression is "" (none), "lz4"
-// (LZ4_FRAME) or "zstd" (ZSTD), the body compressions of
+// NewArrowEncoder returns an encoder for records of schema s. compression is an ArrowCompression
+// by its canonical name: "" (none), "lz4" (LZ4_FRAME) or "zstd" (ZSTD), the body compressions of
 // arrow_serialization_options.buffer_compression. mem allocates the temporary buffers.
 func NewArrowEncoder(s *arrow.Schema, compression string, mem memory.Allocator) (*ArrowEncoder, error) {
-	opts := []ipc.Option{ipc.WithSchema(s), ipc.WithAllocator(mem)}
-	switch compression {
-	case "":
-	case "lz4":
-		opts = append(opts, ipc.WithLZ4())
-	case "zstd":
-		opts = append(opts, ipc.WithZstd())
-	default:
-		return nil, fmt.Errorf("encode: unknown Arrow compression %q: use \"\", \"lz4\" or \"zstd\"", compression)
+	c, err := ParseArrowCompression(compression)
+	if err != nil || string(c) != compression {
+		return nil, fmt.Errorf("%w %q: use \"\", \"lz4\" or \"zstd\"", ErrUnknownCompression, compression)
 	}
+	opts := append([]ipc.Option{ipc.WithSchema(s), ipc.WithAllocator(mem)}, c.IPCOptions()...)
 	return &ArrowEncoder{schema: s, opts: opts}, nil
 }
 

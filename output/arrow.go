@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/bqread/bqread/encode"
 )
 
 // Arrow files are Arrow IPC files ("Feather v2"): the schema keeps the google:sqlType field
@@ -30,16 +31,11 @@ type arrowWriter struct{ fw *ipc.FileWriter }
 
 // newArrowWriter writes an Arrow IPC file of schema s to w, allocating from mem.
 func newArrowWriter(w io.Writer, s *arrow.Schema, o Options, mem memory.Allocator) (*arrowWriter, error) {
-	opts := []ipc.Option{ipc.WithSchema(s), ipc.WithAllocator(mem)}
-	switch strings.ToLower(o.Compression) {
-	case "", "none", "uncompressed":
-	case "lz4", "lz4_frame":
-		opts = append(opts, ipc.WithLZ4())
-	case "zstd":
-		opts = append(opts, ipc.WithZstd())
-	default:
+	c, err := encode.ParseArrowCompression(o.Compression)
+	if err != nil {
 		return nil, fmt.Errorf("%w: arrow compression %q: use none, lz4 or zstd", ErrUnsupported, o.Compression)
 	}
+	opts := append([]ipc.Option{ipc.WithSchema(s), ipc.WithAllocator(mem)}, c.IPCOptions()...)
 	fw, err := ipc.NewFileWriter(w, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("arrow writer: %w", err)

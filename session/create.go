@@ -10,6 +10,8 @@ import (
 	storage "cloud.google.com/go/bigquery/storage/apiv1"
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/bqread/bqread/encode"
 )
 
 // The wire formats.
@@ -35,7 +37,7 @@ type Request struct {
 	Columns        []string  // selected_fields; all columns when empty
 	Where          string    // row_restriction
 	SnapshotTime   time.Time // table_modifiers.snapshot_time; now when zero
-	Compression    string    // Arrow buffer compression: "", "none", "lz4" or "zstd"
+	Compression    string    // Arrow buffer compression: a name encode.ParseArrowCompression reads
 	MaxStreams     int       // max_stream_count; 0 lets the server decide
 }
 
@@ -89,15 +91,17 @@ func setFormat(rs *storagepb.ReadSession, format, compression string) error {
 }
 
 func parseCompression(s string) (storagepb.ArrowSerializationOptions_CompressionCodec, error) {
-	switch strings.ToLower(s) {
-	case "", "none":
-		return storagepb.ArrowSerializationOptions_COMPRESSION_UNSPECIFIED, nil
-	case "lz4", "lz4_frame":
+	c, err := encode.ParseArrowCompression(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: wire compression %q: use none, lz4 or zstd", ErrRequest, s)
+	}
+	switch c {
+	case encode.ArrowLZ4:
 		return storagepb.ArrowSerializationOptions_LZ4_FRAME, nil
-	case "zstd":
+	case encode.ArrowZstd:
 		return storagepb.ArrowSerializationOptions_ZSTD, nil
 	}
-	return 0, fmt.Errorf("%w: wire compression %q: use none, lz4 or zstd", ErrRequest, s)
+	return storagepb.ArrowSerializationOptions_COMPRESSION_UNSPECIFIED, nil
 }
 
 // Create calls CreateReadSession for r.

@@ -26,6 +26,12 @@ type Options struct {
 	// (default: from the extension, else the format's default).
 	Format      output.Format
 	Compression string
+	// FieldDelimiter, NoHeader and NullMarker shape a CSV output as bq extract's options do: the
+	// one character between fields (default ","; "\t" for tabs), no header row, and the text of
+	// NULL (default: an empty field). The other formats refuse them.
+	FieldDelimiter string
+	NoHeader       bool
+	NullMarker     string
 	// Columns, Where and SnapshotTime select what is read: column paths (default all), a row
 	// restriction, and the instant the table is read as of (default: now).
 	Columns      []string
@@ -136,6 +142,7 @@ func checkFormat(p *plan, _ time.Time) error {
 	if o.Compression != "" {
 		p.outOpts.Compression = strings.ToLower(o.Compression)
 	}
+	p.outOpts.FieldDelimiter, p.outOpts.NoHeader, p.outOpts.NullMarker = o.FieldDelimiter, o.NoHeader, o.NullMarker
 	return asUsageOrNil(probeWriter(o.Format, p.outOpts))
 }
 

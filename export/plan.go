@@ -146,7 +146,8 @@ func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 		return nil, sessionError(err)
 	}
 	m, err := session.NewManifest(rs, p.req, p.opts.Endpoint, session.Output{Format: string(p.opts.Format),
-		Compression: p.outOpts.Compression, SegmentRows: p.opts.SegmentRows})
+		Compression: p.outOpts.Compression, FieldDelimiter: p.outOpts.FieldDelimiter, NoHeader: p.outOpts.NoHeader,
+		NullMarker: p.outOpts.NullMarker, SegmentRows: p.opts.SegmentRows})
 	if err != nil {
 		return nil, err
 	}

@@ -242,7 +242,7 @@ type arrowMerger struct {
 	spans  [][2]int // out.blocks[lo:hi] of each part
 }
 
-func newArrowMerger(dst io.Writer) partMerger { return &arrowMerger{dst: dst} }
+func newArrowMerger(dst io.Writer, _ Options) partMerger { return &arrowMerger{dst: dst} }
 
 func (m *arrowMerger) add(_ int, p Part) error {
 	s, schemaMsg, footer, err := readArrowPart(p)

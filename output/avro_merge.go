@@ -27,7 +27,9 @@ type avroMerger struct {
 	first *avroHeader
 }
 
-func newAvroMerger(dst io.Writer) partMerger { return &avroMerger{out: &CountingWriter{W: dst}} }
+func newAvroMerger(dst io.Writer, _ Options) partMerger {
+	return &avroMerger{out: &CountingWriter{W: dst}}
+}
 
 func (m *avroMerger) add(_ int, p Part) error {
 	h, err := readAvroHeader(p)

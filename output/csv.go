@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,10 +16,11 @@ import (
 	"github.com/bqread/bqread/schema"
 )
 
-// CSV files (RFC 4180, lines ended by '\n') start with a header row of the column names. Values
-// have the text forms of values.go; NULL is an empty field and an empty value (STRING, BYTES) is
-// "", so the two stay apart. A field is quoted when it is empty or holds a comma, a quote or a
-// line break.
+// CSV files (RFC 4180, lines ended by '\n') start with a header row of the column names, unless
+// Options.NoHeader. Fields are separated by Options.FieldDelimiter (default ','). Values have the
+// text forms of values.go; NULL is Options.NullMarker (default: an empty field). A field is quoted
+// when its text is the null marker or holds the delimiter, a quote or a line break, so NULL and
+// a value stay apart: with the default marker, an empty value (STRING, BYTES) is "".
 // Nested and repeated columns have no CSV form (as in BigQuery's CSV export); RANGE columns are
 // written as their "[start, end)" strings.
 //
@@ -34,6 +36,7 @@ type csvWriter struct {
 	arrowSchema *arrow.Schema
 	bq          schema.Schema
 	sink        *textSink
+	field       *csvField
 	closed      bool
 }
 
@@ -52,21 +55,27 @@ func newCSVWriter(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
 		return nil, fmt.Errorf("%w: CSV cannot hold nested or repeated columns (%s): use --format ndjson, or leave them out with --columns",
 			ErrUnsupported, strings.Join(nested, ", "))
 	}
+	field, err := newCSVField(o)
+	if err != nil {
+		return nil, err
+	}
 	sink, err := newTextSink(w, CSV, o.Compression)
 	if err != nil {
 		return nil, err
 	}
-	for i, f := range bq {
-		if i > 0 {
-			sink.buf = append(sink.buf, ',')
+	if !o.NoHeader {
+		for i, f := range bq {
+			if i > 0 {
+				sink.buf = append(sink.buf, field.delim...)
+			}
+			sink.buf = field.appendString(sink.buf, f.Name)
 		}
-		sink.buf = appendCSVField(sink.buf, f.Name)
+		sink.buf = append(sink.buf, '\n')
+		if err := sink.endMember(); err != nil {
+			return nil, fmt.Errorf("csv writer: header: %w", err)
+		}
 	}
-	sink.buf = append(sink.buf, '\n')
-	if err := sink.endMember(); err != nil {
-		return nil, fmt.Errorf("csv writer: header: %w", err)
-	}
-	return &csvWriter{arrowSchema: s, bq: bq, sink: sink}, nil
+	return &csvWriter{arrowSchema: s, bq: bq, sink: sink, field: field}, nil
 }
 
 // Write appends one line per row of rec.
@@ -80,14 +89,14 @@ func (c *csvWriter) Write(rec arrow.Record) error {
 	cols := make([]appendFunc, len(c.bq))
 	for k, f := range c.bq {
 		var err error
-		if cols[k], err = csvFunc(f, rec.Column(k)); err != nil {
+		if cols[k], err = c.field.column(f, rec.Column(k)); err != nil {
 			return fmt.Errorf("csv writer: %w", err)
 		}
 	}
 	for i := 0; i < int(rec.NumRows()); i++ {
 		for k, col := range cols {
 			if k > 0 {
-				c.sink.buf = append(c.sink.buf, ',')
+				c.sink.buf = append(c.sink.buf, c.field.delim...)
 			}
 			var err error
 			if c.sink.buf, err = col(c.sink.buf, i); err != nil {
@@ -114,9 +123,35 @@ func (c *csvWriter) Close() error {
 	return nil
 }
 
-// csvFunc returns the function appending the CSV field of row i of column f (not nested), held
-// in arr: empty for NULL.
-func csvFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
+// csvField appends CSV fields for one delimiter and null marker. It is not safe for concurrent
+// use.
+type csvField struct {
+	delim   string // one character
+	null    string // the text of NULL
+	special string // delim, a quote and the line breaks: a field holding one is quoted
+	scratch []byte
+}
+
+func newCSVField(o Options) (*csvField, error) {
+	c := &csvField{delim: o.FieldDelimiter, null: o.NullMarker}
+	if c.delim == "" {
+		c.delim = ","
+	}
+	if r, n := utf8.DecodeRuneInString(c.delim); n != len(c.delim) || r == utf8.RuneError || strings.ContainsAny(c.delim, "\"\r\n") {
+		return nil, fmt.Errorf("%w: csv field delimiter %q: use one character other than a quote or a line break, such as \",\", \";\", \"|\" or a tab",
+			ErrUnsupported, o.FieldDelimiter)
+	}
+	c.special = c.delim + "\"\r\n"
+	if strings.ContainsAny(c.null, c.special) {
+		return nil, fmt.Errorf("%w: csv null marker %q holds the field delimiter %q, a quote or a line break, which a reader would take for the end of the field",
+			ErrUnsupported, c.null, c.delim)
+	}
+	return c, nil
+}
+
+// column returns the function appending the CSV field of row i of column f (not nested), held
+// in arr: the null marker for NULL.
+func (c *csvField) column(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 	var value appendFunc
 	switch f.Type {
 	case schema.String, schema.Geography, schema.JSON:
@@ -124,43 +159,47 @@ func csvFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 		if err != nil {
 			return nil, err
 		}
-		value = func(dst []byte, i int) ([]byte, error) { return appendCSVField(dst, a.Value(i)), nil }
-	case schema.Range: // "[start, end)" always holds a comma
+		value = func(dst []byte, i int) ([]byte, error) { return c.appendString(dst, a.Value(i)), nil }
+	default:
 		text, err := textFunc(f, arr)
 		if err != nil {
 			return nil, err
 		}
-		value = func(dst []byte, i int) ([]byte, error) {
-			dst, err := text(append(dst, '"'), i)
-			return append(dst, '"'), err
-		}
-	default: // digits, dates, base64: nothing to quote but the empty text of empty BYTES
-		text, err := textFunc(f, arr)
-		if err != nil {
-			return nil, err
+		// The text of the other types holds no quote or line break, and only RANGE's "[start,
+		// end)" a comma; any character may be another delimiter. Only BYTES has an empty text.
+		scan := f.Type == schema.Range || c.delim != ","
+		if !scan && c.null == "" && f.Type != schema.Bytes {
+			value = text
+			break
 		}
 		value = func(dst []byte, i int) ([]byte, error) {
 			n := len(dst)
 			dst, err := text(dst, i)
-			if len(dst) == n {
-				dst = append(dst, `""`...)
+			if v := dst[n:]; string(v) == c.null || (scan && bytes.ContainsAny(v, c.special)) {
+				c.scratch = append(c.scratch[:0], v...)
+				dst = appendQuoted(dst[:n], unsafeString(c.scratch))
 			}
 			return dst, err
 		}
 	}
 	return func(dst []byte, i int) ([]byte, error) {
 		if arr.IsNull(i) {
-			return dst, nil
+			return append(dst, c.null...), nil
 		}
 		return value(dst, i)
 	}, nil
 }
 
-// appendCSVField appends s as one CSV field, quoted when it must be.
-func appendCSVField(dst []byte, s string) []byte {
-	if s != "" && !strings.ContainsAny(s, ",\"\r\n") {
+// appendString appends s as one CSV field, quoted when it must be.
+func (c *csvField) appendString(dst []byte, s string) []byte {
+	if s != c.null && !strings.ContainsAny(s, c.special) {
 		return append(dst, s...)
 	}
+	return appendQuoted(dst, s)
+}
+
+// appendQuoted appends s in quotes, its quotes doubled.
+func appendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	for {
 		q := strings.IndexByte(s, '"')
@@ -174,23 +213,29 @@ func appendCSVField(dst []byte, s string) []byte {
 }
 
 // csvMerger writes the first part whole and every later part without its header row, after
-// checking that all the headers are the same.
+// checking that all the headers are the same. Parts written without a header are copied whole.
 type csvMerger struct {
-	out    *CountingWriter
-	header []byte
-	gz     bool
+	out      *CountingWriter
+	noHeader bool
+	header   []byte
+	gz       bool
 }
 
-func newCSVMerger(dst io.Writer) partMerger { return &csvMerger{out: &CountingWriter{W: dst}} }
+func newCSVMerger(dst io.Writer, o Options) partMerger {
+	return &csvMerger{out: &CountingWriter{W: dst}, noHeader: o.NoHeader}
+}
 
 func (m *csvMerger) add(i int, p Part) error {
 	g, err := isGzip(p)
 	if err != nil {
 		return err
 	}
-	h, n, err := csvHeader(p, g)
-	if err != nil {
-		return err
+	var h []byte
+	var n int64
+	if !m.noHeader {
+		if h, n, err = csvHeader(p, g); err != nil {
+			return err
+		}
 	}
 	start := n
 	switch {

@@ -6,6 +6,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -225,4 +229,243 @@ func gzipBytes(t testing.TB, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// csvOptionValues has a NULL row, a row of empty values, one whose texts hold a comma, a tab, a
+// semicolon, dashes and spaces, and strings equal to the null markers the tests use.
+const csvOptionValues = `{"id": "1"}
+{"id": "2", "s": "", "by": ""}
+{"id": "3", "s": "a,b\tc;d", "by": "AA==", "d": "2024-02-29", "ts": "2024-02-29 12:00:00 UTC", "f": -1.5, "r": "[2024-01-01, UNBOUNDED)"}
+{"id": "4", "s": "\\N"}
+{"id": "5", "s": "NULL"}
+`
+
+func csvOptionRecord(t testing.TB) arrow.Record {
+	t.Helper()
+	s := schema.Schema{
+		{Name: "id", Type: schema.Int64, Mode: schema.Required},
+		{Name: "s", Type: schema.String, Mode: schema.Nullable},
+		{Name: "by", Type: schema.Bytes, Mode: schema.Nullable},
+		{Name: "d", Type: schema.Date, Mode: schema.Nullable},
+		{Name: "ts", Type: schema.Timestamp, Mode: schema.Nullable},
+		{Name: "f", Type: schema.Float64, Mode: schema.Nullable},
+		{Name: "r", Type: schema.Range, Mode: schema.Nullable, RangeElementType: &schema.RangeElementType{Type: schema.Date}},
+	}
+	rec, err := emulator.LoadNDJSON(s, strings.NewReader(csvOptionValues), checkedMem(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rec.Release)
+	return rec
+}
+
+// csvOptionCases are the CSV options of bq extract (field delimiter, header, null marker), each
+// with the fields of the lines it writes for csvOptionValues.
+var csvOptionCases = []struct {
+	name  string
+	o     Options
+	lines [][]string
+}{{
+	name: "default",
+	lines: [][]string{
+		{"id", "s", "by", "d", "ts", "f", "r"},
+		{"1", "", "", "", "", "", ""},
+		{"2", `""`, `""`, "", "", "", ""},
+		{"3", "\"a,b\tc;d\"", "AA==", "2024-02-29", "2024-02-29 12:00:00 UTC", "-1.5", `"[2024-01-01, UNBOUNDED)"`},
+		{"4", `\N`, "", "", "", "", ""},
+		{"5", "NULL", "", "", "", "", ""},
+	},
+}, {
+	name: "tab and \\N",
+	o:    Options{FieldDelimiter: "\t", NullMarker: `\N`},
+	lines: [][]string{
+		{"id", "s", "by", "d", "ts", "f", "r"},
+		{"1", `\N`, `\N`, `\N`, `\N`, `\N`, `\N`},
+		{"2", "", "", `\N`, `\N`, `\N`, `\N`},
+		{"3", "\"a,b\tc;d\"", "AA==", "2024-02-29", "2024-02-29 12:00:00 UTC", "-1.5", "[2024-01-01, UNBOUNDED)"},
+		{"4", `"\N"`, `\N`, `\N`, `\N`, `\N`, `\N`},
+		{"5", "NULL", `\N`, `\N`, `\N`, `\N`, `\N`},
+	},
+}, {
+	name: "semicolon, NULL, no header",
+	o:    Options{FieldDelimiter: ";", NullMarker: "NULL", NoHeader: true},
+	lines: [][]string{
+		{"1", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"},
+		{"2", "", "", "NULL", "NULL", "NULL", "NULL"},
+		{"3", "\"a,b\tc;d\"", "AA==", "2024-02-29", "2024-02-29 12:00:00 UTC", "-1.5", "[2024-01-01, UNBOUNDED)"},
+		{"4", `\N`, "NULL", "NULL", "NULL", "NULL", "NULL"},
+		{"5", `"NULL"`, "NULL", "NULL", "NULL", "NULL", "NULL"},
+	},
+}, {
+	// A dash is in dates and negative numbers, a space in timestamps and ranges: they are quoted.
+	name: "dash",
+	o:    Options{FieldDelimiter: "-"},
+	lines: [][]string{
+		{"id", "s", "by", "d", "ts", "f", "r"},
+		{"1", "", "", "", "", "", ""},
+		{"2", `""`, `""`, "", "", "", ""},
+		{"3", "a,b\tc;d", "AA==", `"2024-02-29"`, `"2024-02-29 12:00:00 UTC"`, `"-1.5"`, `"[2024-01-01, UNBOUNDED)"`},
+		{"4", `\N`, "", "", "", "", ""},
+		{"5", "NULL", "", "", "", "", ""},
+	},
+}, {
+	name: "space, a multi-byte character as null marker",
+	o:    Options{FieldDelimiter: " ", NullMarker: "∅"},
+	lines: [][]string{
+		{"id", "s", "by", "d", "ts", "f", "r"},
+		{"1", "∅", "∅", "∅", "∅", "∅", "∅"},
+		{"2", "", "", "∅", "∅", "∅", "∅"},
+		{"3", "a,b\tc;d", "AA==", "2024-02-29", `"2024-02-29 12:00:00 UTC"`, "-1.5", `"[2024-01-01, UNBOUNDED)"`},
+		{"4", `\N`, "∅", "∅", "∅", "∅", "∅"},
+		{"5", "NULL", "∅", "∅", "∅", "∅", "∅"},
+	},
+}, {
+	name: "multi-byte delimiter",
+	o:    Options{FieldDelimiter: "¦"},
+	lines: [][]string{
+		{"id", "s", "by", "d", "ts", "f", "r"},
+		{"1", "", "", "", "", "", ""},
+		{"2", `""`, `""`, "", "", "", ""},
+		{"3", "a,b\tc;d", "AA==", "2024-02-29", "2024-02-29 12:00:00 UTC", "-1.5", "[2024-01-01, UNBOUNDED)"},
+		{"4", `\N`, "", "", "", "", ""},
+		{"5", "NULL", "", "", "", "", ""},
+	},
+}}
+
+// TestCSVOptions writes csvOptionValues with each case's options, checks the lines, and reads them
+// back with DuckDB told the same delimiter, header and null marker: every case reads back as the
+// same values, NULL as NULL.
+func TestCSVOptions(t *testing.T) {
+	rec := csvOptionRecord(t)
+	var reads []string // a DuckDB query reading each case's file
+	for k, tc := range csvOptionCases {
+		delim := tc.o.FieldDelimiter
+		if delim == "" {
+			delim = ","
+		}
+		var lines []string
+		for _, fields := range tc.lines {
+			lines = append(lines, strings.Join(fields, delim))
+		}
+		for _, compression := range []string{"", "gzip"} {
+			t.Run(tc.name+"/"+orDefault(compression), func(t *testing.T) {
+				o := tc.o
+				o.Compression = compression
+				data := writeText(t, CSV, cut(t, rec, 2), o)
+				if compression == "gzip" {
+					data = gunzip(t, data)
+				}
+				if diff := cmp.Diff(lines, strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")); diff != "" {
+					t.Errorf("lines (-want +got):\n%s", diff)
+				}
+			})
+		}
+		path := filepath.Join(t.TempDir(), "options.csv")
+		if err := os.WriteFile(path, writeText(t, CSV, []arrow.Record{rec}, tc.o), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		reads = append(reads, fmt.Sprintf(`SELECT %d AS "case", * FROM read_csv(%s, auto_detect = false, header = %t, delim = %s,
+			quote = '"', escape = '"', nullstr = %s, allow_quoted_nulls = false,
+			columns = {'id': 'VARCHAR', 's': 'VARCHAR', 'by': 'VARCHAR', 'd': 'VARCHAR', 'ts': 'VARCHAR', 'f': 'VARCHAR', 'r': 'VARCHAR'})`,
+			k, sqlString(path), !tc.o.NoHeader, sqlString(delim), sqlString(tc.o.NullMarker)))
+	}
+	t.Run("DuckDB", func(t *testing.T) {
+		type row = map[string]any
+		var got []row
+		duckDB(t, strings.Join(reads, "\nUNION ALL\n")+` ORDER BY "case", id`, &got)
+		values := []row{
+			{"id": "1", "s": nil, "by": nil, "d": nil, "ts": nil, "f": nil, "r": nil},
+			{"id": "2", "s": "", "by": "", "d": nil, "ts": nil, "f": nil, "r": nil},
+			{"id": "3", "s": "a,b\tc;d", "by": "AA==", "d": "2024-02-29", "ts": "2024-02-29 12:00:00 UTC", "f": "-1.5", "r": "[2024-01-01, UNBOUNDED)"},
+			{"id": "4", "s": `\N`, "by": nil, "d": nil, "ts": nil, "f": nil, "r": nil},
+			{"id": "5", "s": "NULL", "by": nil, "d": nil, "ts": nil, "f": nil, "r": nil},
+		}
+		for k, tc := range csvOptionCases {
+			var want []row
+			for _, v := range values {
+				r := row{"case": float64(k)}
+				for c, x := range v {
+					r[c] = x
+				}
+				want = append(want, r)
+			}
+			n := min(len(got), len(values))
+			if diff := cmp.Diff(want, got[:n]); diff != "" {
+				t.Errorf("%s: read back (-want +got):\n%s", tc.name, diff)
+			}
+			got = got[n:]
+		}
+	})
+}
+
+// TestCSVMergeOptions merges parts written with each case's options: the merged file is the file
+// written at once, header or not, whatever the delimiter.
+func TestCSVMergeOptions(t *testing.T) {
+	rec := csvOptionRecord(t)
+	for _, tc := range csvOptionCases {
+		for _, compression := range []string{"", "gzip"} {
+			t.Run(tc.name+"/"+orDefault(compression), func(t *testing.T) {
+				o := tc.o
+				o.Compression = compression
+				want := writeText(t, CSV, []arrow.Record{rec}, tc.o)
+				var files [][]byte // rows [0, 2), none, [2, 5)
+				for _, r := range cut(t, rec, 2, 2) {
+					files = append(files, writeText(t, CSV, []arrow.Record{r}, o))
+				}
+				var merged bytes.Buffer
+				m, err := NewMerger(&merged, CSV, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range asParts(files) {
+					if err := m.Add(p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := m.Close(); err != nil {
+					t.Fatal(err)
+				}
+				got := merged.Bytes()
+				if compression == "gzip" {
+					got = gunzip(t, got)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("merged file differs from writing all rows at once:\n%s\nwant\n%s", got, want)
+				}
+			})
+		}
+	}
+}
+
+func TestCSVOptionErrors(t *testing.T) {
+	s := csvOptionRecord(t).Schema()
+	for _, tc := range []struct {
+		name string
+		f    Format
+		o    Options
+	}{
+		{"two characters", CSV, Options{FieldDelimiter: ";;"}},
+		{"quote delimiter", CSV, Options{FieldDelimiter: `"`}},
+		{"newline delimiter", CSV, Options{FieldDelimiter: "\n"}},
+		{"carriage return delimiter", CSV, Options{FieldDelimiter: "\r"}},
+		{"invalid UTF-8 delimiter", CSV, Options{FieldDelimiter: "\xff"}},
+		{"null marker holds the delimiter", CSV, Options{NullMarker: "a,b"}},
+		{"null marker holds the tab delimiter", CSV, Options{FieldDelimiter: "\t", NullMarker: "\t"}},
+		{"null marker holds a quote", CSV, Options{NullMarker: `"NULL"`}},
+		{"null marker holds a line break", CSV, Options{NullMarker: "\n"}},
+		{"ndjson delimiter", NDJSON, Options{FieldDelimiter: ";"}},
+		{"parquet no header", Parquet, Options{NoHeader: true}},
+		{"arrow null marker", Arrow, Options{NullMarker: `\N`}},
+		{"avro null marker", Avro, Options{NullMarker: "NULL"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewWriter(&bytes.Buffer{}, tc.f, s, tc.o); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("err = %v, want ErrUnsupported", err)
+			}
+		})
+	}
+	// "," is the default, so it is no CSV-only option.
+	if _, err := NewWriter(&bytes.Buffer{}, NDJSON, s, Options{FieldDelimiter: ","}); err != nil {
+		t.Errorf("ndjson with delimiter \",\": %v", err)
+	}
 }

@@ -164,7 +164,9 @@ type ndjsonMerger struct {
 	gz  bool
 }
 
-func newNDJSONMerger(dst io.Writer) partMerger { return &ndjsonMerger{out: &CountingWriter{W: dst}} }
+func newNDJSONMerger(dst io.Writer, _ Options) partMerger {
+	return &ndjsonMerger{out: &CountingWriter{W: dst}}
+}
 
 func (m *ndjsonMerger) add(i int, p Part) error {
 	g, err := isGzip(p)

@@ -37,6 +37,17 @@ type Options struct {
 	// Compression is format specific: parquet snappy (default), zstd, gzip, none; avro deflate,
 	// snappy, null (default); csv and ndjson gzip or none (default).
 	Compression string
+	// FieldDelimiter, NoHeader and NullMarker shape CSV files as bq extract's options do: the one
+	// character between fields (default ","), no header row of column names (default: one), and
+	// the text of NULL (default: an empty field). The other formats refuse them.
+	FieldDelimiter string
+	NoHeader       bool
+	NullMarker     string
+}
+
+// csvOnly reports whether o sets an option that only CSV has.
+func (o Options) csvOnly() bool {
+	return (o.FieldDelimiter != "" && o.FieldDelimiter != ",") || o.NoHeader || o.NullMarker != ""
 }
 
 // Writer writes records to one file of one format. Write does not take ownership of rec. Close

@@ -26,7 +26,9 @@ type parquetMerger struct {
 	footers []*metadata.FileMetaData
 }
 
-func newParquetMerger(dst io.Writer) partMerger { return &parquetMerger{out: &CountingWriter{W: dst}} }
+func newParquetMerger(dst io.Writer, _ Options) partMerger {
+	return &parquetMerger{out: &CountingWriter{W: dst}}
+}
 
 func (m *parquetMerger) add(_ int, p Part) error {
 	md, err := parquetFooter(p)

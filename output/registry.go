@@ -12,7 +12,8 @@ import (
 // its own file, so that formats stay independent of each other.
 type formatImpl struct {
 	newWriter func(w io.Writer, s *arrow.Schema, o Options) (Writer, error)
-	newMerger func(dst io.Writer) partMerger
+	// newMerger merges parts written with o.
+	newMerger func(dst io.Writer, o Options) partMerger
 	// anyOrder: the file lists its row blocks in a footer, so parts may be copied in any order and
 	// close lists them in merged order.
 	anyOrder bool
@@ -45,13 +46,16 @@ func NewWriter(w io.Writer, f Format, s *arrow.Schema, o Options) (Writer, error
 	if err != nil {
 		return nil, err
 	}
+	if f != CSV && o.csvOnly() {
+		return nil, fmt.Errorf("%w: the field delimiter, header and null marker options are for csv, not %s", ErrUnsupported, f)
+	}
 	return impl.newWriter(w, s, o)
 }
 
-// Merge writes the parts, complete files of format f in order, as one file of format f to dst,
-// without decoding rows where the format allows it.
+// Merge writes the parts, complete files of format f written with the zero Options, in order, as
+// one file of format f to dst, without decoding rows where the format allows it.
 func Merge(dst io.Writer, f Format, parts []Part) error {
-	m, err := NewMerger(dst, f)
+	m, err := NewMerger(dst, f, Options{})
 	if err != nil {
 		return err
 	}
@@ -75,13 +79,14 @@ type Merger struct {
 	orders   [][]int64 // each added part's Order
 }
 
-// NewMerger returns a Merger writing one file of format f to dst.
-func NewMerger(dst io.Writer, f Format) (*Merger, error) {
+// NewMerger returns a Merger writing one file of format f to dst from parts that were written with
+// the options o (a CSV part starts with a header row unless o.NoHeader).
+func NewMerger(dst io.Writer, f Format, o Options) (*Merger, error) {
 	impl, err := lookup(f)
 	if err != nil {
 		return nil, err
 	}
-	return &Merger{f: f, m: impl.newMerger(dst), anyOrder: impl.anyOrder}, nil
+	return &Merger{f: f, m: impl.newMerger(dst, o), anyOrder: impl.anyOrder}, nil
 }
 
 // AnyOrder reports whether parts may be added in any order (Arrow, Parquet).

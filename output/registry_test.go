@@ -10,7 +10,7 @@ import (
 func mergeReversed(t *testing.T, f Format, files [][]byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	m, err := NewMerger(&out, f)
+	m, err := NewMerger(&out, f, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestMergerOrderErrors(t *testing.T) {
 	mem := checkedMem(t)
 	rec := corpus(t, mem)
 	parts := asParts(textParts(t, NDJSON, flatRecord(t, rec), Options{}))
-	m, err := NewMerger(&bytes.Buffer{}, NDJSON)
+	m, err := NewMerger(&bytes.Buffer{}, NDJSON, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestMergerOrderErrors(t *testing.T) {
 		t.Errorf("ndjson part out of order: err = %v", err)
 	}
 	files := arrowParts(t, cut(t, rec, 1, 3), mem)
-	if m, err = NewMerger(&bytes.Buffer{}, Arrow); err != nil {
+	if m, err = NewMerger(&bytes.Buffer{}, Arrow, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range asParts(files[:2]) {

@@ -56,10 +56,15 @@ type Manifest struct {
 
 // Output says how workers write segments.
 type Output struct {
-	Format       string `json:"format"` // an output.Format
-	Compression  string `json:"compression,omitempty"`
-	SegmentRows  int64  `json:"segment_rows"`  // a segment is committed at this many rows
-	SegmentBytes int64  `json:"segment_bytes"` // or at this many wire bytes, whichever comes first
+	Format      string `json:"format"` // an output.Format
+	Compression string `json:"compression,omitempty"`
+	// FieldDelimiter, NoHeader and NullMarker are CSV's output.Options: every segment, and so
+	// the merged file, is written with them.
+	FieldDelimiter string `json:"field_delimiter,omitempty"`
+	NoHeader       bool   `json:"no_header,omitempty"`
+	NullMarker     string `json:"null_marker,omitempty"`
+	SegmentRows    int64  `json:"segment_rows"`  // a segment is committed at this many rows
+	SegmentBytes   int64  `json:"segment_bytes"` // or at this many wire bytes, whichever comes first
 }
 
 // NewManifest describes the session rs created for r on endpoint, to be written as out.

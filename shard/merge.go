@@ -42,7 +42,7 @@ func NewMerger(d *workdir.Dir, m *session.Manifest, dst io.Writer) (*Merger, err
 		return nil, err
 	}
 	out := &output.CountingWriter{W: dst}
-	parts, err := output.NewMerger(out, format)
+	parts, err := output.NewMerger(out, format, writerOptions(m.Output))
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (e *IncompleteError) Unwrap() error { return ErrIncomplete }
 // writeEmpty writes a file of format with the manifest's schema and no rows, through the same
 // writer a worker would use.
 func writeEmpty(dst io.Writer, m *session.Manifest, format output.Format) error {
-	w := &worker{m: m, format: format, opts: output.Options{Compression: m.Output.Compression}}
+	w := &worker{m: m, format: format, opts: writerOptions(m.Output)}
 	if !w.passthrough() {
 		dec, err := newDecoder(m)
 		if err != nil {

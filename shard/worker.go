@@ -168,6 +168,11 @@ type worker struct {
 	seg      *segment // the open segment, nil between segments
 }
 
+// writerOptions are the options that every segment of the manifest's output o is written with.
+func writerOptions(o session.Output) output.Options {
+	return output.Options{Compression: o.Compression, FieldDelimiter: o.FieldDelimiter, NoHeader: o.NoHeader, NullMarker: o.NullMarker}
+}
+
 // newWorker makes the reader of stream i; m is its own copy of the manifest.
 func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writer, opts []WorkerOption) (*worker, error) {
 	m := *shared
@@ -178,7 +183,7 @@ func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writ
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	w := &worker{dir: dir, st: dir.Store(), m: &m, index: i, ev: ev, format: f, opts: output.Options{Compression: m.Output.Compression},
+	w := &worker{dir: dir, st: dir.Store(), m: &m, index: i, ev: ev, format: f, opts: writerOptions(m.Output),
 		idle: DefaultIdleTimeout, backoff: backoff{p: DefaultRetryPolicy}}
 	if m.StallTimeout > 0 {
 		w.idle = m.StallTimeout

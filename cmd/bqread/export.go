@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,13 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVarP(&p.Out, "out", "o", "", "output file; - for stdout (a FIFO or character device is written to as a stream)")
 	f.StringVarP(&o.format, "format", "f", "", "output format: parquet, arrow, avro, csv, ndjson (default from the --out extension)")
 	f.StringVar(&p.Compression, "compression", "", "output compression: parquet snappy|zstd|gzip|none, arrow none|lz4|zstd, avro null|deflate|snappy, csv/ndjson gzip|none")
+	f.StringVar(&p.FieldDelimiter, "field-delimiter", ",", `CSV field delimiter, one character; \t or tab for a tab`)
+	f.BoolFunc("print-header", "CSV: print a header row of the column names first (default true; --print-header=false leaves it out)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		p.NoHeader = !on
+		return err
+	})
+	f.StringVar(&p.NullMarker, "null-marker", "", `CSV text of NULL, such as \N (default: an empty field; an empty string is then "")`)
 	f.StringSliceVar(&p.Columns, "columns", nil, "columns to export, comma separated (dotted paths into STRUCTs); default all")
 	f.StringVar(&p.Where, "where", "", "row restriction, e.g. \"fare_amount > 20 AND payment_type = 'card'\"")
 	f.StringVar(&o.snapshotTime, "snapshot-time", "", "read the table as of this RFC 3339 instant")
@@ -105,6 +113,9 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 // options turns the flags into export.Options; its errors are usage errors.
 func (o *exportOptions) options() (export.Options, error) {
 	opts := o.opts
+	if d := strings.ToLower(opts.FieldDelimiter); d == `\t` || d == "tab" {
+		opts.FieldDelimiter = "\t"
+	}
 	if o.format != "" {
 		f, err := output.ParseFormat(o.format)
 		if err != nil {

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// allTypesFlat are the columns of the all_types sample that CSV can hold.
+const allTypesFlat = "id,b,i,f,n,bn,s,by,d,t,dt,ts,g,j,iv,rd,rdt,rts"
+
+// TestExportCSVOptions exports the all_types sample over several streams as CSV with bq extract's
+// options (tab delimiter, no header, \N for NULL), plain and gzip, reads it back with Go's
+// encoding/csv, and checks it against the reviewed golden NDJSON of the corpus: every value,
+// NULL as \N, no header row. Every worker writes its segments with the options of the manifest,
+// and the merge keeps every part's first row.
+func TestExportCSVOptions(t *testing.T) {
+	want := goldenCSVRecords(t, `\N`)
+	for _, out := range []string{"options.csv", "options.csv.gz"} {
+		t.Run(out, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), out)
+			s := mustExport(t, "bqread-demo.samples.all_types", "-o", path, "--columns", allTypesFlat, "--streams", "3",
+				"--field-delimiter", "tab", "--print-header=false", "--null-marker", `\N`)
+			if s.Streams < 2 {
+				t.Errorf("streams = %d, want several", s.Streams)
+			}
+			if diff := cmp.Diff(want, readCSVFile(t, path, '\t')); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// goldenCSVRecords returns the CSV records of the flat columns of the golden NDJSON file of the
+// all_types corpus, NULL as null: JSON strings unquoted, other JSON values as they are.
+func goldenCSVRecords(t *testing.T, null string) [][]string {
+	t.Helper()
+	golden, err := os.ReadFile("../../output/testdata/all_types.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(golden), "\n"), "\n") {
+		var row map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		var fields []string
+		for _, c := range strings.Split(allTypesFlat, ",") {
+			raw := row[c]
+			switch {
+			case string(raw) == "null":
+				fields = append(fields, null)
+			case raw[0] == '"':
+				var s string
+				if err := json.Unmarshal(raw, &s); err != nil {
+					t.Fatal(err)
+				}
+				fields = append(fields, s)
+			default:
+				fields = append(fields, string(raw))
+			}
+		}
+		records = append(records, fields)
+	}
+	return records
+}
+
+// readCSVFile reads a CSV file, gzip when its name ends in .gz, with Go's encoding/csv.
+func readCSVFile(t *testing.T, path string, delim rune) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = delim
+	records, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("read %s: %v\n%s", path, err, data)
+	}
+	return records
+}
+
+// TestExportCSVOptionErrors: CSV options that cannot be written, or given for another format,
+// are refused before anything is read.
+func TestExportCSVOptionErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"delimiter of two characters", []string{"-o", filepath.Join(dir, "a.csv"), "--field-delimiter", ";;"}, `field delimiter ";;": use one character`},
+		{"quote delimiter", []string{"-o", filepath.Join(dir, "b.csv"), "--field-delimiter", `"`}, "field delimiter"},
+		{"null marker holding the delimiter", []string{"-o", filepath.Join(dir, "c.csv"), "--null-marker", "a,b"}, "null marker"},
+		{"no header for parquet", []string{"-o", filepath.Join(dir, "d.parquet"), "--print-header=false"}, "for csv, not parquet"},
+		{"null marker for ndjson", []string{"-o", filepath.Join(dir, "e.ndjson"), "--null-marker", `\N`}, "for csv, not ndjson"},
+		{"tab for avro", []string{"-o", filepath.Join(dir, "f.avro"), "--field-delimiter", `\t`}, "for csv, not avro"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := exportCmd(t, append([]string{"bqread-demo.samples.all_types", "--columns", allTypesFlat}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitUsage, tc.want)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ type MergeOptions struct {
 	Summary   string
 	Stdout    io.Writer
 	Log       *slog.Logger
+	ExitCode  func(error) int
 }
 
 // Merge checks that every stream of the planned export in WorkDir was read to its end and that
@@ -44,11 +45,11 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 		return nil, err
 	}
 	sum, err := e.finish(ctx, out, mg, nil)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		sum.Phases.Session = e.planned.Sub(e.start).Seconds()
+		e.complete(sum)
 	}
-	sum.Phases.Session = e.planned.Sub(e.start).Seconds()
-	return sum, e.complete(sum)
+	return e.p.report(sum, err, e)
 }
 
 // openPlanned opens the work dir of a planned export for a merge into o.Out, after checking the
@@ -68,7 +69,7 @@ func openPlanned(ctx context.Context, o MergeOptions) (*Export, error) {
 		return nil, asUsage(err)
 	}
 	p := &plan{opts: Options{Out: o.Out, Format: output.Format(m.Output.Format), Overwrite: o.Overwrite, KeepParts: o.KeepParts,
-		Summary: o.Summary, Stdout: o.Stdout, Log: o.Log, WorkDir: o.WorkDir}}
+		Summary: o.Summary, Stdout: o.Stdout, Log: o.Log, WorkDir: o.WorkDir, ExitCode: o.ExitCode}}
 	if f, _, err := output.FormatFromPath(o.Out); err == nil && f != p.opts.Format {
 		d.Unlock()
 		return nil, optionErrorf("{{Out}} %s names the %s format, but the export was planned as %s: name a .%s file", o.Out, f, m.Output.Format, m.Output.Format)

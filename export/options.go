@@ -57,6 +57,9 @@ type Options struct {
 	KeepParts bool
 	// Overwrite replaces an existing Out or Summary file and an earlier export's work dir.
 	Overwrite bool
+	// Ephemeral says the read session ends with this process (an emulator started in it): an
+	// export that stops removes its parts, since nothing could resume them.
+	Ephemeral bool
 	// Resume continues the interrupted export in WorkDir from its committed segments; the other
 	// options must be those it was started with.
 	Resume bool
@@ -65,6 +68,9 @@ type Options struct {
 	// Tasks is the number of tasks a scheduler runs the workers as (Plan; default one per
 	// stream): task i reads streams i, i+Tasks, ...
 	Tasks int
+	// ConnectTimeout bounds how long creating the read session is retried on transient errors
+	// (default session.DefaultConnectTimeout); each retry is logged.
+	ConnectTimeout time.Duration
 	// SegmentRows is the rows per segment (default about a million); StallTimeout how long a
 	// worker waits for the next response before it resumes a stalled stream (default 2m).
 	SegmentRows  int64
@@ -82,6 +88,9 @@ type Options struct {
 	OnEvent func(Event)
 	// Log receives worker log lines and warnings (default: discarded).
 	Log *slog.Logger
+	// ExitCode, if set, maps the error an export ends with to the exit code its summary records
+	// (a command line's).
+	ExitCode func(error) int
 }
 
 // plan is the checked form of Options.
@@ -105,6 +114,9 @@ func (o Options) check(now time.Time) (*plan, error) {
 	if o.MaxRestarts == 0 {
 		o.MaxRestarts = 3
 	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = session.DefaultConnectTimeout
+	}
 	if o.DataFormat == "" {
 		o.DataFormat = session.FormatArrow
 	}
@@ -117,6 +129,9 @@ func (o Options) check(now time.Time) (*plan, error) {
 		}
 	}
 	if _, err := p.req.Proto(); err != nil {
+		return nil, asUsage(err)
+	}
+	if _, err := session.IsLoopback(o.Endpoint); o.Endpoint != "" && err != nil {
 		return nil, asUsage(err)
 	}
 	return p, nil

@@ -49,9 +49,10 @@ func Plan(ctx context.Context, opts Options) (*Export, error) {
 		err = e.create(ctx)
 	}
 	if err != nil && ctx.Err() != nil {
-		return nil, &KeptError{Kind: ErrInterrupted, Err: errors.New("interrupted before the read started; nothing was written")}
+		err = fmt.Errorf("%w before the read started; nothing was written", ErrInterrupted)
 	}
 	if err != nil {
+		_, err = p.report(nil, err, nil)
 		return nil, err
 	}
 	e.planned = time.Now()
@@ -133,15 +134,18 @@ func (e *Export) removeWorkDir() {
 
 // createManifest creates the read session and the manifest describing it.
 func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
-	if err := probeEndpoint(ctx, p.opts.Endpoint); err != nil {
-		return nil, err
-	}
 	client, err := session.NewClient(ctx, p.opts.Endpoint)
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
-	rs, err := session.Create(ctx, client, p.req)
+	if err := probeEndpoint(ctx, p.opts.Endpoint); err != nil {
+		return nil, err
+	}
+	rs, err := session.Create(ctx, client, p.req, session.WithConnectTimeout(p.opts.ConnectTimeout),
+		session.OnRetry(func(attempt int, err error, delay time.Duration) {
+			p.log().Warn("create read session: retrying", "attempt", attempt, "code", status.Code(err).String(), "error", err, "delay", delay)
+		}))
 	if err != nil {
 		return nil, sessionError(err)
 	}
@@ -159,15 +163,9 @@ func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 	return m, p.checkOutputSchema(m)
 }
 
-// probeEndpoint fails fast when an explicit endpoint does not accept connections or is not a gRPC
-// server (session.Probe); the client library would otherwise retry CreateReadSession for minutes.
+// probeEndpoint fails fast when the endpoint (the Google service's, when not set) does not accept
+// connections or is not a gRPC server (session.Probe).
 func probeEndpoint(ctx context.Context, endpoint string) error {
-	if endpoint == "" {
-		return nil
-	}
-	if _, err := session.IsLoopback(endpoint); err != nil {
-		return asUsage(err)
-	}
 	return session.Probe(ctx, endpoint)
 }
 
@@ -236,6 +234,12 @@ func sameExport(m *session.Manifest, p *plan) error {
 		return diff("Format", m.Output.Format, string(p.opts.Format))
 	case m.Output.Compression != p.outOpts.Compression:
 		return diff("Compression", m.Output.Compression, p.outOpts.Compression)
+	case m.Output.FieldDelimiter != p.outOpts.FieldDelimiter:
+		return diff("FieldDelimiter", m.Output.FieldDelimiter, p.outOpts.FieldDelimiter)
+	case m.Output.NoHeader != p.outOpts.NoHeader:
+		return diff("NoHeader", fmt.Sprint(m.Output.NoHeader), fmt.Sprint(p.outOpts.NoHeader))
+	case m.Output.NullMarker != p.outOpts.NullMarker:
+		return diff("NullMarker", m.Output.NullMarker, p.outOpts.NullMarker)
 	case !slices.Equal(m.Columns, p.req.Columns):
 		return diff("Columns", strings.Join(m.Columns, ","), strings.Join(p.req.Columns, ","))
 	case m.Where != p.req.Where:

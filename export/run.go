@@ -25,6 +25,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 // committed parts and returns a *KeptError; one whose session expired removes them.
 func (e *Export) Run(ctx context.Context) (*Summary, error) {
 	defer e.Close()
+	sum, err := e.run(ctx)
+	return e.p.report(sum, err, e)
+}
+
+// run does Run's work; the summary it returns on failure has what the workers did.
+func (e *Export) run(ctx context.Context) (*Summary, error) {
 	out, err := createOutput(e.p.opts.Out, e.p.outKind, e.dir, e.p.opts.Stdout)
 	if err != nil {
 		return nil, e.failed(ctx, err)
@@ -42,7 +48,7 @@ func (e *Export) Run(ctx context.Context) (*Summary, error) {
 	read := time.Now()
 	res, err := shard.Run(ctx, cfg)
 	if err != nil {
-		return nil, e.failed(ctx, err)
+		return newSummary(e.m, res, shard.MergeStats{}, e.p.opts.Out), e.failed(ctx, err)
 	}
 	merge := time.Now()
 	sum, err := e.finish(ctx, out, mg, res)
@@ -50,7 +56,8 @@ func (e *Export) Run(ctx context.Context) (*Summary, error) {
 		return nil, e.failed(ctx, err)
 	}
 	sum.Phases = Phases{Session: e.planned.Sub(e.start).Seconds(), Read: merge.Sub(read).Seconds(), Merge: sum.Phases.Merge}
-	return sum, e.complete(sum)
+	e.complete(sum)
+	return sum, nil
 }
 
 // finish merges what is left, puts the output in place and returns the summary.
@@ -68,23 +75,28 @@ func (e *Export) finish(ctx context.Context, out *outputFile, mg *shard.Merger, 
 	return sum, nil
 }
 
-// complete removes the work dir unless KeepParts and writes the summary.
-func (e *Export) complete(sum *Summary) error {
+// complete removes the work dir unless KeepParts.
+func (e *Export) complete(sum *Summary) {
 	cleanup := time.Now()
 	if !e.p.opts.KeepParts {
 		e.removeWorkDir()
 	}
 	sum.Phases.Cleanup = time.Since(cleanup).Seconds()
-	sum.WallSeconds = time.Since(e.start).Seconds()
-	return e.p.writeSummary(sum)
 }
 
 // failed decides what happens to the work dir after err stopped the export, and returns the
-// error the caller sees: an interrupted or failed export keeps its committed parts for a resume;
+// error the caller sees: an interrupted or failed export keeps its committed parts for a resume,
+// unless its session is Ephemeral;
 // an expired session's parts are removed, since nothing can continue them, and so are those of a
 // temp work dir nobody could name in a resume, and those of an export refused for bad input.
 func (e *Export) failed(ctx context.Context, err error) error {
 	switch {
+	case e.p.opts.Ephemeral && ctx.Err() != nil:
+		e.removeWorkDir()
+		return fmt.Errorf("%w; its session ended with this process, so its parts were removed", ErrInterrupted)
+	case e.p.opts.Ephemeral:
+		e.removeWorkDir()
+		return fmt.Errorf("%w; its session ends with this process, so its parts were removed", err)
 	case ctx.Err() != nil:
 		return &KeptError{Kind: ErrInterrupted, WorkDir: e.dir.Path(), Temp: e.temp, Err: errors.New("interrupted")}
 	case errors.Is(err, ErrSessionExpired):

@@ -6,25 +6,46 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"time"
 
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/schema"
 	"github.com/bqread/bqread/session"
 	"github.com/bqread/bqread/shard"
 )
 
-// Summary is what an export did; it is also the JSON written to Options.Summary.
+// Summary is what an export did; it is also the JSON written to Options.Summary, on every exit
+// once the options are valid.
 type Summary struct {
-	Table         string               `json:"table"`
-	Session       string               `json:"session"`
-	Streams       int                  `json:"streams"`
-	Rows          int64                `json:"rows"`
-	BytesReceived int64                `json:"bytes_received"`
-	BytesWritten  int64                `json:"bytes_written"`
-	OutputFiles   []string             `json:"output_files"`
-	WallSeconds   float64              `json:"wall_seconds"`
-	Phases        Phases               `json:"phase_seconds"`
-	Retries       int                  `json:"retries"`
-	PerStream     []shard.StreamResult `json:"per_stream"`
+	// Status is ok, partial (parts kept for a resume), interrupted or failed; ExitCode is what
+	// Options.ExitCode made of the error (0 without it), Error the error.
+	Status    string    `json:"status"`
+	ExitCode  int       `json:"exit_code"`
+	Error     string    `json:"error,omitempty"`
+	Version   string    `json:"bqread_version"`
+	StartTime time.Time `json:"start_time"`
+	EndTime   time.Time `json:"end_time"`
+	// WorkDir is where the committed parts are kept, for a resume; empty once removed.
+	WorkDir string `json:"work_dir,omitempty"`
+	// SnapshotTime is the instant asked for; without one the session reads the table as of its
+	// creation, at StartTime.
+	SnapshotTime          time.Time            `json:"snapshot_time,omitzero"`
+	Format                string               `json:"format"`
+	Compression           string               `json:"compression,omitempty"`
+	Schema                schema.Schema        `json:"schema,omitempty"`
+	EstimatedBytesScanned int64                `json:"estimated_bytes_scanned"`
+	Table                 string               `json:"table"`
+	Session               string               `json:"session"`
+	Streams               int                  `json:"streams"`
+	Rows                  int64                `json:"rows"`
+	BytesReceived         int64                `json:"bytes_received"`
+	BytesWritten          int64                `json:"bytes_written"`
+	OutputFiles           []string             `json:"output_files"`
+	WallSeconds           float64              `json:"wall_seconds"`
+	Phases                Phases               `json:"phase_seconds"`
+	Retries               int                  `json:"retries"`
+	PerStream             []shard.StreamResult `json:"per_stream"`
 }
 
 // Phases is where the wall time went: creating the session and work dir (or opening them for a
@@ -39,11 +60,71 @@ type Phases struct {
 
 func newSummary(m *session.Manifest, res *shard.Result, written shard.MergeStats, out string) *Summary {
 	s := &Summary{Table: m.Table, Session: m.Session, Streams: len(m.Streams), Rows: written.Rows,
-		BytesWritten: written.Bytes, OutputFiles: []string{out}, PerStream: []shard.StreamResult{}}
+		BytesWritten: written.Bytes, OutputFiles: []string{out}, PerStream: []shard.StreamResult{},
+		SnapshotTime: m.SnapshotTime, Format: m.Output.Format, Compression: m.Output.Compression, Schema: m.Schema,
+		EstimatedBytesScanned: m.EstimatedBytes}
 	if res != nil {
 		s.BytesReceived, s.Retries, s.PerStream = res.Bytes, res.Retries, res.Streams
 	}
 	return s
+}
+
+// report completes the summary of an export that ended with err (e is nil when it ended before
+// its work dir was made), writes it to the Summary destination, and returns it with err, or with
+// the error of writing it.
+func (p *plan) report(sum *Summary, err error, e *Export) (*Summary, error) {
+	if sum == nil && e != nil && e.m != nil {
+		sum = newSummary(e.m, nil, shard.MergeStats{}, p.opts.Out)
+	}
+	if sum == nil {
+		sum = &Summary{Table: p.opts.Table, Format: string(p.opts.Format), OutputFiles: []string{p.opts.Out}, PerStream: []shard.StreamResult{}}
+	}
+	start := time.Now()
+	if e != nil {
+		start = e.start
+	}
+	sum.Status, sum.Version, sum.StartTime, sum.EndTime = outcome(err), Version(), start, time.Now()
+	sum.WallSeconds = sum.EndTime.Sub(start).Seconds()
+	var ke *KeptError
+	if errors.As(err, &ke) {
+		sum.WorkDir = ke.WorkDir
+	}
+	if err != nil {
+		sum.Error = err.Error()
+		if p.opts.ExitCode != nil {
+			sum.ExitCode = p.opts.ExitCode(err)
+		}
+	}
+	if werr := p.writeSummary(sum); err == nil {
+		err = werr
+	}
+	return sum, err
+}
+
+// outcome names how an export that ended with err ended.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrInterrupted):
+		return "interrupted"
+	case errors.Is(err, ErrPartial), errors.Is(err, ErrIncomplete):
+		return "partial"
+	}
+	return "failed"
+}
+
+// Version returns the version of the bqread module in this program's build info: a release
+// version when built by go install, "(devel)" otherwise.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+			if m.Path == "github.com/bqread/bqread" && m.Version != "" {
+				return m.Version
+			}
+		}
+	}
+	return "(devel)"
 }
 
 // writeSummary writes s to the Summary destination, if one is set.

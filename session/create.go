@@ -9,6 +9,9 @@ import (
 
 	storage "cloud.google.com/go/bigquery/storage/apiv1"
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	gax "github.com/googleapis/gax-go/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bqread/bqread/encode"
@@ -104,15 +107,68 @@ func parseCompression(s string) (storagepb.ArrowSerializationOptions_Compression
 	return storagepb.ArrowSerializationOptions_COMPRESSION_UNSPECIFIED, nil
 }
 
-// Create calls CreateReadSession for r.
-func Create(ctx context.Context, c *storage.BigQueryReadClient, r Request) (*storagepb.ReadSession, error) {
+// DefaultConnectTimeout is how long Create keeps retrying CreateReadSession on transient errors
+// unless told otherwise (WithConnectTimeout).
+const DefaultConnectTimeout = time.Minute
+
+// CreateOption tunes Create.
+type CreateOption func(*createConfig)
+
+type createConfig struct {
+	budget  time.Duration
+	onRetry func(attempt int, err error, delay time.Duration)
+}
+
+// WithConnectTimeout bounds the time Create spends retrying (default DefaultConnectTimeout).
+func WithConnectTimeout(d time.Duration) CreateOption {
+	return func(c *createConfig) { c.budget = d }
+}
+
+// OnRetry has f called before each retry, with the attempt that failed, its error and the delay.
+func OnRetry(f func(attempt int, err error, delay time.Duration)) CreateOption {
+	return func(c *createConfig) { c.onRetry = f }
+}
+
+// Create calls CreateReadSession for r, retrying UNAVAILABLE, RESOURCE_EXHAUSTED and
+// DEADLINE_EXCEEDED with exponential backoff (it turns off the client library's own retries, so
+// that each one can be seen) until the connect timeout, and then returns the last error.
+func Create(ctx context.Context, c *storage.BigQueryReadClient, r Request, opts ...CreateOption) (*storagepb.ReadSession, error) {
 	req, err := r.Proto()
 	if err != nil {
 		return nil, err
 	}
-	rs, err := c.CreateReadSession(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("create read session for %s: %w", r.Table, err)
+	cfg := createConfig{budget: DefaultConnectTimeout}
+	for _, o := range opts {
+		o(&cfg)
 	}
-	return rs, nil
+	deadline := time.Now().Add(cfg.budget)
+	delay := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		callCtx, cancel := context.WithDeadline(ctx, deadline)
+		rs, err := c.CreateReadSession(callCtx, req, gax.WithRetry(nil))
+		cancel()
+		if err == nil {
+			return rs, nil
+		}
+		if !retryCreate(err) || ctx.Err() != nil || time.Now().Add(delay).After(deadline) {
+			return nil, fmt.Errorf("create read session for %s (attempt %d): %w", r.Table, attempt, err)
+		}
+		if cfg.onRetry != nil {
+			cfg.onRetry(attempt, err, delay)
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+// retryCreate reports whether a CreateReadSession error may go away on its own.
+func retryCreate(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded:
+		return true
+	}
+	return false
 }

@@ -31,20 +31,24 @@ var ErrEndpoint = errors.New("session: not a gRPC endpoint")
 // answers in gRPC, with UNIMPLEMENTED if it does not serve it.
 const probeMethod = "/grpc.health.v1.Health/Check"
 
+// DefaultEndpoint is the Storage Read API of the Google service.
+const DefaultEndpoint = "bigquerystorage.googleapis.com:443"
+
 // Probe checks, within ProbeTimeout, that endpoint (HOST:PORT) is a gRPC server, so that a wrong
 // endpoint fails in seconds instead of after the client library's minutes of retries. It connects
 // as NewClient does (plaintext to a loopback endpoint, TLS with ALPN h2 otherwise), completes the
 // HTTP/2 handshake and makes one call to the gRPC health service without credentials; any answer
 // in gRPC, an error status included, passes.
 //
-// An empty endpoint (the Google service) is not probed, nor is a non-loopback endpoint that
-// HTTPS_PROXY routes through a proxy, as gRPC would be. An endpoint that is not HOST:PORT gets
+// An empty endpoint is the Google service, DefaultEndpoint, so that a machine with no route to
+// it (DNS, firewall, TLS interception) hears why in seconds. A non-loopback endpoint that
+// HTTPS_PROXY routes through a proxy is not probed, as gRPC would go through the proxy. An endpoint that is not HOST:PORT gets
 // IsLoopback's error. Every other error is one line that names the endpoint and what it did,
 // and wraps ErrEndpoint (and, for a failed dial or TLS handshake, the underlying error), except
 // that when ctx ends first Probe returns ctx's error instead.
 func Probe(ctx context.Context, endpoint string) error {
 	if endpoint == "" {
-		return nil
+		endpoint = DefaultEndpoint
 	}
 	loopback, err := IsLoopback(endpoint)
 	if err != nil {

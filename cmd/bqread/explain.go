@@ -27,6 +27,8 @@ func explain(err error, opts export.Options) error {
 		return usageErrorf("%s", oe.Render(flagName))
 	case errors.As(err, &ke):
 		return keptError(ke)
+	case opts.Ephemeral && errors.Is(err, export.ErrInterrupted):
+		return withHint(err, "run the same command again")
 	case errors.Is(err, export.ErrSessionExpired):
 		return withHint(err, "run the same command without --resume to export again")
 	case errors.As(err, &we):

@@ -96,6 +96,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&p.WorkDir, "work-dir", "", "private directory for the manifest and segments (default <out>.bqread); must be missing, empty or an earlier bqread work dir")
 	f.BoolVar(&p.Overwrite, "overwrite", false, "replace an existing --out or --summary file, and an earlier export's work dir")
 	f.Int64Var(&p.SegmentRows, "segment-rows", 0, "rows per segment file (default about a million)")
+	f.DurationVar(&p.ConnectTimeout, "connect-timeout", session.DefaultConnectTimeout, "how long creating the read session is retried on transient errors (each retry is logged)")
 	f.DurationVar(&p.StallTimeout, "stall-timeout", shard.DefaultIdleTimeout, "how long a worker waits for the next response before it resumes a stalled stream")
 	f.MarkHidden("segment-rows")
 	if !local {
@@ -180,26 +181,27 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(o.stderr, nil))
 	opts.Log = log
+	opts.ExitCode = func(err error) int { return exitCode(ctx, explain(err, opts)) }
 	if o.emulator {
 		inst, err := emulator.Start(ctx, emulator.Options{DataDir: o.emulatorData, Faults: faults})
 		if err != nil {
 			return fmt.Errorf("start the emulator: %w", err)
 		}
 		defer inst.Close()
-		opts.Endpoint = inst.GRPCAddr()
+		opts.Endpoint, opts.Ephemeral = inst.GRPCAddr(), true
 	}
 	var prog *progress
 	opts.OnEvent = func(e export.Event) { prog.event(e) }
 	e, err := export.Plan(ctx, opts)
 	if err != nil {
-		return explain(err, o.opts)
+		return explain(err, opts)
 	}
 	prog = newProgress(o.progress, o.stderr, log, e.Streams(), e.EstimatedRows())
 	prog.start(ctx)
 	sum, err := e.Run(ctx)
 	prog.stop()
 	if err != nil {
-		return explain(err, o.opts)
+		return explain(err, opts)
 	}
 	reportDone(o.progress, o.stderr, log, sum)
 	return nil
@@ -212,6 +214,8 @@ var flagNames = map[string]string{
 	"DataFormat": "--data-format", "WireCompression": "--wire-compression", "Endpoint": "--endpoint",
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
+	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
+	"ConnectTimeout": "--connect-timeout",
 }
 
 // flagName names an export.Options field by its flag.

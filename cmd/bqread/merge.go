@@ -55,6 +55,7 @@ func runMerge(ctx context.Context, o *mergeOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(o.stderr, nil))
 	o.opts.Log = log
+	o.opts.ExitCode = func(err error) int { return exitCode(ctx, err) }
 	sum, err := export.Merge(ctx, o.opts)
 	if errors.Is(err, export.ErrIncomplete) {
 		return fmt.Errorf("merge: %w: run the workers of their tasks (bqread status --work-dir %s), then merge again", err, o.opts.WorkDir)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"golang.org/x/sys/unix"
@@ -395,23 +396,16 @@ func TestExportSnapshotZeroTime(t *testing.T) {
 // TestExportInterruptedDuringSession cancels the export while its session is being created: it
 // exits 130 and leaves nothing.
 func TestExportInterruptedDuringSession(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	called := make(chan struct{})
-	storagepb.RegisterBigQueryReadServer(srv, hangingServer{called: called})
-	go srv.Serve(ln)
-	defer srv.Stop()
+	hang, stop := hangingEndpoint(t)
+	defer stop()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		<-called
+		<-hang.called
 		cancel()
 	}()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"export", testTable, "--endpoint", ln.Addr().String(), "-o", filepath.Join(dir, "o.ndjson")}, nil, &stdout, &stderr)
+	code := run(ctx, []string{"export", testTable, "--endpoint", hang.addr, "-o", filepath.Join(dir, "o.ndjson")}, nil, &stdout, &stderr)
 	if code != exitInterrupted {
 		t.Errorf("exit %d, want %d: %s", code, exitInterrupted, stderr.String())
 	}
@@ -516,5 +510,108 @@ func TestExportTwoAtOnce(t *testing.T) {
 	code = run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out}, nil, &stdout, &stderr)
 	if code != 0 {
 		t.Errorf("export after the first ended: exit %d\n%s", code, stderr.String())
+	}
+}
+
+// TestSummaryOnEveryExit checks the --summary of an export that succeeds, one refused after its
+// options were checked, and one interrupted: each says how it ended, with its exit code.
+func TestSummaryOnEveryExit(t *testing.T) {
+	inst := startEmulator(t)
+	hang, stop := hangingEndpoint(t)
+	defer stop()
+	tests := []struct {
+		name     string
+		table    string
+		endpoint string
+		cancel   bool
+		code     int
+		status   string
+	}{
+		{"ok", testTable, inst.GRPCAddr(), false, 0, "ok"},
+		{"table not found", "bqread-test.ds.nope", inst.GRPCAddr(), false, exitUsage, "failed"},
+		{"interrupted", testTable, hang.addr, true, exitInterrupted, "interrupted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if tt.cancel {
+				go func() { <-hang.called; cancel() }()
+			}
+			s := filepath.Join(dir, "s.json")
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, []string{"export", tt.table, "--endpoint", tt.endpoint, "-o", filepath.Join(dir, "o.ndjson"), "--summary", s, "--progress", "none"}, nil, &stdout, &stderr)
+			var sum struct {
+				Status   string `json:"status"`
+				ExitCode int    `json:"exit_code"`
+				Error    string `json:"error"`
+				Version  string `json:"bqread_version"`
+				Start    string `json:"start_time"`
+				End      string `json:"end_time"`
+				Format   string `json:"format"`
+				Schema   []any  `json:"schema"`
+				Rows     int64  `json:"rows"`
+			}
+			data, err := os.ReadFile(s)
+			if err == nil {
+				err = json.Unmarshal(data, &sum)
+			}
+			if err != nil || code != tt.code || sum.Status != tt.status || sum.ExitCode != tt.code || sum.Version == "" || sum.Start == "" || sum.End == "" || sum.Format != "ndjson" {
+				t.Fatalf("exit %d (%s), summary %s (%v); want exit and exit_code %d, status %s", code, stderr.String(), data, err, tt.code, tt.status)
+			}
+			if tt.code == 0 && (len(sum.Schema) != 6 || sum.Rows != testRows || sum.Error != "") {
+				t.Errorf("summary of a success: %s", data)
+			}
+			if tt.code != 0 && sum.Error == "" {
+				t.Errorf("summary of a failure without its error: %s", data)
+			}
+		})
+	}
+}
+
+// hangingEndpoint is a gRPC server whose CreateReadSession answers only when cancelled.
+type hangEndpoint struct {
+	addr   string
+	called chan struct{}
+}
+
+func hangingEndpoint(t *testing.T) (*hangEndpoint, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	h := &hangEndpoint{addr: ln.Addr().String(), called: make(chan struct{})}
+	storagepb.RegisterBigQueryReadServer(srv, hangingServer{called: h.called})
+	go srv.Serve(ln)
+	return h, srv.Stop
+}
+
+// TestExportEmulatorInterrupted stops an --emulator export part way: its parts cannot be resumed
+// (the session ended with the process), so they are removed and the advice is to run it again.
+func TestExportEmulatorInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.ndjson")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if segs, _ := filepath.Glob(filepath.Join(out+".bqread", "stream-*", "*.commit")); len(segs) > 0 {
+				cancel()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"export", testTable, "--emulator", "--emulator-data", testData, "-o", out, "--segment-rows", "10",
+		"--emulator-fault", "stall@200", "--stall-timeout", "1m", "--progress", "none"}, nil, &stdout, &stderr)
+	msg := stderr.String()
+	if code != exitInterrupted || strings.Contains(msg, "--resume") || !strings.Contains(msg, "run the same command again") {
+		t.Errorf("exit %d, want %d and advice to run again, not --resume:\n%s", code, exitInterrupted, msg)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left behind: %v", entries)
 	}
 }

@@ -235,7 +235,7 @@ func (c *coordinator) runStream(ctx context.Context, i int) error {
 		if !errors.As(err, &we) || we.Class != event.Retryable || run >= c.cfg.MaxRestarts {
 			return err
 		}
-		c.log.Warn("restarting worker", "stream", i, "restart", run+1, "error", we.Message)
+		c.log.Warn("restarting worker", "stream", i, "restart", run+1, "code", we.Code, "error", we.Message)
 		c.mu.Lock()
 		c.results[i].Restarts++
 		c.mu.Unlock()

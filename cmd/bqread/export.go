@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -31,10 +30,12 @@ type exportOptions struct {
 	faultSpecs   []string
 	progress     string
 	stderr       io.Writer
+	log          *logConfig
+	interval     time.Duration
 }
 
 func newExportCmd(s streams) *cobra.Command {
-	o := &exportOptions{stderr: s.err, opts: export.Options{Stdout: s.out}}
+	o := &exportOptions{stderr: s.err, log: s.log, opts: export.Options{Stdout: s.out}}
 	cmd := &cobra.Command{
 		Use:   "export TABLE -o PATH [flags]",
 		Short: "Export a table to one file, one worker process per read stream",
@@ -109,6 +110,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringArrayVar(&o.faultSpecs, "emulator-fault", nil, "with --emulator, inject a fault: KIND@ROWS (see bqread serve --help); repeatable")
 	f.StringVar(&p.Summary, "summary", "", "write a JSON summary to this file; - for stdout")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, bar, plain, none")
+	f.DurationVar(&o.interval, "progress-interval", 5*time.Second, "time between two progress log records (--progress plain)")
 }
 
 // options turns the flags into export.Options; its errors are usage errors.
@@ -150,6 +152,9 @@ func (o *exportOptions) checkLocal() ([]emulator.Fault, error) {
 	default:
 		return nil, usageErrorf("export: --progress %q: use auto, bar, plain or none", o.progress)
 	}
+	if o.interval <= 0 {
+		return nil, usageErrorf("export: --progress-interval %v: use a positive duration such as 10s", o.interval)
+	}
 	switch {
 	case o.emulator && o.opts.Endpoint != "":
 		return nil, usageErrorf("export: --emulator and --endpoint (or BQREAD_ENDPOINT) both name a server: use one")
@@ -179,7 +184,7 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(o.stderr, nil))
+	log := o.log.logger(o.stderr)
 	opts.Log = log
 	opts.ExitCode = func(err error) int { return exitCode(ctx, explain(err, opts)) }
 	if o.emulator {
@@ -196,14 +201,15 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	if err != nil {
 		return explain(err, opts)
 	}
-	prog = newProgress(o.progress, o.stderr, log, e.Streams(), e.EstimatedRows())
+	prog = newProgress(o.log.progressMode(o.progress), o.stderr, log, e.Streams(), e.EstimatedRows())
+	prog.every = o.interval
 	prog.start(ctx)
 	sum, err := e.Run(ctx)
 	prog.stop()
 	if err != nil {
 		return explain(err, opts)
 	}
-	reportDone(o.progress, o.stderr, log, sum)
+	reportDone(o.log.progressMode(o.progress), o.stderr, log, sum)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -16,10 +15,11 @@ type mergeOptions struct {
 	opts     export.MergeOptions
 	progress string
 	stderr   io.Writer
+	log      *logConfig
 }
 
 func newMergeCmd(s streams) *cobra.Command {
-	o := &mergeOptions{opts: export.MergeOptions{Stdout: s.out}, stderr: s.err}
+	o := &mergeOptions{opts: export.MergeOptions{Stdout: s.out}, stderr: s.err, log: s.log}
 	cmd := &cobra.Command{
 		Use:   "merge --work-dir DIR -o OUT [flags]",
 		Short: "Merge the segments of a planned export, once its workers are done, into one file",
@@ -53,7 +53,7 @@ func runMerge(ctx context.Context, o *mergeOptions) error {
 	if o.opts.WorkDir == "" || o.opts.Out == "" {
 		return usageErrorf("merge: --work-dir and --out are required")
 	}
-	log := slog.New(slog.NewTextHandler(o.stderr, nil))
+	log := o.log.logger(o.stderr)
 	o.opts.Log = log
 	o.opts.ExitCode = func(err error) int { return exitCode(ctx, err) }
 	sum, err := export.Merge(ctx, o.opts)
@@ -63,6 +63,6 @@ func runMerge(ctx context.Context, o *mergeOptions) error {
 	if err != nil {
 		return explain(err, export.Options{})
 	}
-	reportDone(o.progress, o.stderr, log, sum)
+	reportDone(o.log.progressMode(o.progress), o.stderr, log, sum)
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type progress struct {
 	log     *slog.Logger
 	estRows int64
 	begin   time.Time
+	every   time.Duration // between two log records in plain mode (default plainEvery)
 
 	mu      sync.Mutex
 	streams []streamState
@@ -108,7 +110,7 @@ func (p *progress) event(e event.Event) {
 
 // start begins periodic rendering until stop.
 func (p *progress) start(ctx context.Context) {
-	every := plainEvery
+	every := cmp.Or(p.every, plainEvery)
 	switch p.mode {
 	case "none":
 		return

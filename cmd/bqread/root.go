@@ -66,6 +66,7 @@ func withCode(code int, err error) error {
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	log      *logConfig // the root's logging flags, parsed before any command runs
 }
 
 func newRootCmd(s streams) *cobra.Command {
@@ -76,7 +77,11 @@ func newRootCmd(s streams) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       versionText(),
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			return s.log.check()
+		},
 	}
+	s.log.addFlags(root.PersistentFlags())
 	// --version without cobra's -v shorthand, printing what `bqread version` prints.
 	root.Flags().Bool("version", false, "print the version and the build info")
 	root.SetVersionTemplate("{{.Version}}")
@@ -125,7 +130,7 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 // run executes the command line args and returns the process exit code. Errors are printed once,
 // here, as one line on stderr.
 func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
-	root := newRootCmd(streams{in: in, out: out, err: errOut})
+	root := newRootCmd(streams{in: in, out: out, err: errOut, log: &logConfig{}})
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -57,4 +57,3 @@ func (c *logConfig) progressMode(mode string) string {
 	}
 	return mode
 }
-

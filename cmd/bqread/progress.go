@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/bqread/bqread/export"
 	"github.com/bqread/bqread/internal/event"
 )
@@ -77,13 +79,11 @@ func reportDone(mode string, w io.Writer, log *slog.Logger, s *export.Summary) {
 	}
 }
 
+// isTerminal reports whether w is a terminal (golang.org/x/term: /dev/null, a character device,
+// is not one).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // event records one worker event.

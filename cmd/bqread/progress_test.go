@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"github.com/bqread/bqread/export"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -76,5 +77,18 @@ func TestETA(t *testing.T) {
 		if got := eta(10e9, tt.fraction).String(); got != tt.want {
 			t.Errorf("eta(10s, %v) = %s, want %s", tt.fraction, got, tt.want)
 		}
+	}
+}
+
+// TestDevNullIsNotATerminal checks that progress on /dev/null, a character device, is not drawn
+// as bars.
+func TestDevNullIsNotATerminal(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) || displayMode("auto", f) != "plain" {
+		t.Errorf("%s is taken for a terminal", os.DevNull)
 	}
 }

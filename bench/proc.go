@@ -59,9 +59,7 @@ func measure(ctx context.Context, cmd *exec.Cmd) (*procStats, error) {
 	if total1 > total0 {
 		st.machineCPU = float64(busy1-busy0) / float64(total1-total0)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		st.cpu = tvDuration(ru.Utime) + tvDuration(ru.Stime)
-	}
+	st.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return st, nil
 }
 
@@ -145,14 +143,6 @@ func childPids(pid int) []int {
 	return out
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return tvDuration(ru.Utime) + tvDuration(ru.Stime)
-}
-
 // machineCPU reads the busy and total CPU time of the machine (/proc/stat, in clock ticks).
 func machineCPU() (busy, total int64) {
 	data, err := os.ReadFile("/proc/stat")
@@ -169,10 +159,6 @@ func machineCPU() (busy, total int64) {
 		}
 	}
 	return busy, total
-}
-
-func tvDuration(tv syscall.Timeval) time.Duration {
-	return time.Duration(tv.Sec)*time.Second + time.Duration(tv.Usec)*time.Microsecond
 }
 
 // tailWriter keeps the last max bytes written, for error messages.

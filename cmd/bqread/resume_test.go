@@ -301,7 +301,9 @@ func TestExportRestartsKilledWorkers(t *testing.T) {
 		if bytes.Contains(cmdline, []byte(creds)) {
 			t.Errorf("worker argv holds the credentials path")
 		}
-		syscall.Kill(pid, syscall.SIGKILL)
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill() // SIGKILL
+		}
 	}
 	r := <-done
 	if r.code != exitOK {

@@ -14,12 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
@@ -304,11 +302,13 @@ func TestResumeTrustsOnlyRecordedSegments(t *testing.T) {
 // TestExportOutputFollowsUmask checks that the output's mode is what the umask allows, as cp's.
 func TestExportOutputFollowsUmask(t *testing.T) {
 	for _, mask := range []int{0o022, 0o077, 0o002} {
-		old := syscall.Umask(mask)
 		dir := t.TempDir()
 		out := filepath.Join(dir, "o.parquet")
-		code, _, stderr := exportCmd(t, testTable, "-o", out, "--summary", filepath.Join(dir, "s.json"))
-		syscall.Umask(old)
+		var code int
+		var stderr string
+		withUmask(t, mask, func() {
+			code, _, stderr = exportCmd(t, testTable, "-o", out, "--summary", filepath.Join(dir, "s.json"))
+		})
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -329,9 +329,7 @@ func TestExportOutputFollowsUmask(t *testing.T) {
 func TestExportToFIFO(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "pipe")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	mkfifo(t, fifo)
 	got := make(chan []byte)
 	go func() {
 		f, err := os.Open(fifo)
@@ -455,9 +453,7 @@ func nullDevice(t *testing.T, dir string) string {
 		return os.DevNull
 	}
 	p := filepath.Join(dir, "null")
-	if err := syscall.Mknod(p, syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-		t.Fatal(err)
-	}
+	mknodNull(t, p)
 	return p
 }
 

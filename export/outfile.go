@@ -38,10 +38,6 @@ func createOutput(out string, kind destKind, d *workdir.Dir, stdout io.Writer) (
 	return &outputFile{path: out, dir: d, f: f, w: store.NewWritebackFile(f)}, nil
 }
 
-// live reports whether the output may be written while the streams are read: only a temp file,
-// which a resumed export writes again from the start, never a stream, which cannot be rewound.
-func (o *outputFile) live() bool { return o.f != nil }
-
 // commit makes the temp file the output: fsync, rename, fsync of the directory.
 func (o *outputFile) commit() error {
 	if o.f == nil {

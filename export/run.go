@@ -41,10 +41,7 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 		return nil, e.failed(ctx, err)
 	}
 	cfg := shard.Config{WorkDir: e.dir.Path(), Parallelism: e.p.opts.Parallelism, MaxRestarts: e.p.opts.MaxRestarts,
-		OnEvent: e.p.opts.OnEvent, Log: e.p.log(), Launch: shard.LocalLauncher(e.p.opts.WorkerCommand, nil)}
-	if out.live() { // a stream gets nothing until every stream is read
-		cfg.Merger = mg
-	}
+		OnEvent: e.p.opts.OnEvent, Log: e.p.log(), Launch: shard.LocalLauncher(e.p.opts.WorkerCommand, nil), Merger: mg}
 	read := time.Now()
 	res, err := shard.Run(ctx, cfg)
 	if err != nil {

@@ -39,9 +39,9 @@ type Config struct {
 	WaitDelay time.Duration
 	// OnEvent, if set, receives every worker event, one call at a time.
 	OnEvent func(event.Event)
-	// Merger, if set and Live, gets each segment as its worker reports it committed, so that the
-	// output is written while the streams are read. If adding one fails, Run stops the workers and
-	// returns that error.
+	// Merger, if set, is told of each segment and finished stream as its worker reports it, so
+	// that the output is written while the streams are read. If it fails, Run stops the workers
+	// and returns that error.
 	Merger *Merger
 	// Log receives worker stderr lines and supervision records (default: discarded).
 	Log *slog.Logger
@@ -134,10 +134,10 @@ type liveMerge struct {
 	err  error // the first failure; later segments are not added
 }
 
-// startLiveMerge starts adding segments to mg, if it is Live (else it returns nil, which adds
-// nothing). A failure cancels the run through fail.
+// startLiveMerge starts telling mg of committed segments and finished streams, if it is set (else
+// it returns nil, which tells nothing). A failure cancels the run through fail.
 func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFunc) *liveMerge {
-	if mg == nil || !mg.Live() {
+	if mg == nil {
 		return nil
 	}
 	l := &liveMerge{segs: make(chan event.Event, 64), done: make(chan struct{})}
@@ -147,7 +147,7 @@ func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFun
 			if l.err != nil {
 				continue
 			}
-			if err := mg.Add(ctx, e.Stream, e.Lo, e.Hi); err != nil {
+			if err := mg.tell(ctx, e); err != nil {
 				l.err = fmt.Errorf("merge while reading: %w", err)
 				fail(l.err)
 			}
@@ -156,7 +156,7 @@ func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFun
 	return l
 }
 
-// add queues the segment a Segment event reports; it waits while the queue is full.
+// add queues a Segment or Done event; it waits while the queue is full.
 func (l *liveMerge) add(e event.Event) {
 	if l != nil {
 		l.segs <- e
@@ -340,7 +340,7 @@ func (c *coordinator) readEvents(r io.Reader, p *procState) {
 			continue
 		}
 		c.apply(p, e)
-		if e.Kind == event.Segment {
+		if e.Kind == event.Segment || e.Kind == event.Done {
 			c.live.add(e) // outside apply's lock: it waits while the merge catches up
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/bqread/bqread/internal/event"
 	"github.com/bqread/bqread/internal/store"
 	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
@@ -23,9 +24,11 @@ type MergeStats struct {
 
 // Merger writes the committed segments of a manifest's streams to dst as one file of the
 // manifest's output format, in (stream, offset) order, without re-encoding where the format
-// allows. Where the format lists its row blocks in a footer (Arrow, Parquet), Add copies each
-// segment as soon as it is committed, while the other streams are still being read, and the
-// footer lists them in (stream, offset) order; for the other formats Finish copies them all.
+// allows, and while the streams are read: where the format lists its row blocks in a footer
+// (Arrow, Parquet), Add copies each segment as soon as it is committed and the footer lists them
+// in (stream, offset) order; for the other formats (Avro, CSV, NDJSON), whose bytes are in row
+// order, Add and StreamDone copy the segments that come next in that order, so that a stream
+// output gets the first stream's rows while the others are still read. Finish copies the rest.
 type Merger struct {
 	dir    *workdir.Dir
 	m      *session.Manifest
@@ -33,6 +36,10 @@ type Merger struct {
 	out    *output.CountingWriter
 	parts  *output.Merger
 	added  map[string]bool // segments copied
+	next   struct {        // in row order: where the next segment to copy starts
+		stream int
+		lo     int64
+	}
 }
 
 // NewMerger returns a Merger of the segments of m in the work dir d, writing to dst.
@@ -49,20 +56,61 @@ func NewMerger(d *workdir.Dir, m *session.Manifest, dst io.Writer) (*Merger, err
 	return &Merger{dir: d, m: m, format: format, out: out, parts: parts, added: map[string]bool{}}, nil
 }
 
-// Live reports whether Add copies segments as they are committed.
-func (mg *Merger) Live() bool { return mg.parts.AnyOrder() }
-
-// Add copies the committed segment of stream i's rows [lo, hi) now if the format allows (Live);
-// otherwise Finish will. The segment's commit record names its file.
+// Add is told that the segment of stream i's rows [lo, hi) was committed. Where the format takes
+// blocks in any order it copies it now; otherwise it copies what comes next in row order. The
+// segment's commit record names its file.
 func (mg *Merger) Add(ctx context.Context, i int, lo, hi int64) error {
-	if !mg.Live() {
-		return nil
+	if !mg.parts.AnyOrder() {
+		return mg.drain(ctx)
 	}
 	s, err := mg.dir.Segment(ctx, i, lo, hi)
 	if err != nil || mg.added[s.Name] {
 		return err
 	}
 	return mg.add(ctx, s)
+}
+
+// tell passes a worker's Segment or Done event on.
+func (mg *Merger) tell(ctx context.Context, e event.Event) error {
+	if e.Kind == event.Done {
+		return mg.StreamDone(ctx)
+	}
+	return mg.Add(ctx, e.Stream, e.Lo, e.Hi)
+}
+
+// StreamDone is told that a stream was read to its end: in row order, the next stream's segments
+// may follow.
+func (mg *Merger) StreamDone(ctx context.Context) error {
+	if mg.parts.AnyOrder() {
+		return nil
+	}
+	return mg.drain(ctx)
+}
+
+// drain copies, in row order, the committed segments that start where the last one copied ended,
+// moving on to the next stream once a stream's done record says it ended there.
+func (mg *Merger) drain(ctx context.Context) error {
+	for mg.next.stream < len(mg.m.Streams) {
+		segs, end, err := StreamSegments(ctx, mg.dir, mg.next.stream)
+		if err != nil {
+			return err
+		}
+		for _, s := range segs {
+			if s.Lo < mg.next.lo {
+				continue
+			}
+			if err := mg.add(ctx, s); err != nil {
+				return err
+			}
+		}
+		mg.next.lo = end
+		rows, done, err := mg.dir.Done(ctx, mg.next.stream)
+		if err != nil || !done || rows != end {
+			return err
+		}
+		mg.next.stream, mg.next.lo = mg.next.stream+1, 0
+	}
+	return nil
 }
 
 // add copies segment s after checking its size and checksum against its commit record.

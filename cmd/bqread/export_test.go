@@ -35,8 +35,9 @@ const asMainEnv = "BQREAD_TEST_AS_MAIN"
 var testData string
 
 func TestMain(m *testing.M) {
-	if os.Getenv(asMainEnv) == "1" {
+	if os.Getenv(asMainEnv) == "1" { // as main does
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		signal.Ignore(syscall.SIGPIPE)
 		var stdout io.Writer = os.Stdout
 		if dir := os.Getenv(dieEnv); dir != "" && os.Args[1] == "worker" {
 			stdout = &dyingWriter{w: os.Stdout, marker: filepath.Join(dir, "stream-"+os.Args[slices.Index(os.Args, "--task-index")+1])}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/google/go-cmp/cmp"
@@ -91,7 +92,7 @@ func TestCompletionsAreAccepted(t *testing.T) {
 		}
 	}
 	for _, p := range complete(t, "export", "t.d.t", "--progress", "") {
-		if _, err := (&exportOptions{progress: p}).checkLocal(); err != nil {
+		if _, err := (&exportOptions{progress: p, interval: time.Second}).checkLocal(); err != nil {
 			t.Errorf("--progress %s: %v", p, err)
 		}
 	}

@@ -18,6 +18,7 @@ const profileEnv = "BQREAD_CPUPROFILE"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signal.Ignore(syscall.SIGPIPE) // a closed output pipe is a write error (EPIPE) that the export handles
 	stopProfile := startProfile(os.Getenv(profileEnv))
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stopProfile()

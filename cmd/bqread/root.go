@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ const (
 	exitUsage       = 2   // bad flags, arguments or input; nothing was written
 	exitPartial     = 3   // stopped part way; committed parts are kept for --resume
 	exitInterrupted = 130 // stopped by SIGINT or SIGTERM; committed parts are kept for --resume
+	exitBrokenPipe  = 141 // the reader of the output closed the pipe (head does); as SIGPIPE would
 )
 
 const exitCodesHelp = `Exit codes:
@@ -26,7 +28,9 @@ const exitCodesHelp = `Exit codes:
   1    error (the message says what failed and what to do)
   2    usage error: bad flag, argument or input; nothing was written
   3    partial: the export stopped part way; committed parts are kept for --resume
-  130  interrupted by SIGINT or SIGTERM; committed parts are kept for --resume`
+  130  interrupted by SIGINT or SIGTERM; committed parts are kept for --resume
+  141  the reader of the output (-o -, a FIFO) closed it, as head does; nothing is printed and
+       a temporary work dir is removed`
 
 // serveExitCodesHelp are the exit codes of serve, which runs until it is stopped.
 const serveExitCodesHelp = `Exit codes:
@@ -36,6 +40,9 @@ const serveExitCodesHelp = `Exit codes:
 
 // errUsage marks errors caused by bad input (exit code 2).
 var errUsage = errors.New("usage")
+
+// errQuiet marks an ending that needs no message: a worker its coordinator stopped.
+var errQuiet = errors.New("stopped")
 
 // usageErrorf returns a bad-input error that exits with code 2.
 func usageErrorf(format string, args ...any) error {
@@ -136,13 +143,17 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(errOut, "bqread: %v\n", err)
+	if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, errQuiet) { // EPIPE: nobody is left to read why
+		fmt.Fprintf(errOut, "bqread: %v\n", err)
+	}
 	return exitCode(ctx, err)
 }
 
 func exitCode(ctx context.Context, err error) int {
 	var ce *codeError
 	switch {
+	case errors.Is(err, syscall.EPIPE):
+		return exitBrokenPipe
 	case errors.As(err, &ce):
 		return ce.code
 	case errors.Is(err, export.ErrUsage):

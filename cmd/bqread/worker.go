@@ -63,6 +63,8 @@ func runWorker(ctx context.Context, o *workerOptions) error {
 	switch {
 	case err == nil:
 		return nil
+	case ctx.Err() != nil: // stopped by SIGTERM or SIGINT; what was committed stays
+		return withCode(exitInterrupted, errQuiet)
 	case errors.Is(err, export.ErrSessionExpired):
 		return withCode(exitExpired, fmt.Errorf("%w: run bqread plan again (with --overwrite) and the workers on the new plan", err))
 	case errors.Is(err, export.ErrUsage):

@@ -3,6 +3,7 @@ package export
 import (
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -50,6 +51,10 @@ type Options struct {
 	// Endpoint is the Storage Read endpoint HOST:PORT (default: Google's); a loopback endpoint is
 	// plaintext without credentials.
 	Endpoint string
+	// Plaintext reaches a non-loopback Endpoint (an emulator in another container) without TLS
+	// and without credentials; it is refused when GOOGLE_APPLICATION_CREDENTIALS names a key,
+	// which would then not be used.
+	Plaintext bool
 	// WorkDir holds the manifest and segments (default: Out + ".bqread", or a new temp dir for a
 	// stream output). It must be missing, empty or an earlier export's work dir.
 	WorkDir string
@@ -133,6 +138,9 @@ func (o Options) check(now time.Time) (*plan, error) {
 	}
 	if _, err := session.IsLoopback(o.Endpoint); o.Endpoint != "" && err != nil {
 		return nil, asUsage(err)
+	}
+	if err := checkPlaintext(o); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -218,4 +226,18 @@ func (p *plan) workDirPath() string {
 		return ""
 	}
 	return p.opts.Out + ".bqread"
+}
+
+// checkPlaintext refuses Plaintext without an Endpoint, or beside a credentials file that it would
+// silently not use.
+func checkPlaintext(o Options) error {
+	switch {
+	case !o.Plaintext:
+		return nil
+	case o.Endpoint == "":
+		return optionErrorf("{{Plaintext}} needs an {{Endpoint}}: the Google service is reached over TLS only")
+	case os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "":
+		return optionErrorf("{{Plaintext}} sends no credentials, but GOOGLE_APPLICATION_CREDENTIALS names %s: unset it for an emulator, or leave {{Plaintext}} off for a real endpoint", os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"))
+	}
+	return nil
 }

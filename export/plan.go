@@ -134,12 +134,12 @@ func (e *Export) removeWorkDir() {
 
 // createManifest creates the read session and the manifest describing it.
 func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
-	client, err := session.NewClient(ctx, p.opts.Endpoint)
+	client, err := session.NewClient(ctx, p.opts.Endpoint, p.opts.Plaintext)
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
-	if err := probeEndpoint(ctx, p.opts.Endpoint); err != nil {
+	if err := session.Probe(ctx, p.opts.Endpoint, p.opts.Plaintext); err != nil {
 		return nil, err
 	}
 	rs, err := session.Create(ctx, client, p.req, session.WithConnectTimeout(p.opts.ConnectTimeout),
@@ -155,18 +155,12 @@ func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.StallTimeout = p.opts.StallTimeout
+	m.StallTimeout, m.Plaintext = p.opts.StallTimeout, p.opts.Plaintext
 	m.Tasks = p.opts.Tasks
 	if m.Tasks == 0 {
 		m.Tasks = len(m.Streams)
 	}
 	return m, p.checkOutputSchema(m)
-}
-
-// probeEndpoint fails fast when the endpoint (the Google service's, when not set) does not accept
-// connections or is not a gRPC server (session.Probe).
-func probeEndpoint(ctx context.Context, endpoint string) error {
-	return session.Probe(ctx, endpoint)
 }
 
 // sessionError marks the CreateReadSession failures that bad input causes.
@@ -252,6 +246,8 @@ func sameExport(m *session.Manifest, p *plan) error {
 		return diff("SnapshotTime", m.SnapshotTime.Format(time.RFC3339Nano), p.req.SnapshotTime.Format(time.RFC3339Nano))
 	case m.Endpoint != p.opts.Endpoint:
 		return diff("Endpoint", m.Endpoint, p.opts.Endpoint)
+	case m.Plaintext != p.opts.Plaintext:
+		return diff("Plaintext", fmt.Sprint(m.Plaintext), fmt.Sprint(p.opts.Plaintext))
 	}
 	return nil
 }

@@ -18,9 +18,10 @@ const MaxRecvMsgSize = 129 << 20
 
 // NewClient returns a BigQueryReadClient for endpoint. An empty endpoint is the Google service,
 // reached with Application Default Credentials. A loopback endpoint (localhost, 127.0.0.0/8, ::1:
-// the emulator) is reached in plaintext without credentials; any other HOST:PORT over TLS with
-// Application Default Credentials. The caller closes the client.
-func NewClient(ctx context.Context, endpoint string) (*storage.BigQueryReadClient, error) {
+// the emulator), or any endpoint when plaintext is set, is reached in plaintext without
+// credentials; any other HOST:PORT over TLS with Application Default Credentials. The caller
+// closes the client.
+func NewClient(ctx context.Context, endpoint string, plaintext bool) (*storage.BigQueryReadClient, error) {
 	opts := []option.ClientOption{
 		option.WithGRPCDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxRecvMsgSize),
 			grpc.ForceCodecV2(rowsCodec{}))),
@@ -31,7 +32,7 @@ func NewClient(ctx context.Context, endpoint string) (*storage.BigQueryReadClien
 			return nil, err
 		}
 		opts = append(opts, option.WithEndpoint(endpoint))
-		if loopback {
+		if loopback || plaintext {
 			opts = append(opts, option.WithoutAuthentication(),
 				option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 		}

@@ -46,7 +46,7 @@ const DefaultEndpoint = "bigquerystorage.googleapis.com:443"
 // IsLoopback's error. Every other error is one line that names the endpoint and what it did,
 // and wraps ErrEndpoint (and, for a failed dial or TLS handshake, the underlying error), except
 // that when ctx ends first Probe returns ctx's error instead.
-func Probe(ctx context.Context, endpoint string) error {
+func Probe(ctx context.Context, endpoint string, plaintext bool) error {
 	if endpoint == "" {
 		endpoint = DefaultEndpoint
 	}
@@ -54,7 +54,7 @@ func Probe(ctx context.Context, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	if loopback {
+	if loopback || plaintext {
 		return probe(ctx, endpoint, nil)
 	}
 	req := &http.Request{URL: &url.URL{Scheme: "https", Host: endpoint}}

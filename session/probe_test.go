@@ -53,7 +53,7 @@ func TestProbe(t *testing.T) {
 				if tt.tls {
 					return probe(ctx, endpoint, &tls.Config{ServerName: "127.0.0.1", RootCAs: testCert(t).pool})
 				}
-				return Probe(ctx, endpoint)
+				return Probe(ctx, endpoint, false)
 			})
 			if tt.want == "" {
 				if err != nil {
@@ -91,7 +91,7 @@ func TestProbeCancel(t *testing.T) {
 	endpoint := silentListener(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	err := probeWithin(t, func(context.Context) error { return Probe(ctx, endpoint) })
+	err := probeWithin(t, func(context.Context) error { return Probe(ctx, endpoint, false) })
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrEndpoint) {
 		t.Fatalf("Probe = %v, want context.Canceled and not ErrEndpoint", err)
 	}
@@ -99,11 +99,11 @@ func TestProbeCancel(t *testing.T) {
 
 func TestProbeNotProbed(t *testing.T) {
 	// The empty endpoint is the Google service's: reachable (nil) or named in the error.
-	if err := probeWithin(t, func(ctx context.Context) error { return Probe(ctx, "") }); err != nil &&
+	if err := probeWithin(t, func(ctx context.Context) error { return Probe(ctx, "", false) }); err != nil &&
 		(!errors.Is(err, ErrEndpoint) || !strings.Contains(err.Error(), DefaultEndpoint)) {
 		t.Errorf("Probe(\"\") = %v, want nil or an error naming %s", err, DefaultEndpoint)
 	}
-	err := Probe(t.Context(), "127.0.0.1")
+	err := Probe(t.Context(), "127.0.0.1", false)
 	if err == nil || errors.Is(err, ErrEndpoint) {
 		t.Errorf("Probe(127.0.0.1) = %v, want IsLoopback's HOST:PORT error", err)
 	}

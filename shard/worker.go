@@ -240,7 +240,7 @@ func (w *worker) run(ctx context.Context) error {
 	if err := w.send(event.Event{Kind: event.Start, Offset: end}); err != nil {
 		return err
 	}
-	client, err := session.NewClient(ctx, w.m.Endpoint)
+	client, err := session.NewClient(ctx, w.m.Endpoint, w.m.Plaintext)
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { inst.Close() })
-	up, err := session.NewClient(ctx, inst.GRPCAddr())
+	up, err := session.NewClient(ctx, inst.GRPCAddr(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 func (e *workerEnv) plan(t *testing.T, wire, format string, streams int, segmentRows int64) *session.Manifest {
 	t.Helper()
 	ctx := t.Context()
-	c, err := session.NewClient(ctx, e.addr)
+	c, err := session.NewClient(ctx, e.addr, false)
 	if err != nil {
 		t.Fatal(err)
 	}

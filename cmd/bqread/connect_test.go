@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/bqread/bqread/emulator"
 )
 
 // unavailableServer answers every CreateReadSession with UNAVAILABLE.
@@ -88,4 +90,51 @@ func serviceAccountKey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestExportPlaintext reaches an emulator at a non-loopback address of this machine, as one in
+// another container is reached: over TLS by default (refused, in one line), in plaintext with
+// --plaintext or BQREAD_PLAINTEXT=1, and never with a credentials file that would go unused.
+func TestExportPlaintext(t *testing.T) {
+	ip := nonLoopbackIP(t)
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, GRPCAddr: net.JoinHostPort(ip, "0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	export := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		args = append([]string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", filepath.Join(t.TempDir(), "o.ndjson"), "--progress", "none"}, args...)
+		return run(t.Context(), args, nil, &stdout, &stderr), stderr.String()
+	}
+	key := serviceAccountKey(t)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", key)
+	if code, msg := export(); code != exitError || !strings.Contains(msg, "not TLS") {
+		t.Errorf("without --plaintext: exit %d, want 1 saying the server is not TLS:\n%s", code, msg)
+	}
+	os.Unsetenv("GOOGLE_APPLICATION_CREDENTIALS")
+	if code, msg := export("--plaintext"); code != 0 {
+		t.Errorf("--plaintext: exit %d\n%s", code, msg)
+	}
+	t.Setenv("BQREAD_PLAINTEXT", "1")
+	if code, msg := export(); code != 0 {
+		t.Errorf("BQREAD_PLAINTEXT=1: exit %d\n%s", code, msg)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", key)
+	if code, msg := export("--plaintext"); code != exitUsage || !strings.Contains(msg, "GOOGLE_APPLICATION_CREDENTIALS") {
+		t.Errorf("--plaintext with a credentials file: exit %d, want 2:\n%s", code, msg)
+	}
+}
+
+// nonLoopbackIP returns an IPv4 address of this machine that is not a loopback one.
+func nonLoopbackIP(t *testing.T) string {
+	t.Helper()
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address on this machine")
+	return ""
 }

@@ -61,9 +61,7 @@ exports again.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.opts.Table = args[0]
-			if !cmd.Flags().Changed("endpoint") {
-				o.opts.Endpoint = os.Getenv("BQREAD_ENDPOINT")
-			}
+			o.envDefaults(cmd.Flags())
 			return runExport(cmd.Context(), o)
 		},
 	}
@@ -94,6 +92,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&p.WireCompression, "wire-compression", "none", "Arrow body compression on the wire: none, lz4, zstd")
 	f.StringVar(&p.BillingProject, "billing-project", "", "project billed for the read (default the table's project)")
 	f.StringVar(&p.Endpoint, "endpoint", "", "Storage Read endpoint HOST:PORT (env BQREAD_ENDPOINT); loopback is plaintext without auth")
+	f.BoolVar(&p.Plaintext, "plaintext", false, "reach a non-loopback --endpoint (an emulator in another container) without TLS or credentials (env BQREAD_PLAINTEXT=1)")
 	f.StringVar(&p.WorkDir, "work-dir", "", "private directory for the manifest and segments (default <out>.bqread); must be missing, empty or an earlier bqread work dir")
 	f.BoolVar(&p.Overwrite, "overwrite", false, "replace an existing --out or --summary file, and an earlier export's work dir")
 	f.Int64Var(&p.SegmentRows, "segment-rows", 0, "rows per segment file (default about a million)")
@@ -111,6 +110,16 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&p.Summary, "summary", "", "write a JSON summary to this file; - for stdout")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, bar, plain, none")
 	f.DurationVar(&o.interval, "progress-interval", 5*time.Second, "time between two progress log records (--progress plain)")
+}
+
+// envDefaults applies BQREAD_ENDPOINT and BQREAD_PLAINTEXT to the flags not given.
+func (o *exportOptions) envDefaults(f *pflag.FlagSet) {
+	if !f.Changed("endpoint") {
+		o.opts.Endpoint = os.Getenv("BQREAD_ENDPOINT")
+	}
+	if !f.Changed("plaintext") {
+		o.opts.Plaintext = os.Getenv("BQREAD_PLAINTEXT") == "1"
+	}
 }
 
 // options turns the flags into export.Options; its errors are usage errors.
@@ -221,7 +230,7 @@ var flagNames = map[string]string{
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
-	"ConnectTimeout": "--connect-timeout",
+	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext",
 }
 
 // flagName names an export.Options field by its flag.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -56,9 +55,7 @@ session expires (BigQuery: 6 hours) and the workers must finish before it does.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.export.opts.Table = args[0]
-			if !cmd.Flags().Changed("endpoint") {
-				o.export.opts.Endpoint = os.Getenv("BQREAD_ENDPOINT")
-			}
+			o.export.envDefaults(cmd.Flags())
 			return runPlan(cmd.Context(), o)
 		},
 	}

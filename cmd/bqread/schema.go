@@ -129,11 +129,11 @@ func readSchema(ctx context.Context, endpoint string, r session.Request) (schema
 		if _, err := session.IsLoopback(endpoint); err != nil {
 			return nil, withCode(exitUsage, err)
 		}
-		if err := session.Probe(ctx, endpoint); err != nil {
+		if err := session.Probe(ctx, endpoint, false); err != nil {
 			return nil, err
 		}
 	}
-	client, err := session.NewClient(ctx, endpoint)
+	client, err := session.NewClient(ctx, endpoint, false)
 	if err != nil {
 		return nil, err
 	}

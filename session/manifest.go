@@ -32,9 +32,9 @@ type Manifest struct {
 	Version         int           `json:"version"`
 	Session         string        `json:"session"`
 	Table           string        `json:"table"`
-	Endpoint        string        `json:"endpoint,omitempty"` // empty = the Google service
+	Endpoint        string        `json:"endpoint,omitempty"`  // empty = the Google service
 	Plaintext       bool          `json:"plaintext,omitempty"` // reach Endpoint without TLS or credentials
-	DataFormat      string        `json:"data_format"`        // FormatArrow or FormatAvro
+	DataFormat      string        `json:"data_format"`         // FormatArrow or FormatAvro
 	WireCompression string        `json:"wire_compression,omitempty"`
 	ArrowSchema     []byte        `json:"arrow_schema,omitempty"` // serialized IPC Schema message
 	AvroSchema      string        `json:"avro_schema,omitempty"`

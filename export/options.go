@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -46,7 +47,10 @@ type Options struct {
 	// WireCompression the Arrow body compression on the wire: none (default), lz4, zstd.
 	DataFormat      string
 	WireCompression string
-	// BillingProject is billed for the read (default: the table's project).
+	// Project bills the read and holds a Table named dataset.table (default: GOOGLE_CLOUD_PROJECT,
+	// then, for the Google service, the credentials' project, then gcloud's core/project; see
+	// session.DefaultProject). BillingProject, if set, bills the read instead.
+	Project        string
 	BillingProject string
 	// Endpoint is the Storage Read endpoint HOST:PORT (default: Google's); a loopback endpoint is
 	// plaintext without credentials.
@@ -108,10 +112,14 @@ type plan struct {
 }
 
 // check checks every option before anything runs; its errors wrap ErrUsage.
-func (o Options) check(now time.Time) (*plan, error) {
-	table, err := session.ParseTable(o.Table)
+func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
+	project := session.DefaultProject(ctx, o.Project, o.Endpoint)
+	table, err := session.ParseTableIn(o.Table, project)
 	if err != nil {
 		return nil, asUsage(err)
+	}
+	if o.BillingProject == "" {
+		o.BillingProject = project
 	}
 	if o.Parallelism == 0 {
 		o.Parallelism = runtime.NumCPU()

@@ -38,7 +38,7 @@ type Export struct {
 // finishes.
 func Plan(ctx context.Context, opts Options) (*Export, error) {
 	start := time.Now()
-	p, err := opts.check(start)
+	p, err := opts.check(ctx, start)
 	if err != nil {
 		return nil, err
 	}

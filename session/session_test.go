@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -164,5 +166,20 @@ func TestManifestRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(m, got); diff != "" {
 		t.Errorf("manifest round trip mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestGcloudProject reads core/project of gcloud's active configuration.
+func TestGcloudProject(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CLOUDSDK_CONFIG", dir)
+	if got := gcloudProject(); got != "" {
+		t.Errorf("no configuration: %q, want none", got)
+	}
+	os.MkdirAll(filepath.Join(dir, "configurations"), 0o755)
+	os.WriteFile(filepath.Join(dir, "active_config"), []byte("work\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "configurations", "config_work"), []byte("[compute]\nproject = no\n[core]\naccount = a@b.c\nproject = my-project\n"), 0o644)
+	if got := gcloudProject(); got != "my-project" {
+		t.Errorf("gcloudProject = %q, want my-project", got)
 	}
 }

@@ -30,8 +30,11 @@ var (
 
 // ParseTable parses `project.dataset.table`, `project:dataset.table` or
 // `projects/P/datasets/D/tables/T`.
-func ParseTable(s string) (TableRef, error) {
-	t, err := splitTable(s)
+func ParseTable(s string) (TableRef, error) { return ParseTableIn(s, "") }
+
+// ParseTableIn is ParseTable that also takes `dataset.table`, a table of project (when not "").
+func ParseTableIn(s, project string) (TableRef, error) {
+	t, err := splitTable(s, project)
 	if err != nil {
 		return TableRef{}, err
 	}
@@ -50,7 +53,7 @@ func ParseTable(s string) (TableRef, error) {
 
 const refForms = "use project.dataset.table, project:dataset.table or projects/P/datasets/D/tables/T"
 
-func splitTable(s string) (TableRef, error) {
+func splitTable(s, defaultProject string) (TableRef, error) {
 	if strings.HasPrefix(s, "projects/") {
 		p := strings.Split(s, "/")
 		if len(p) != 6 || p[2] != "datasets" || p[4] != "tables" {
@@ -66,8 +69,10 @@ func splitTable(s string) (TableRef, error) {
 	var project, dataset string
 	if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i+1:], ".") {
 		project, dataset = rest[:i], rest[i+1:]
-	} else if project, dataset, ok = cutLast(rest, "."); !ok {
-		return TableRef{}, fmt.Errorf("%w: %q: %s", ErrTableRef, s, refForms)
+	} else if project, dataset, ok = cutLast(rest, "."); !ok && defaultProject != "" {
+		project, dataset = defaultProject, rest
+	} else if !ok {
+		return TableRef{}, fmt.Errorf("%w: %q: %s (or dataset.table with a default project)", ErrTableRef, s, refForms)
 	}
 	return TableRef{Project: project, Dataset: dataset, Table: table}, nil
 }

@@ -138,3 +138,18 @@ func nonLoopbackIP(t *testing.T) string {
 	t.Skip("no non-loopback IPv4 address on this machine")
 	return ""
 }
+
+// TestExportProject names a table without its project, which --project or GOOGLE_CLOUD_PROJECT
+// supplies.
+func TestExportProject(t *testing.T) {
+	inst := startEmulator(t)
+	for _, args := range [][]string{{"--project", "bqread-test"}, nil} {
+		t.Setenv("GOOGLE_CLOUD_PROJECT", "bqread-test")
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), append([]string{"export", "ds.items", "--endpoint", inst.GRPCAddr(), "-o", filepath.Join(t.TempDir(), "o.ndjson"),
+			"--progress", "none"}, args...), nil, &stdout, &stderr)
+		if code != 0 {
+			t.Errorf("export ds.items %v: exit %d\n%s", args, code, stderr.String())
+		}
+	}
+}

@@ -90,7 +90,8 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.IntVar(&p.Parallelism, "parallelism", runtime.NumCPU(), "worker processes at once")
 	f.StringVar(&p.DataFormat, "data-format", session.FormatArrow, "wire format: arrow or avro")
 	f.StringVar(&p.WireCompression, "wire-compression", "none", "Arrow body compression on the wire: none, lz4, zstd")
-	f.StringVar(&p.BillingProject, "billing-project", "", "project billed for the read (default the table's project)")
+	f.StringVar(&p.Project, "project", "", "project billing the read and holding a TABLE given as dataset.table (default GOOGLE_CLOUD_PROJECT, the credentials', gcloud's)")
+	f.StringVar(&p.BillingProject, "billing-project", "", "project billed for the read, if not --project's (default the table's project when no project is found)")
 	f.StringVar(&p.Endpoint, "endpoint", "", "Storage Read endpoint HOST:PORT (env BQREAD_ENDPOINT); loopback is plaintext without auth")
 	f.BoolVar(&p.Plaintext, "plaintext", false, "reach a non-loopback --endpoint (an emulator in another container) without TLS or credentials (env BQREAD_PLAINTEXT=1)")
 	f.StringVar(&p.WorkDir, "work-dir", "", "private directory for the manifest and segments (default <out>.bqread); must be missing, empty or an earlier bqread work dir")
@@ -230,7 +231,7 @@ var flagNames = map[string]string{
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
-	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext",
+	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project",
 }
 
 // flagName names an export.Options field by its flag.

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -113,14 +114,11 @@ type plan struct {
 
 // check checks every option before anything runs; its errors wrap ErrUsage.
 func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
-	project := session.DefaultProject(ctx, o.Project, o.Endpoint)
-	table, err := session.ParseTableIn(o.Table, project)
+	table, billing, err := o.table(ctx)
 	if err != nil {
-		return nil, asUsage(err)
+		return nil, err
 	}
-	if o.BillingProject == "" {
-		o.BillingProject = project
-	}
+	o.BillingProject = billing
 	if o.Parallelism == 0 {
 		o.Parallelism = runtime.NumCPU()
 	}
@@ -144,10 +142,7 @@ func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
 	if _, err := p.req.Proto(); err != nil {
 		return nil, asUsage(err)
 	}
-	if _, err := session.IsLoopback(o.Endpoint); o.Endpoint != "" && err != nil {
-		return nil, asUsage(err)
-	}
-	if err := checkPlaintext(o); err != nil {
+	if err := checkEndpoint(o); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -234,6 +229,26 @@ func (p *plan) workDirPath() string {
 		return ""
 	}
 	return p.opts.Out + ".bqread"
+}
+
+// table returns the table the options name and the project billed for reading it: Table, in
+// the default project if it names none (session.DefaultProject), and BillingProject, else that
+// project.
+func (o Options) table(ctx context.Context) (session.TableRef, string, error) {
+	project := session.DefaultProject(ctx, o.Project, o.Endpoint)
+	table, err := session.ParseTableIn(o.Table, project)
+	if err != nil {
+		return session.TableRef{}, "", asUsage(err)
+	}
+	return table, cmp.Or(o.BillingProject, project), nil
+}
+
+// checkEndpoint refuses an Endpoint that is not HOST:PORT, and a bad Plaintext.
+func checkEndpoint(o Options) error {
+	if _, err := session.IsLoopback(o.Endpoint); o.Endpoint != "" && err != nil {
+		return asUsage(err)
+	}
+	return checkPlaintext(o)
 }
 
 // checkPlaintext refuses Plaintext without an Endpoint, or beside a credentials file that it would

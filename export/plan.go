@@ -134,6 +134,45 @@ func (e *Export) removeWorkDir() {
 
 // createManifest creates the read session and the manifest describing it.
 func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
+	m, err := p.openSession(ctx, session.Output{Format: string(p.opts.Format), Compression: p.outOpts.Compression,
+		FieldDelimiter: p.outOpts.FieldDelimiter, NoHeader: p.outOpts.NoHeader, NullMarker: p.outOpts.NullMarker,
+		SegmentRows: p.opts.SegmentRows})
+	if err != nil {
+		return nil, err
+	}
+	m.StallTimeout, m.Plaintext = p.opts.StallTimeout, p.opts.Plaintext
+	m.Tasks = p.opts.Tasks
+	if m.Tasks == 0 {
+		m.Tasks = len(m.Streams)
+	}
+	return m, p.checkOutputSchema(m)
+}
+
+// ReadSchema returns the BigQuery schema of a read session of opts.Table (of opts.Columns), as an
+// export would write it, without reading a row. It uses Table, Columns, Project, BillingProject,
+// Endpoint, Plaintext and ConnectTimeout.
+func ReadSchema(ctx context.Context, opts Options) (schema.Schema, error) {
+	table, billing, err := opts.table(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{opts: opts, req: session.Request{Table: table, BillingProject: billing, Columns: opts.Columns, MaxStreams: 1}}
+	if p.opts.ConnectTimeout == 0 {
+		p.opts.ConnectTimeout = session.DefaultConnectTimeout
+	}
+	if err := checkEndpoint(opts); err != nil {
+		return nil, err
+	}
+	m, err := p.openSession(ctx, session.Output{})
+	if err != nil {
+		return nil, err
+	}
+	return m.Schema, nil
+}
+
+// openSession probes the endpoint, creates the read session of the plan's request and describes
+// it in a manifest that writes out.
+func (p *plan) openSession(ctx context.Context, out session.Output) (*session.Manifest, error) {
 	client, err := session.NewClient(ctx, p.opts.Endpoint, p.opts.Plaintext)
 	if err != nil {
 		return nil, err
@@ -149,18 +188,7 @@ func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 	if err != nil {
 		return nil, sessionError(err)
 	}
-	m, err := session.NewManifest(rs, p.req, p.opts.Endpoint, session.Output{Format: string(p.opts.Format),
-		Compression: p.outOpts.Compression, FieldDelimiter: p.outOpts.FieldDelimiter, NoHeader: p.outOpts.NoHeader,
-		NullMarker: p.outOpts.NullMarker, SegmentRows: p.opts.SegmentRows})
-	if err != nil {
-		return nil, err
-	}
-	m.StallTimeout, m.Plaintext = p.opts.StallTimeout, p.opts.Plaintext
-	m.Tasks = p.opts.Tasks
-	if m.Tasks == 0 {
-		m.Tasks = len(m.Streams)
-	}
-	return m, p.checkOutputSchema(m)
+	return session.NewManifest(rs, p.req, p.opts.Endpoint, out)
 }
 
 // sessionError marks the CreateReadSession failures that bad input causes.

@@ -11,14 +11,11 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	pqschema "github.com/apache/arrow-go/v18/parquet/schema"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/export"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/schema"
-	"github.com/bqread/bqread/session"
 )
 
 // schemaOptions are the inputs and flags of schema.
@@ -102,55 +99,20 @@ func runSchema(ctx context.Context, o *schemaOptions) error {
 	case o.emulatorData != "" && !o.emulator:
 		return usageErrorf("schema: --emulator-data needs --emulator")
 	}
-	table, err := session.ParseTable(o.table)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	endpoint := o.endpoint
+	opts := export.Options{Table: o.table, Columns: o.columns, BillingProject: o.billingProject, Endpoint: o.endpoint}
 	if o.emulator {
 		inst, err := emulator.Start(ctx, emulator.Options{DataDir: o.emulatorData})
 		if err != nil {
 			return fmt.Errorf("start the emulator: %w", err)
 		}
 		defer inst.Close()
-		endpoint = inst.GRPCAddr()
+		opts.Endpoint = inst.GRPCAddr()
 	}
-	s, err := readSchema(ctx, endpoint, session.Request{Table: table, BillingProject: o.billingProject, Columns: o.columns, MaxStreams: 1})
+	s, err := export.ReadSchema(ctx, opts)
 	if err != nil {
-		return explain(err, export.Options{Table: o.table, Endpoint: endpoint, Columns: o.columns, BillingProject: o.billingProject})
+		return explain(err, opts)
 	}
 	return write(o.stdout, s)
-}
-
-// readSchema creates a read session of r on endpoint ("" for Google's) and returns its schema. It
-// reads no rows. Errors that bad input causes (InvalidArgument, NotFound: as export decides) exit 2.
-func readSchema(ctx context.Context, endpoint string, r session.Request) (schema.Schema, error) {
-	if endpoint != "" {
-		if _, err := session.IsLoopback(endpoint); err != nil {
-			return nil, withCode(exitUsage, err)
-		}
-		if err := session.Probe(ctx, endpoint, false); err != nil {
-			return nil, err
-		}
-	}
-	client, err := session.NewClient(ctx, endpoint, false)
-	if err != nil {
-		return nil, err
-	}
-	defer client.Close()
-	rs, err := session.Create(ctx, client, r)
-	switch status.Code(err) {
-	case codes.OK:
-	case codes.InvalidArgument, codes.NotFound:
-		return nil, withCode(exitUsage, err)
-	default:
-		return nil, err
-	}
-	m, err := session.NewManifest(rs, r, endpoint, session.Output{})
-	if err != nil {
-		return nil, err
-	}
-	return m.Schema, nil
 }
 
 // printBQSchema prints s as `bq show --schema --format=prettyjson` does.

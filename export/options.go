@@ -40,6 +40,10 @@ type Options struct {
 	Columns      []string
 	Where        string
 	SnapshotTime time.Time
+	// Limit, when not 0, stops the export after that many rows, for a preview: the table is read
+	// with one stream, which is cut at Limit rows (payloads are then decoded, even when the wire
+	// format is the output format).
+	Limit int64
 	// Streams is the most read streams to ask for (default 2 x Parallelism; the server may
 	// return fewer); Parallelism the most worker processes at once (default: the CPUs).
 	Streams     int
@@ -208,6 +212,8 @@ func checkRead(p *plan, now time.Time) error {
 		return optionErrorf("{{Parallelism}} %d: use 1 or more", o.Parallelism)
 	case o.Tasks < 0:
 		return optionErrorf("{{Tasks}} %d: use 1 or more", o.Tasks)
+	case o.Limit < 0:
+		return optionErrorf("{{Limit}} %d: use 1 or more, or 0 for every row", o.Limit)
 	}
 	p.req.MaxStreams = o.Streams
 	if o.Streams == 0 {
@@ -215,6 +221,9 @@ func checkRead(p *plan, now time.Time) error {
 	}
 	if p.req.MaxStreams < 1 || p.req.MaxStreams > session.MaxStreams {
 		return optionErrorf("{{Streams}} %d: use 1 to %d", o.Streams, session.MaxStreams)
+	}
+	if o.Limit > 0 {
+		p.req.MaxStreams = 1 // the rows of one stream, in its order, are cut at the limit
 	}
 	return nil
 }

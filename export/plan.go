@@ -140,7 +140,7 @@ func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.StallTimeout, m.Plaintext = p.opts.StallTimeout, p.opts.Plaintext
+	m.StallTimeout, m.Plaintext, m.Limit = p.opts.StallTimeout, p.opts.Plaintext, p.opts.Limit
 	m.Tasks = p.opts.Tasks
 	if m.Tasks == 0 {
 		m.Tasks = len(m.Streams)
@@ -274,6 +274,8 @@ func sameExport(m *session.Manifest, p *plan) error {
 		return diff("SnapshotTime", m.SnapshotTime.Format(time.RFC3339Nano), p.req.SnapshotTime.Format(time.RFC3339Nano))
 	case m.Endpoint != p.opts.Endpoint:
 		return diff("Endpoint", m.Endpoint, p.opts.Endpoint)
+	case m.Limit != p.opts.Limit:
+		return diff("Limit", fmt.Sprint(m.Limit), fmt.Sprint(p.opts.Limit))
 	case m.Plaintext != p.opts.Plaintext:
 		return diff("Plaintext", fmt.Sprint(m.Plaintext), fmt.Sprint(p.opts.Plaintext))
 	}

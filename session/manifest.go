@@ -51,7 +51,9 @@ type Manifest struct {
 	StallTimeout time.Duration `json:"stall_timeout,omitempty"`
 	// Tasks is the number of tasks the workers are planned as: task i reads streams i,
 	// i+Tasks, ... (one per stream when it equals the streams).
-	Tasks  int    `json:"tasks"`
+	Tasks int `json:"tasks"`
+	// Limit, when not 0, is the most rows the session's one stream is read for (a preview).
+	Limit  int64  `json:"limit,omitempty"`
 	Output Output `json:"output"`
 }
 

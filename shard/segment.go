@@ -25,7 +25,8 @@ type segment struct {
 
 // sink writes wire payloads into a segment: decoded into a format writer, or copied.
 type sink interface {
-	write(payload []byte, rows int64) error
+	// write writes the first keep of a payload's rows rows (keep < rows only when decoded).
+	write(payload []byte, rows, keep int64) error
 	close() error
 }
 
@@ -34,7 +35,7 @@ type decodeSink struct {
 	w   output.Writer
 }
 
-func (s decodeSink) write(payload []byte, rows int64) error {
+func (s decodeSink) write(payload []byte, rows, keep int64) error {
 	rec, err := s.dec.Decode(payload, rows)
 	if err != nil {
 		return err
@@ -43,6 +44,11 @@ func (s decodeSink) write(payload []byte, rows int64) error {
 	if rec.NumRows() != rows {
 		return fmt.Errorf("shard: response says %d rows, payload holds %d", rows, rec.NumRows())
 	}
+	if keep < rows {
+		part := rec.NewSlice(0, keep)
+		defer part.Release()
+		return s.w.Write(part)
+	}
 	return s.w.Write(rec)
 }
 
@@ -50,8 +56,14 @@ func (s decodeSink) close() error { return s.w.Close() }
 
 type rawSink struct{ w output.RawWriter }
 
-func (s rawSink) write(payload []byte, rows int64) error { return s.w.WriteRaw(payload, rows) }
-func (s rawSink) close() error                           { return s.w.Close() }
+func (s rawSink) write(payload []byte, rows, keep int64) error {
+	if keep < rows {
+		return fmt.Errorf("shard: %d of a payload's %d rows cannot be copied without decoding", keep, rows)
+	}
+	return s.w.WriteRaw(payload, rows)
+}
+
+func (s rawSink) close() error { return s.w.Close() }
 
 // newSink returns the writer of one segment file.
 func (w *worker) newSink(dst io.Writer) (sink, error) {

@@ -217,11 +217,15 @@ func newDecoder(m *session.Manifest) (decode.Decoder, error) {
 	return decode.NewArrow(m.ArrowSchema, memory.DefaultAllocator)
 }
 
-// passthrough reports whether wire payloads are copied into segments without decoding.
+// passthrough reports whether wire payloads are copied into segments without decoding: when the
+// wire format is the output format, and no row limit may cut a payload.
 func (w *worker) passthrough() bool {
-	return (w.m.DataFormat == session.FormatArrow && w.format == output.Arrow) ||
-		(w.m.DataFormat == session.FormatAvro && w.format == output.Avro)
+	return w.m.Limit == 0 && ((w.m.DataFormat == session.FormatArrow && w.format == output.Arrow) ||
+		(w.m.DataFormat == session.FormatAvro && w.format == output.Avro))
 }
+
+// errLimit ends a ReadRows call once the manifest's row limit is reached.
+var errLimit = errors.New("shard: row limit reached")
 
 func (w *worker) send(e event.Event) error {
 	e.Stream, e.Pid = w.index, os.Getpid()
@@ -245,7 +249,7 @@ func (w *worker) run(ctx context.Context) error {
 		return err
 	}
 	defer client.Close()
-	if err := w.readAll(ctx, client); err != nil {
+	if err := w.readAll(ctx, client); err != nil && !errors.Is(err, errLimit) {
 		w.abandon()
 		return fmt.Errorf("read stream %d at offset %d: %w", w.index, w.offset, err)
 	}
@@ -354,17 +358,35 @@ func cmpOr(a, b int64) int64 {
 	return b
 }
 
+// write writes a payload's rows into the open segment (the first of them, up to the manifest's
+// row limit), committing it when full, and returns errLimit once the limit is reached.
 func (w *worker) write(ctx context.Context, payload []byte, rows int64) error {
+	keep := rows
+	if lim := w.m.Limit; lim > 0 {
+		keep = max(0, min(rows, lim-w.offset))
+	}
+	if keep > 0 {
+		if err := w.writeRows(ctx, payload, rows, keep); err != nil {
+			return err
+		}
+	}
+	if lim := w.m.Limit; lim > 0 && w.offset >= lim {
+		return errLimit
+	}
+	return nil
+}
+
+func (w *worker) writeRows(ctx context.Context, payload []byte, rows, keep int64) error {
 	if w.seg == nil {
 		if err := w.open(ctx); err != nil {
 			return err
 		}
 	}
-	if err := w.seg.sink.write(payload, rows); err != nil {
-		return diskFull(fmt.Errorf("write rows %d to %d: %w", w.offset, w.offset+rows, err))
+	if err := w.seg.sink.write(payload, rows, keep); err != nil {
+		return diskFull(fmt.Errorf("write rows %d to %d: %w", w.offset, w.offset+keep, err))
 	}
-	w.offset += rows
-	w.seg.rows += rows
+	w.offset += keep
+	w.seg.rows += keep
 	w.seg.wire += int64(len(payload))
 	if w.seg.rows >= w.m.Output.SegmentRows || w.seg.wire >= w.m.Output.SegmentBytes {
 		return w.commit(ctx)

@@ -86,6 +86,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringSliceVar(&p.Columns, "columns", nil, "columns to export, comma separated (dotted paths into STRUCTs); default all")
 	f.StringVar(&p.Where, "where", "", "row restriction, e.g. \"fare_amount > 20 AND payment_type = 'card'\"")
 	f.StringVar(&o.snapshotTime, "snapshot-time", "", "read the table as of this RFC 3339 instant")
+	f.Int64Var(&p.Limit, "limit", 0, "stop after this many rows, for a preview (read with one stream); 0 for every row")
 	f.IntVar(&p.Streams, "streams", 0, "maximum read streams, 1 to 1000; 0 (the default) asks for 2 x --parallelism; the server may return fewer")
 	f.IntVar(&p.Parallelism, "parallelism", runtime.NumCPU(), "worker processes at once")
 	f.StringVar(&p.DataFormat, "data-format", session.FormatArrow, "wire format: arrow or avro")
@@ -231,7 +232,7 @@ var flagNames = map[string]string{
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
-	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project",
+	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project", "Limit": "--limit",
 }
 
 // flagName names an export.Options field by its flag.

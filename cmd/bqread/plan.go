@@ -83,6 +83,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	if err != nil {
 		return explain(err, opts)
 	}
+	defer e.Close() // the workers and the merge take the work dir from here
 	p := planned{WorkDir: e.WorkDir(), Table: opts.Table, Streams: e.Streams(), Tasks: e.Tasks(), ExpireTime: e.ExpireTime(),
 		WorkerCommand: []string{"bqread", "worker", "--work-dir", e.WorkDir()},
 		MergeCommand:  []string{"bqread", "merge", "--work-dir", e.WorkDir(), "-o", out}, IndexEnv: export.IndexEnv}

@@ -23,12 +23,10 @@ func (d *Dir) Remove() error {
 	if err := os.Remove(filepath.Join(d.path, MarkerName)); err != nil {
 		return removeError(d.path, nil, err)
 	}
-	if d.mark.CreatedDir {
-		if err := os.Remove(d.path); err != nil {
-			return removeError(d.path, nil, err)
-		}
+	if !d.mark.CreatedDir {
+		return nil
 	}
-	return nil
+	return removeError(d.path, nil, os.Remove(d.path))
 }
 
 // clear removes every file bqread created in the work dir but the marker, and returns the names
@@ -109,10 +107,11 @@ func isPending(e os.DirEntry) bool {
 }
 
 func removeFile(root, name string) error {
-	if err := os.Remove(filepath.Join(root, filepath.FromSlash(name))); err != nil && !os.IsNotExist(err) {
-		return err
+	err := os.Remove(filepath.Join(root, filepath.FromSlash(name)))
+	if os.IsNotExist(err) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // removeError reports what Remove could not do.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/bqread/bqread/internal/store"
@@ -92,7 +91,7 @@ func (d *Dir) commitNew(ctx context.Context, dir, name string, data []byte) erro
 	return p.CommitNew(name)
 }
 
-// Segments returns the recorded segments of stream i, by first row: those whose commit record
+// Segments returns the recorded segments of stream i, in no particular order: those whose commit record
 // names a file of the range that exists with the recorded size. Files without such a record (a
 // stray or planted file, a crash between file and record) are not segments. The checksum is
 // checked by OpenSegment, when the segment is read. Segments may overlap when two copies of a
@@ -119,9 +118,6 @@ func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 			segs = append(segs, s)
 		}
 	}
-	sort.Slice(segs, func(a, b int) bool {
-		return segs[a].Lo < segs[b].Lo || segs[a].Lo == segs[b].Lo && segs[a].Hi < segs[b].Hi
-	})
 	return segs, nil
 }
 
@@ -145,7 +141,7 @@ func (d *Dir) readRecord(ctx context.Context, name string) (s Segment, ok bool, 
 // validSegment reports whether s's file name is one CommitSegment gives its stream and rows.
 func validSegment(s Segment) bool {
 	prefix := rangeName(s.Stream, s.Lo, s.Hi) + "-"
-	return s.Lo >= 0 && s.Hi >= s.Lo && s.Stream >= 0 && isSegmentFile(s.Name) && strings.HasPrefix(s.Name, prefix)
+	return s.Lo >= 0 && s.Hi > s.Lo && s.Stream >= 0 && isSegmentFile(s.Name) && strings.HasPrefix(s.Name, prefix)
 }
 
 // isSegmentFile reports whether name has the shape of a segment file CommitSegment names:

@@ -83,14 +83,14 @@ func TestRemoveLeavesForeignFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill(t, d)
-	foreign := []string{"notes.txt", "stream-000000/seg-000000000020-000000000030.csv", "stream-000003/mine.txt", "docs/thesis.tex"}
+	foreign := []string{"notes.txt", "stream-000000/seg-000000000020-000000000030.csv", "stream-000003/mine.txt", "docs/thesis.tex", "zz.txt"}
 	for _, f := range foreign {
 		writeFile(t, filepath.Join(path, f), "mine")
 	}
 	err = d.Remove()
 	var we *Error
-	if !errors.As(err, &we) || !errors.Is(err, ErrForeign) {
-		t.Fatalf("Remove = %v, want an *Error naming what was left", err)
+	if !errors.As(err, &we) || !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "(docs, notes.txt, stream-000000/seg-000000000020-000000000030.csv and 2 more)") {
+		t.Fatalf("Remove = %v, want an *Error naming the first three files left and counting the rest", err)
 	}
 	var left []string
 	filepath.WalkDir(path, func(p string, e os.DirEntry, err error) error {
@@ -193,12 +193,19 @@ func TestSegmentsTrustOnlyRecords(t *testing.T) {
 	writeFile(t, filepath.Join(d.Path(), rangeName(0, 20, 5000)+"-0123456789ab.csv"), "planted")
 	writeFile(t, filepath.Join(d.Path(), segs[1].Name), "longer than it was")
 	writeFile(t, filepath.Join(d.Path(), RecordName(3, 5, 9)), `{"name":"stream-000003/seg-000000000005-000000000009-0123456789ab.csv","stream":3,"lo":5,"hi":9}`)
+	writeFile(t, filepath.Join(d.Path(), rangeName(3, 9, 9)+"-0123456789ab.csv"), "")
+	writeFile(t, filepath.Join(d.Path(), RecordName(3, 9, 9)), `{"name":"stream-000003/seg-000000000009-000000000009-0123456789ab.csv","stream":3,"lo":9,"hi":9,"size":0,"crc32c":0}`)
 	segs, err = d.Segments(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(segs) != 1 || segs[0].Hi != 10 {
-		t.Errorf("stream 0 segments %+v, want only [0, 10)", segs)
+		t.Fatalf("stream 0 segments %+v, want only [0, 10)", segs)
+	}
+	if o, err := d.OpenSegment(ctx, segs[0]); err != nil {
+		t.Errorf("OpenSegment of an intact segment = %v", err)
+	} else {
+		o.Close()
 	}
 	if segs, _ := d.Segments(ctx, 3); len(segs) != 1 {
 		t.Errorf("stream 3 segments %+v, want the one committed", segs)

@@ -102,7 +102,21 @@ type tableVersion struct {
 	created time.Time // when the table was first seen
 	bytes   int64     // estimated logical size
 	rows    rowSource
+	kind    string // BigQuery's table type: TABLE, VIEW, MATERIALIZED_VIEW or EXTERNAL (from table.json)
+	query   string // the query of a VIEW or MATERIALIZED_VIEW
 }
+
+// Table types (BigQuery's Table.type). The Storage Read API reads only TABLE.
+const (
+	kindTable            = "TABLE"
+	kindView             = "VIEW"
+	kindMaterializedView = "MATERIALIZED_VIEW"
+	kindExternal         = "EXTERNAL"
+)
+
+// readable reports whether the Storage Read API reads the table: views, materialized views and
+// external tables it refuses.
+func (v *tableVersion) readable() bool { return v.kind == kindTable }
 
 // tableLoadTimeout bounds the loading of one data-directory table.
 const tableLoadTimeout = time.Minute
@@ -310,12 +324,13 @@ func (c *catalog) load(ctx context.Context, r tableRef, dir string, since time.T
 	return nil, fmt.Errorf("%w: load table %s: %v", errLoad, r.dotted(), err)
 }
 
-// stamp identifies the state of a table directory's files, and returns when that state began.
+// stamp identifies the state of a table directory's files, and returns when that state began. A
+// table has schema.json and data.ndjson, synthetic.json or table.json (a view needs no data).
 func (c *catalog) stamp(dir string) (string, time.Time, error) {
 	var stamp string
 	var since time.Time
 	found := 0
-	for _, name := range []string{"schema.json", "data.ndjson", "synthetic.json"} {
+	for _, name := range []string{"schema.json", "data.ndjson", "synthetic.json", "table.json"} {
 		fi, err := c.root.Stat(path.Join(dir, name))
 		if errors.Is(err, fs.ErrNotExist) && name != "schema.json" {
 			continue
@@ -330,13 +345,59 @@ func (c *catalog) stamp(dir string) (string, time.Time, error) {
 		}
 	}
 	if found < 2 {
-		return "", time.Time{}, fmt.Errorf("%s has no data.ndjson or synthetic.json: %w", dir, fs.ErrNotExist)
+		return "", time.Time{}, fmt.Errorf("%s has no data.ndjson, synthetic.json or table.json: %w", dir, fs.ErrNotExist)
 	}
 	return stamp, since, nil
 }
 
-// loadVersion reads schema.json and data.ndjson or synthetic.json from a table directory.
+// tableMeta is the content of table.json: the part of BigQuery's Table resource that the emulator
+// uses. Other fields are ignored, so that `bq show --format=json` output can be used as it is.
+type tableMeta struct {
+	Type             string     `json:"type"`
+	View             *queryMeta `json:"view"`
+	MaterializedView *queryMeta `json:"materializedView"`
+}
+
+type queryMeta struct {
+	Query string `json:"query"`
+}
+
+// loadMeta reads the optional table.json of a table directory and returns the table's type and,
+// for a view or materialized view, its query. Without table.json the table is a TABLE.
+func loadMeta(dir fs.FS) (kind, query string, err error) {
+	raw, err := fs.ReadFile(dir, "table.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return kindTable, "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	var m tableMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", "", fmt.Errorf("table.json: want {\"type\": \"VIEW\", \"view\": {\"query\": \"...\"}}: %w", err)
+	}
+	switch {
+	case m.Type != kindTable && m.Type != kindView && m.Type != kindMaterializedView && m.Type != kindExternal:
+		return "", "", fmt.Errorf("table.json: type %q: use TABLE, VIEW, MATERIALIZED_VIEW or EXTERNAL", m.Type)
+	case m.View != nil && m.Type != kindView:
+		return "", "", fmt.Errorf("table.json: \"view\" is for type VIEW, not %s", m.Type)
+	case m.MaterializedView != nil && m.Type != kindMaterializedView:
+		return "", "", fmt.Errorf("table.json: \"materializedView\" is for type MATERIALIZED_VIEW, not %s", m.Type)
+	case m.View != nil:
+		query = m.View.Query
+	case m.MaterializedView != nil:
+		query = m.MaterializedView.Query
+	}
+	return m.Type, query, nil
+}
+
+// loadVersion reads schema.json, table.json if there is one, and data.ndjson or synthetic.json from
+// a table directory. A table that is not a TABLE (a view) needs no data: it has no rows then.
 func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) {
+	kind, query, err := loadMeta(dir)
+	if err != nil {
+		return nil, err
+	}
 	raw, err := fs.ReadFile(dir, "schema.json")
 	if err != nil {
 		return nil, err
@@ -345,7 +406,14 @@ func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) 
 	if err != nil {
 		return nil, fmt.Errorf("schema.json: %w", err)
 	}
-	v := &tableVersion{ref: r, schema: s, arrow: schema.ArrowSchema(s), since: since}
+	v := &tableVersion{ref: r, schema: s, arrow: schema.ArrowSchema(s), since: since, kind: kind, query: query}
+	if !hasData(dir) {
+		if kind == kindTable {
+			return nil, errors.New("table.json says TABLE, but there is no data.ndjson or synthetic.json: add one, or make the type VIEW")
+		}
+		v.rows = &syntheticSource{schema: s, arrow: v.arrow} // no rows
+		return v, nil
+	}
 	data, err := fs.ReadFile(dir, "synthetic.json")
 	switch {
 	case err == nil:
@@ -362,6 +430,17 @@ func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) 
 		return nil, err
 	}
 	return v, nil
+}
+
+// hasData reports whether a table directory has data.ndjson or synthetic.json (of any kind: loading
+// it says what is wrong with it).
+func hasData(dir fs.FS) bool {
+	for _, name := range []string{"data.ndjson", "synthetic.json"} {
+		if _, err := fs.Stat(dir, name); !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadData loads data.ndjson, streaming it from the file, and returns its rows and size.

@@ -34,7 +34,10 @@ const (
 // Options configure an emulator instance.
 type Options struct {
 	// DataDir holds extra tables as <dir>/<project>/<dataset>/<table>/schema.json plus data.ndjson
-	// or synthetic.json. The built-in samples (project bqread-demo, dataset samples) are always served.
+	// or synthetic.json, and optionally table.json ({"type": "VIEW", "view": {"query": "..."}}: a
+	// view, materialized view or external table, which needs no data and CreateReadSession refuses
+	// as the real service does). The built-in samples (project bqread-demo, dataset samples) are
+	// always served.
 	DataDir string
 	// GRPCAddr and HTTPAddr are the listen addresses; empty means 127.0.0.1:0 (a free port).
 	GRPCAddr, HTTPAddr string

@@ -58,18 +58,25 @@ func newRESTHandler(c *catalog) http.Handler {
 
 func restTable(v *tableVersion) *bq.Table {
 	ref := v.ref
-	return &bq.Table{
+	t := &bq.Table{
 		Kind:             "bigquery#table",
 		Id:               ref.Project + ":" + ref.Dataset + "." + ref.Table,
 		TableReference:   &bq.TableReference{ProjectId: ref.Project, DatasetId: ref.Dataset, TableId: ref.Table},
 		Schema:           &bq.TableSchema{Fields: restFields(v.schema)},
 		NumRows:          uint64(v.rows.numRows()),
 		NumBytes:         v.bytes,
-		Type:             "TABLE",
+		Type:             v.kind,
 		Location:         restLocation,
 		CreationTime:     v.created.UnixMilli(),
 		LastModifiedTime: uint64(v.since.UnixMilli()),
 	}
+	switch v.kind {
+	case kindView:
+		t.View = &bq.ViewDefinition{Query: v.query}
+	case kindMaterializedView:
+		t.MaterializedView = &bq.MaterializedViewDefinition{Query: v.query}
+	}
+	return t
 }
 
 func restFields(fields []*schema.Field) []*bq.TableFieldSchema {

@@ -82,6 +82,10 @@ func (s *readServer) CreateReadSession(ctx context.Context, req *storagepb.Creat
 	if err != nil {
 		return nil, tableError(err)
 	}
+	if !v.readable() {
+		// The real service's words, which clients (and bqread's hints) recognise.
+		return nil, status.Error(codes.InvalidArgument, "request failed: non-table entities cannot be read with the storage API")
+	}
 	sess, err := s.newSession(ctx, billing, v, rs)
 	if err != nil {
 		return nil, err

@@ -81,6 +81,9 @@ func sessionHint(err error, opts export.Options) error {
 	}
 	switch st.Code() {
 	case codes.InvalidArgument:
+		if strings.Contains(strings.ToLower(st.Message()), "non-table entities") {
+			return &nonTableError{table: nonTableName(opts), err: err}
+		}
 		return withHint(err, invalidArgumentHint(st, opts))
 	case codes.NotFound:
 		hint := "check the project, dataset and table"
@@ -96,6 +99,29 @@ func sessionHint(err error, opts export.Options) error {
 		return fmt.Errorf("%w; or use --emulator for the sample tables", err)
 	}
 	return err
+}
+
+// nonTableError is the refusal of a view, a materialized view or an external table, which the
+// Storage Read API does not read. Its message is one line of its own, what the table is and what to
+// do, in place of the server's; it wraps the server's error.
+type nonTableError struct {
+	table string // project.dataset.table, or the name as given
+	err   error
+}
+
+func (e *nonTableError) Error() string {
+	return "TABLE " + e.table + " is not a table but a view, a materialized view or an external table, which the Storage Read API cannot read: " +
+		"write it to a table first (bq query --destination_table PROJECT:DATASET.TABLE --use_legacy_sql=false 'SELECT * FROM `" + e.table + "`') and export that"
+}
+
+func (e *nonTableError) Unwrap() error { return e.err }
+
+// nonTableName is the table of opts as project.dataset.table, or as given if it does not parse.
+func nonTableName(opts export.Options) string {
+	if t, err := session.ParseTableIn(opts.Table, opts.Project); err == nil {
+		return t.String()
+	}
+	return opts.Table
 }
 
 // argumentTopics are what an InvalidArgument from CreateReadSession can be about, each told by

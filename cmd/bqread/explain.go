@@ -110,7 +110,7 @@ type nonTableError struct {
 }
 
 func (e *nonTableError) Error() string {
-	return "TABLE " + e.table + " is not a table but a view, a materialized view or an external table, which the Storage Read API cannot read: " +
+	return e.table + " is not a table but a view, a materialized view or an external table, which the Storage Read API cannot read: " +
 		"write it to a table first (bq query --destination_table PROJECT:DATASET.TABLE --use_legacy_sql=false 'SELECT * FROM `" + e.table + "`') and export that"
 }
 

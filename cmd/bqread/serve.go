@@ -36,7 +36,8 @@ func newServeCmd(s streams) *cobra.Command {
 /bigquery/v2/, so that bqread and the official clients read its tables. It always serves the sample
 tables of project bqread-demo, dataset samples (all_types, trips, empty); --data adds tables laid out
 as DIR/PROJECT/DATASET/TABLE/schema.json plus data.ndjson (BigQuery's JSON load form) or
-synthetic.json ({"rows": N, "seed": S}, N at most 10^12).
+synthetic.json ({"rows": N, "seed": S}, N at most 10^12), and optionally table.json ({"type":
+"VIEW"|"MATERIALIZED_VIEW"|"EXTERNAL"}: CreateReadSession refuses those, as BigQuery does).
 
 Faults and shaping, for testing clients: --fault KIND@ROWS (repeatable) makes each stream's
 ReadRows fail once, after that stream has sent at least ROWS rows (counted across calls), the way the
@@ -69,7 +70,7 @@ serves until SIGINT or SIGTERM and then exits 0.
 	f := cmd.Flags()
 	f.StringVar(&opts.addr, "addr", "127.0.0.1:9060", "gRPC listen address (port 0 picks a free port)")
 	f.StringVar(&opts.httpAddr, "http-addr", "127.0.0.1:9050", "REST listen address (port 0 picks a free port)")
-	f.StringVar(&opts.dataDir, "data", "", "directory of extra tables: DIR/PROJECT/DATASET/TABLE/{schema.json,data.ndjson|synthetic.json}")
+	f.StringVar(&opts.dataDir, "data", "", "directory of extra tables: DIR/PROJECT/DATASET/TABLE/{schema.json,data.ndjson|synthetic.json[,table.json]}")
 	f.IntVar(&opts.responseBytes, "response-bytes", emulator.DefaultResponseBytes, "target encoded payload bytes per ReadRows response")
 	f.StringArrayVar(&opts.faults, "fault", nil, "inject a fault: KIND@ROWS, repeatable (kinds above)")
 	f.StringVar(&opts.bandwidth, "stream-bandwidth", "", "per-stream bandwidth cap, e.g. 25MiB/s (default unlimited)")

@@ -58,7 +58,7 @@ func TestExportViewRefused(t *testing.T) {
 			if code != exitUsage {
 				t.Errorf("exit %d, want %d\n%s", code, exitUsage, msg)
 			}
-			want := "TABLE bqread-test.ds." + name + " " + nonTableAdvice
+			want := "bqread-test.ds." + name + " " + nonTableAdvice
 			if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, want) || !strings.HasSuffix(msg, "and export that\n") {
 				t.Errorf("stderr should be one line containing %q:\n%s", want, msg)
 			}
@@ -84,10 +84,10 @@ func TestNonTableHint(t *testing.T) {
 	tests := []struct {
 		name, table, project, want string
 	}{
-		{"dotted", "my-proj.ds.v", "", "TABLE my-proj.ds.v "},
-		{"colon", "my-proj:ds.v", "", "TABLE my-proj.ds.v "},
-		{"project from --project", "ds.v", "other-proj", "TABLE other-proj.ds.v "},
-		{"no project", "ds.v", "", "TABLE ds.v "},
+		{"dotted", "my-proj.ds.v", "", "my-proj.ds.v "},
+		{"colon", "my-proj:ds.v", "", "my-proj.ds.v "},
+		{"project from --project", "ds.v", "other-proj", "other-proj.ds.v "},
+		{"no project", "ds.v", "", "ds.v "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

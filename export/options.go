@@ -57,6 +57,9 @@ type Options struct {
 	// session.DefaultProject). BillingProject, if set, bills the read instead.
 	Project        string
 	BillingProject string
+	// Location, if set, is where the table must be (US, EU, us-central1...): a read session in
+	// another location is refused before anything is read, for data that must stay in a region.
+	Location string
 	// Endpoint is the Storage Read endpoint HOST:PORT (default: Google's); a loopback endpoint is
 	// plaintext without credentials.
 	Endpoint string

@@ -140,12 +140,25 @@ func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.checkLocation(m.Session); err != nil {
+		return nil, err
+	}
 	m.StallTimeout, m.Plaintext, m.Limit = p.opts.StallTimeout, p.opts.Plaintext, p.opts.Limit
 	m.Tasks = p.opts.Tasks
 	if m.Tasks == 0 {
 		m.Tasks = len(m.Streams)
 	}
 	return m, p.checkOutputSchema(m)
+}
+
+// checkLocation refuses a session (projects/P/locations/L/sessions/S) outside Options.Location.
+func (p *plan) checkLocation(sessionName string) error {
+	_, rest, _ := strings.Cut(sessionName, "/locations/")
+	loc, _, _ := strings.Cut(rest, "/")
+	if p.opts.Location == "" || strings.EqualFold(loc, p.opts.Location) {
+		return nil
+	}
+	return optionErrorf("{{Table}} %s is in location %s, not {{Location}} %s: nothing was read", p.req.Table, loc, p.opts.Location)
 }
 
 // ReadSchema returns the BigQuery schema of a read session of opts.Table (of opts.Columns), as an

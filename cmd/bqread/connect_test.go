@@ -153,3 +153,20 @@ func TestExportProject(t *testing.T) {
 		}
 	}
 }
+
+// TestExportLocation refuses a table outside --location before anything is read.
+func TestExportLocation(t *testing.T) {
+	inst := startEmulator(t)
+	for loc, want := range map[string]int{"us": 0, "US": 0, "EU": exitUsage} {
+		dir := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", filepath.Join(dir, "o.ndjson"),
+			"--location", loc, "--progress", "none"}, nil, &stdout, &stderr)
+		if code != want || (want != 0 && !strings.Contains(stderr.String(), "is in location us, not --location EU")) {
+			t.Errorf("--location %s: exit %d, want %d\n%s", loc, code, want, stderr.String())
+		}
+		if entries, _ := os.ReadDir(dir); want != 0 && len(entries) != 0 {
+			t.Errorf("--location %s: left %v", loc, entries)
+		}
+	}
+}

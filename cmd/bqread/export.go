@@ -92,6 +92,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&p.DataFormat, "data-format", session.FormatArrow, "wire format: arrow or avro")
 	f.StringVar(&p.WireCompression, "wire-compression", "none", "Arrow body compression on the wire: none, lz4, zstd")
 	f.StringVar(&p.Project, "project", "", "project billing the read and holding a TABLE given as dataset.table (default GOOGLE_CLOUD_PROJECT, the credentials', gcloud's)")
+	f.StringVar(&p.Location, "location", "", "refuse the table unless it is in this location (US, EU, us-central1, ...)")
 	f.StringVar(&p.BillingProject, "billing-project", "", "project billed for the read, if not --project's (default the table's project when no project is found)")
 	f.StringVar(&p.Endpoint, "endpoint", "", "Storage Read endpoint HOST:PORT (env BQREAD_ENDPOINT); loopback is plaintext without auth")
 	f.BoolVar(&p.Plaintext, "plaintext", false, "reach a non-loopback --endpoint (an emulator in another container) without TLS or credentials (env BQREAD_PLAINTEXT=1)")
@@ -232,7 +233,7 @@ var flagNames = map[string]string{
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
-	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project", "Limit": "--limit",
+	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project", "Limit": "--limit", "Location": "--location",
 }
 
 // flagName names an export.Options field by its flag.

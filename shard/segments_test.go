@@ -73,3 +73,12 @@ func TestStreamSegments(t *testing.T) {
 		})
 	}
 }
+
+// TestTileSkipsEmptySegments gives tile an empty range beside a real one: the empty one, which
+// would never move the chain forward, is not part of the tiling.
+func TestTileSkipsEmptySegments(t *testing.T) {
+	got := tile([]workdir.Segment{{Lo: 0, Hi: 0}, {Lo: 0, Hi: 10}, {Lo: 10, Hi: 10}, {Lo: 10, Hi: 12}})
+	if len(got) != 2 || got[0].Hi != 10 || got[1].Hi != 12 {
+		t.Errorf("tile = %+v, want [0, 10) and [10, 12)", got)
+	}
+}

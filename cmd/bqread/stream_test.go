@@ -90,3 +90,14 @@ func TestExportBrokenPipe(t *testing.T) {
 		t.Errorf("left in the temp dir: %v", entries)
 	}
 }
+
+// TestExportStreamFooterFormats says, when Parquet or Arrow go to stdout, that their reader must
+// wait for the footer.
+func TestExportStreamFooterFormats(t *testing.T) {
+	for _, format := range []string{"parquet", "arrow"} {
+		code, stdout, stderr := exportCmd(t, testTable, "-o", "-", "-f", format, "--progress", "plain")
+		if code != 0 || len(stdout) == 0 || !strings.Contains(stderr, "must wait for the footer") {
+			t.Errorf("-f %s to stdout: exit %d, %d bytes, stderr:\n%s", format, code, len(stdout), stderr)
+		}
+	}
+}

@@ -70,6 +70,9 @@ func TestExportNoRouteToEndpoint(t *testing.T) {
 		if endpoint != "" && !strings.Contains(msg, "lookup bigquerystorage.invalid") {
 			t.Errorf("--endpoint %q: the error does not say the name did not resolve:\n%s", endpoint, msg)
 		}
+		if endpoint == "" && strings.Contains(msg, "not a gRPC endpoint") && !strings.Contains(msg, "no route to BigQuery") {
+			t.Errorf("no --endpoint: the hint does not say BigQuery is out of reach:\n%s", msg)
+		}
 	}
 }
 

@@ -33,6 +33,8 @@ func explain(err error, opts export.Options) error {
 		return withHint(err, "run the same command without --resume to export again")
 	case errors.As(err, &we):
 		return withHint(err, workDirHint(we))
+	case errors.Is(err, session.ErrEndpoint) && opts.Endpoint == "":
+		return withHint(err, "no route to BigQuery from here: check DNS, the firewall and HTTPS_PROXY, or run with --emulator for the sample tables")
 	case errors.Is(err, session.ErrEndpoint):
 		return withHint(err, "--endpoint (or BQREAD_ENDPOINT) must name a Storage Read server such as `bqread serve`'s gRPC port")
 	}

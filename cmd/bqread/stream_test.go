@@ -34,8 +34,10 @@ func TestExportStreamsToStdout(t *testing.T) {
 			workDir := filepath.Join(t.TempDir(), "work")
 			r, w := io.Pipe()
 			doneAtFirstLine := make(chan int, 1)
+			readAll := make(chan struct{})
 			var got bytes.Buffer
 			go func() {
+				defer close(readAll)
 				br := bufio.NewReader(r)
 				first, _ := br.ReadString('\n')
 				done, _ := filepath.Glob(filepath.Join(workDir, "stream-*", "done.json"))
@@ -47,6 +49,7 @@ func TestExportStreamsToStdout(t *testing.T) {
 			code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", "-", "-f", format, "--work-dir", workDir,
 				"--streams", "3", "--segment-rows", "50", "--progress", "none", "--columns", "id,name,score"}, nil, w, &stderr)
 			w.Close()
+			<-readAll
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, stderr.String())
 			}

@@ -140,7 +140,7 @@ func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
 	}
 	p := &plan{opts: o, req: session.Request{Table: table, BillingProject: o.BillingProject,
 		DataFormat: strings.ToLower(o.DataFormat), Columns: o.Columns, Where: o.Where,
-		Compression: strings.ToLower(o.WireCompression), SnapshotTime: o.SnapshotTime}}
+		Compression: strings.ToLower(o.WireCompression), SnapshotTime: o.SnapshotTime, TraceID: "bqread/" + Version()}}
 	for _, check := range []func(*plan, time.Time) error{checkFormat, checkRead, checkDestinations} {
 		if err := check(p, now); err != nil {
 			return nil, err

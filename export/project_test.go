@@ -30,6 +30,9 @@ func TestProjectResolution(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if p.req.TraceID != "bqread/"+Version() {
+				t.Errorf("trace_id %q, want bqread/ and the version", p.req.TraceID)
+			}
 			if got := p.req.Table.String(); got != tt.wantTable || p.req.BillingProject != tt.wantBilling {
 				t.Errorf("table %s billed to %q, want %s billed to %q", got, p.req.BillingProject, tt.wantTable, tt.wantBilling)
 			}

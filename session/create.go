@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,8 +27,8 @@ const (
 // MaxStreams is the service's system maximum of streams per session.
 const MaxStreams = 1000
 
-// traceID groups bqread's sessions in the service's logs.
-const traceID = "bqread"
+// defaultTraceID groups bqread's sessions in the service's logs when the request names none.
+const defaultTraceID = "bqread"
 
 // ErrRequest is wrapped by errors for a Request that cannot be sent as given.
 var ErrRequest = errors.New("session: invalid request")
@@ -42,6 +43,7 @@ type Request struct {
 	SnapshotTime   time.Time // table_modifiers.snapshot_time; now when zero
 	Compression    string    // Arrow buffer compression: a name encode.ParseArrowCompression reads
 	MaxStreams     int       // max_stream_count; 0 lets the server decide
+	TraceID        string    // trace_id, which groups sessions in the service's logs; "bqread" when empty
 }
 
 // Proto returns the CreateReadSessionRequest for r.
@@ -55,7 +57,7 @@ func (r Request) Proto() (*storagepb.CreateReadSessionRequest, error) {
 	}
 	rs := &storagepb.ReadSession{
 		Table:       r.Table.Path(),
-		TraceId:     traceID,
+		TraceId:     cmp.Or(r.TraceID, defaultTraceID),
 		ReadOptions: &storagepb.ReadSession_TableReadOptions{SelectedFields: r.Columns, RowRestriction: r.Where},
 	}
 	if !r.SnapshotTime.IsZero() {

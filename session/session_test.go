@@ -183,3 +183,15 @@ func TestGcloudProject(t *testing.T) {
 		t.Errorf("gcloudProject = %q, want my-project", got)
 	}
 }
+
+// TestTraceID checks the trace_id a request sends: the one given, else bqread's.
+func TestTraceID(t *testing.T) {
+	r := Request{Table: TableRef{Project: "bqread-test", Dataset: "d", Table: "t"}}
+	for given, want := range map[string]string{"": "bqread", "bqread/v1.2.3": "bqread/v1.2.3"} {
+		r.TraceID = given
+		p, err := r.Proto()
+		if err != nil || p.GetReadSession().GetTraceId() != want {
+			t.Errorf("TraceID %q: trace_id %q, %v; want %q", given, p.GetReadSession().GetTraceId(), err, want)
+		}
+	}
+}

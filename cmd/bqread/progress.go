@@ -166,8 +166,8 @@ func (p *progress) render() {
 	elapsed := time.Since(p.begin)
 	rate := float64(rows) / max(elapsed.Seconds(), 1e-3)
 	if p.mode == "plain" {
-		p.log.Info("progress", "rows", rows, "bytes", bytes, "streams_done", finished, "streams", len(p.streams),
-			"rows_per_s", int64(rate), "eta", eta(elapsed, fraction).String())
+		p.log.Info("progress", "rows", rows, "rows_estimated", p.estRows, "bytes", bytes, "streams_done", finished,
+			"streams", len(p.streams), "rows_per_s", int64(rate), "eta", eta(elapsed, fraction).String())
 		return
 	}
 	var b strings.Builder
@@ -181,14 +181,23 @@ func (p *progress) render() {
 			lines++
 		}
 	}
-	fmt.Fprintf(&b, "\x1b[2K  total %d/%d %s %12d rows %10s %10.0f rows/s  ETA %s\n", finished, len(p.streams),
-		bar(fraction, 20), rows, size(bytes), rate, eta(elapsed, fraction))
+	fmt.Fprintf(&b, "\x1b[2K  total %d/%d %s %12d rows%s %10s %10.0f rows/s  ETA %s\n", finished, len(p.streams),
+		bar(fraction, 20), rows, p.estimate(), size(bytes), rate, eta(elapsed, fraction))
 	lines++
 	for ; lines < p.drawn; lines++ {
 		b.WriteString("\x1b[2K\n")
 	}
 	p.drawn = lines
 	io.WriteString(p.w, b.String())
+}
+
+// estimate says how many rows the server estimated the session reads: the total is an
+// estimate, not a count.
+func (p *progress) estimate() string {
+	if p.estRows <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" of ~%d (estimated)", p.estRows)
 }
 
 func bar(f float64, width int) string {

@@ -20,7 +20,7 @@ func TestProgressBar(t *testing.T) {
 	p.event(event.Event{Kind: event.Done, Stream: 2, Rows: 250})
 	p.render()
 	frame := out.String()
-	for _, want := range []string{"stream 0", "250 rows", "2.0 KiB", "total 1/3", "[==========          ]"} {
+	for _, want := range []string{"stream 0", "250 rows", "2.0 KiB", "total 1/3", "[==========          ]", "500 rows of ~1000 (estimated)"} {
 		if !strings.Contains(frame, want) {
 			t.Errorf("frame lacks %q:\n%s", want, frame)
 		}
@@ -43,7 +43,7 @@ func TestProgressPlain(t *testing.T) {
 	}
 	p.event(event.Event{Kind: event.Progress, Stream: 1, Rows: 10, Progress: 0.5})
 	p.render()
-	if got := logs.String(); !strings.Contains(got, "msg=progress rows=10") || !strings.Contains(got, "streams=2") {
+	if got := logs.String(); !strings.Contains(got, "msg=progress rows=10 rows_estimated=0") || !strings.Contains(got, "streams=2") {
 		t.Errorf("log record = %q", got)
 	}
 }

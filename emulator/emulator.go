@@ -52,11 +52,16 @@ type Options struct {
 	Latency time.Duration
 	// CacheBytes bounds the cache of encoded payloads (default 256 MiB).
 	CacheBytes int64
-	// MaxConcurrentReads is how many ReadRows calls are served at once (default
-	// DefaultMaxConcurrentReads, the real service's quota in the US and EU multi-regions). One
-	// more fails with RESOURCE_EXHAUSTED "Concurrent stream usage exceeded" and a RetryInfo, as
-	// the real service's does.
+	// MaxConcurrentReads is how many ReadRows calls are served at once per billing project (the
+	// project of the session's parent; default DefaultMaxConcurrentReads, the real service's quota
+	// in the US and EU multi-regions). One more fails with RESOURCE_EXHAUSTED "Concurrent stream
+	// usage exceeded" and a RetryInfo, as the real service's does.
 	MaxConcurrentReads int
+	// MaxConcurrentReadsPerSession is how many ReadRows calls of one session are served at once;
+	// 0 (the default) means no limit. The real service refuses a session whose parallelism it
+	// deems excessive with a RESOURCE_EXHAUSTED carrying a RetryInfo, but publishes neither the
+	// limit nor the message: this option stands in for it, with the emulator's own words.
+	MaxConcurrentReadsPerSession int
 	// Now is the clock, for tests that expire sessions; nil means time.Now.
 	Now func() time.Time
 	// Logger receives recovered panics and serving errors; nil means slog.Default().
@@ -104,14 +109,14 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 		now:           o.Now,
 		faults:        newFaultState(o.Faults),
 		shaper:        newShaper(o.StreamBandwidth, o.Latency),
-		maxReads:      int64(o.MaxConcurrentReads),
+		quota:         newReadQuota(o.MaxConcurrentReads, o.MaxConcurrentReadsPerSession),
 		streams:       map[string]*readStream{},
 	}
 	inst.grpc = grpc.NewServer(
 		grpc.MaxSendMsgSize(maxMessage),
 		grpc.MaxRecvMsgSize(maxMessage),
-		grpc.ChainUnaryInterceptor(recoverUnary(o.Logger)),
-		grpc.ChainStreamInterceptor(recoverStream(o.Logger)),
+		grpc.ChainUnaryInterceptor(recoverUnary(o.Logger), routingUnary),
+		grpc.ChainStreamInterceptor(recoverStream(o.Logger), routingStream),
 	)
 	storagepb.RegisterBigQueryReadServer(inst.grpc, rs)
 	inst.http = &http.Server{Handler: newRESTHandler(cat), ReadHeaderTimeout: 10 * time.Second}

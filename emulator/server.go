@@ -9,7 +9,6 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
@@ -40,8 +39,7 @@ type readServer struct {
 	now           func() time.Time
 	faults        *faultState
 	shaper        *shaper
-	maxReads      int64        // ReadRows calls served at once, at most
-	reads         atomic.Int64 // ReadRows calls being served
+	quota         *readQuota // ReadRows calls being served, per project and per session
 
 	mu      sync.Mutex
 	streams map[string]*readStream
@@ -343,14 +341,15 @@ func (s *readServer) SplitReadStream(_ context.Context, req *storagepb.SplitRead
 }
 
 func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQueryRead_ReadRowsServer) error {
-	defer s.reads.Add(-1)
-	if n := s.reads.Add(1); n > s.maxReads {
-		return exhausted(fmt.Sprintf("Concurrent stream usage exceeded: %d ReadRows calls at once, the quota is %d", n, s.maxReads))
-	}
 	st, err := s.lookupStream(req.GetReadStream())
 	if err != nil {
 		return err
 	}
+	release, err := s.quota.acquire(st.sess.name, st.name)
+	if err != nil {
+		return err
+	}
+	defer release()
 	count := st.hi - st.lo
 	off := req.GetOffset()
 	switch {

@@ -13,15 +13,16 @@ import (
 )
 
 type serveOptions struct {
-	addr          string
-	httpAddr      string
-	dataDir       string
-	responseBytes int
-	faults        []string
-	bandwidth     string
-	cacheSize     string
-	latency       time.Duration
-	maxReads      int
+	addr            string
+	httpAddr        string
+	dataDir         string
+	responseBytes   int
+	faults          []string
+	bandwidth       string
+	cacheSize       string
+	latency         time.Duration
+	maxReads        int
+	maxSessionReads int
 
 	stdout io.Writer
 }
@@ -50,9 +51,15 @@ real service fails. KIND is one of:
   deadline            DEADLINE_EXCEEDED
   expired             FAILED_PRECONDITION "session expired" (not retryable)
 --stream-bandwidth caps each stream (25MiB/s, 500KB/s, 1000000) and --latency delays each response.
---max-concurrent-streams is the quota of ReadRows calls served at once (the real service's is 2,000
-in the US and EU multi-regions, 400 elsewhere); a call over it gets RESOURCE_EXHAUSTED "Concurrent
-stream usage exceeded" with a RetryInfo.
+--max-concurrent-streams is the quota of ReadRows calls served at once per billing project (the
+real service's is 2,000 in the US and EU multi-regions, 400 elsewhere); a call over it gets
+RESOURCE_EXHAUSTED "Concurrent stream usage exceeded" with a RetryInfo.
+--max-concurrent-streams-per-session limits one session's ReadRows calls at once (0, the default:
+no limit), standing in for the service's unpublished limit on a session's parallelism: a call over
+it gets RESOURCE_EXHAUSTED with a RetryInfo.
+Every call must carry the x-goog-request-params routing header, as Google's clients send it
+(read_session.table=..., read_stream=..., name=...); one without it gets INVALID_ARGUMENT "Request
+is missing 'x-goog-request-params' header.", as from the real service.
 
 The first line on stdout is "listening on HOST:PORT" (gRPC), the second "http on HOST:PORT". It
 serves until SIGINT or SIGTERM and then exits 0.
@@ -77,7 +84,8 @@ serves until SIGINT or SIGTERM and then exits 0.
 	f.DurationVar(&opts.latency, "latency", 0, "delay added before each ReadRows response, e.g. 5ms")
 	f.StringVar(&opts.cacheSize, "cache-size", "", fmt.Sprintf("memory for encoded payloads kept for the next read of the same rows, e.g. 4GiB (default %s)",
 		bytesize.Format(emulator.DefaultCacheBytes)))
-	f.IntVar(&opts.maxReads, "max-concurrent-streams", emulator.DefaultMaxConcurrentReads, "ReadRows calls served at once; more get RESOURCE_EXHAUSTED")
+	f.IntVar(&opts.maxReads, "max-concurrent-streams", emulator.DefaultMaxConcurrentReads, "ReadRows calls served at once per billing project; more get RESOURCE_EXHAUSTED")
+	f.IntVar(&opts.maxSessionReads, "max-concurrent-streams-per-session", 0, "ReadRows calls of one session served at once, 0 for no limit; more get RESOURCE_EXHAUSTED")
 	return cmd
 }
 
@@ -92,6 +100,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if opts.maxReads < 1 {
 		return usageErrorf("--max-concurrent-streams must be 1 or more, got %d", opts.maxReads)
 	}
+	if opts.maxSessionReads < 0 {
+		return usageErrorf("--max-concurrent-streams-per-session must not be negative, got %d", opts.maxSessionReads)
+	}
 	faults, err := emulator.ParseFaults(opts.faults)
 	if err != nil {
 		return usageErrorf("--fault: %v", err)
@@ -105,15 +116,16 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		return usageErrorf("--cache-size: %v", err)
 	}
 	inst, err := emulator.Start(ctx, emulator.Options{
-		DataDir:            opts.dataDir,
-		GRPCAddr:           opts.addr,
-		HTTPAddr:           opts.httpAddr,
-		ResponseBytes:      opts.responseBytes,
-		Faults:             faults,
-		StreamBandwidth:    bandwidth,
-		Latency:            opts.latency,
-		CacheBytes:         cache,
-		MaxConcurrentReads: opts.maxReads,
+		DataDir:                      opts.dataDir,
+		GRPCAddr:                     opts.addr,
+		HTTPAddr:                     opts.httpAddr,
+		ResponseBytes:                opts.responseBytes,
+		Faults:                       faults,
+		StreamBandwidth:              bandwidth,
+		Latency:                      opts.latency,
+		CacheBytes:                   cache,
+		MaxConcurrentReads:           opts.maxReads,
+		MaxConcurrentReadsPerSession: opts.maxSessionReads,
 	})
 	if err != nil {
 		return fmt.Errorf("start the emulator: %w", err)

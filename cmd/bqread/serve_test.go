@@ -18,7 +18,8 @@ func TestServePrintsAddressesAndStops(t *testing.T) {
 	var errOut strings.Builder
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--fault", "unavailable@10",
-			"--stream-bandwidth", "25MiB/s", "--latency", "1ms", "--cache-size", "1GiB", "--max-concurrent-streams", "400"}, strings.NewReader(""), pw, &errOut)
+			"--stream-bandwidth", "25MiB/s", "--latency", "1ms", "--cache-size", "1GiB", "--max-concurrent-streams", "400",
+			"--max-concurrent-streams-per-session", "8"}, strings.NewReader(""), pw, &errOut)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -51,6 +52,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--cache-size", "lots"},
 		{"serve", "--response-bytes", "0"},
 		{"serve", "--max-concurrent-streams", "0"},
+		{"serve", "--max-concurrent-streams-per-session", "-1"},
 	} {
 		var out, errOut strings.Builder
 		if code := run(t.Context(), args, strings.NewReader(""), &out, &errOut); code != exitUsage {

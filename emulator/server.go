@@ -202,6 +202,10 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 	if err != nil {
 		return nil, err
 	}
+	lz4Responses, err := responseLZ4(opts)
+	if err != nil {
+		return nil, err
+	}
 	sess := &session{
 		name:        fmt.Sprintf("projects/%s/locations/%s/sessions/%s", billing, location, newID()),
 		version:     v,
@@ -209,6 +213,7 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 		arrow:       schema.ArrowSchema(selected),
 		format:      rs.GetDataFormat(),
 		compression: compression,
+		lz4:         lz4Responses,
 		expire:      s.now().Add(sessionTTL),
 		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression),
 	}
@@ -378,11 +383,19 @@ func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQ
 		if err := s.faults.before(ctx, st); err != nil {
 			return err
 		}
+		uncompressed := int64(0) // not set without a response_compression_codec
+		if sess.lz4 {
+			payload, uncompressed = compressPayload(payload)
+		}
 		throttle, err := s.shaper.wait(ctx, st.name, len(payload))
 		if err != nil {
 			return status.FromContextError(err).Err()
 		}
-		if err := srv.Send(s.response(st, pos, n, payload, throttle, first)); err != nil {
+		resp := s.response(st, pos, n, payload, throttle, first)
+		if sess.lz4 {
+			resp.UncompressedByteSize = &uncompressed
+		}
+		if err := srv.Send(resp); err != nil {
 			return err
 		}
 		s.faults.sentRows(st.name, n)

@@ -40,6 +40,7 @@ type session struct {
 	arrow       *arrow.Schema // of the selected columns
 	format      storagepb.DataFormat
 	compression string  // "", "lz4" or "zstd"
+	lz4         bool    // each payload is sent as one raw LZ4 block (response_compression_codec)
 	arrowSchema []byte  // serialized schema message (Arrow)
 	avroSchema  string  // (Avro)
 	spans       []span  // the rows the session reads, in order (all rows when there is no filter)

@@ -52,6 +52,9 @@ type Options struct {
 	// WireCompression the Arrow body compression on the wire: none (default), lz4, zstd.
 	DataFormat      string
 	WireCompression string
+	// ResponseCompression compresses each ReadRows payload on the wire: none (default) or lz4
+	// (one raw LZ4 block per response; the service takes it only without WireCompression).
+	ResponseCompression string
 	// Project bills the read and holds a Table named dataset.table (default: GOOGLE_CLOUD_PROJECT,
 	// then, for the Google service, the credentials' project, then gcloud's core/project; see
 	// session.DefaultProject). BillingProject, if set, bills the read instead.
@@ -141,6 +144,9 @@ func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
 	p := &plan{opts: o, req: session.Request{Table: table, BillingProject: o.BillingProject,
 		DataFormat: strings.ToLower(o.DataFormat), Columns: o.Columns, Where: o.Where,
 		Compression: strings.ToLower(o.WireCompression), SnapshotTime: o.SnapshotTime, TraceID: "bqread/" + Version()}}
+	if c := strings.ToLower(o.ResponseCompression); c != "none" {
+		p.req.ResponseCompression = c
+	}
 	for _, check := range []func(*plan, time.Time) error{checkFormat, checkRead, checkDestinations} {
 		if err := check(p, now); err != nil {
 			return nil, err

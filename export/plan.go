@@ -283,6 +283,8 @@ func sameExport(m *session.Manifest, p *plan) error {
 		return diff("DataFormat", m.DataFormat, p.req.DataFormat)
 	case m.WireCompression != p.req.Compression:
 		return diff("WireCompression", m.WireCompression, p.req.Compression)
+	case m.ResponseCompression != p.req.ResponseCompression:
+		return diff("ResponseCompression", m.ResponseCompression, p.req.ResponseCompression)
 	case !p.req.SnapshotTime.IsZero() && !p.req.SnapshotTime.Equal(m.SnapshotTime):
 		return diff("SnapshotTime", m.SnapshotTime.Format(time.RFC3339Nano), p.req.SnapshotTime.Format(time.RFC3339Nano))
 	case m.Endpoint != p.opts.Endpoint:

@@ -44,6 +44,9 @@ type Request struct {
 	Compression    string    // Arrow buffer compression: a name encode.ParseArrowCompression reads
 	MaxStreams     int       // max_stream_count; 0 lets the server decide
 	TraceID        string    // trace_id, which groups sessions in the service's logs; "bqread" when empty
+	// ResponseCompression is the response_compression_codec: "" or "none", or ResponseLZ4 (each
+	// payload one raw LZ4 block; not with Arrow buffer compression, as the service refuses both).
+	ResponseCompression string
 }
 
 // Proto returns the CreateReadSessionRequest for r.
@@ -64,6 +67,9 @@ func (r Request) Proto() (*storagepb.CreateReadSessionRequest, error) {
 		rs.TableModifiers = &storagepb.ReadSession_TableModifiers{SnapshotTime: timestamppb.New(r.SnapshotTime)}
 	}
 	if err := setFormat(rs, r.DataFormat, r.Compression); err != nil {
+		return nil, err
+	}
+	if err := setResponseCompression(rs, r.ResponseCompression); err != nil {
 		return nil, err
 	}
 	return &storagepb.CreateReadSessionRequest{
@@ -92,6 +98,24 @@ func setFormat(rs *storagepb.ReadSession, format, compression string) error {
 	default:
 		return fmt.Errorf("%w: data format %q: use arrow or avro", ErrRequest, format)
 	}
+	return nil
+}
+
+// ResponseLZ4 is the Request.ResponseCompression that asks for LZ4-compressed ReadRows payloads.
+const ResponseLZ4 = "lz4"
+
+func setResponseCompression(rs *storagepb.ReadSession, codec string) error {
+	switch strings.ToLower(codec) {
+	case "", "none":
+		return nil
+	case ResponseLZ4:
+	default:
+		return fmt.Errorf("%w: response compression %q: use none or lz4", ErrRequest, codec)
+	}
+	if rs.GetReadOptions().GetArrowSerializationOptions().GetBufferCompression() != storagepb.ArrowSerializationOptions_COMPRESSION_UNSPECIFIED {
+		return fmt.Errorf("%w: response compression %s and wire compression cannot be combined: the service allows at most one", ErrRequest, codec)
+	}
+	rs.ReadOptions.ResponseCompressionCodec = storagepb.ReadSession_TableReadOptions_RESPONSE_COMPRESSION_CODEC_LZ4.Enum()
 	return nil
 }
 

@@ -49,6 +49,9 @@ type Manifest struct {
 	// StallTimeout is how long a worker waits for the next ReadRows response before it treats the
 	// stream as stalled and resumes it; 0 means the worker's default.
 	StallTimeout time.Duration `json:"stall_timeout,omitempty"`
+	// ResponseCompression is the session's Request.ResponseCompression, for the record: workers
+	// go by each response's uncompressed_byte_size, which says whether its payload is compressed.
+	ResponseCompression string `json:"response_compression,omitempty"`
 	// Tasks is the number of tasks the workers are planned as: task i reads streams i,
 	// i+Tasks, ... (one per stream when it equals the streams).
 	Tasks int `json:"tasks"`
@@ -85,6 +88,7 @@ func NewManifest(rs *storagepb.ReadSession, r Request, endpoint string, out Outp
 		SnapshotTime:    r.SnapshotTime,
 		Output:          out,
 	}
+	m.ResponseCompression = r.ResponseCompression
 	if t := rs.GetExpireTime(); t != nil {
 		m.ExpireTime = t.AsTime()
 	}

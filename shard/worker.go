@@ -11,6 +11,7 @@ import (
 	storage "cloud.google.com/go/bigquery/storage/apiv1"
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/pierrec/lz4/v4"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -326,8 +327,11 @@ func callErr(callCtx context.Context, err error) error {
 
 // consume writes one response's rows into the open segment, committing it when full.
 func (w *worker) consume(ctx context.Context, resp *storagepb.ReadRowsResponse) error {
-	payload, rows := responsePayload(resp)
-	w.bytes += int64(len(payload))
+	payload, rows, wire, err := responsePayload(resp)
+	if err != nil {
+		return err
+	}
+	w.bytes += int64(wire)
 	w.progress = resp.GetStats().GetProgress().GetAtResponseEnd()
 	if rows > 0 {
 		if err := w.write(ctx, payload, rows); err != nil {
@@ -342,14 +346,38 @@ func (w *worker) consume(ctx context.Context, resp *storagepb.ReadRowsResponse) 
 }
 
 // responsePayload returns a response's rows payload and row count, falling back to the
-// deprecated per-format counts.
-func responsePayload(resp *storagepb.ReadRowsResponse) ([]byte, int64) {
+// deprecated per-format counts, and the payload's size on the wire. A payload the session's
+// response_compression_codec compressed (uncompressed_byte_size > 0) is returned decompressed;
+// one sent as is (-1, or unset) unchanged.
+func responsePayload(resp *storagepb.ReadRowsResponse) (payload []byte, rows int64, wire int, err error) {
 	if b := resp.GetArrowRecordBatch(); b != nil {
-		return b.GetSerializedRecordBatch(), cmpOr(resp.GetRowCount(), b.GetRowCount())
+		payload, rows = b.GetSerializedRecordBatch(), cmpOr(resp.GetRowCount(), b.GetRowCount())
+	} else {
+		r := resp.GetAvroRows()
+		payload, rows = r.GetSerializedBinaryRows(), cmpOr(resp.GetRowCount(), r.GetRowCount())
 	}
-	r := resp.GetAvroRows()
-	return r.GetSerializedBinaryRows(), cmpOr(resp.GetRowCount(), r.GetRowCount())
+	wire = len(payload)
+	size := resp.GetUncompressedByteSize()
+	if size <= 0 {
+		return payload, rows, wire, nil
+	}
+	if size > maxPayload {
+		return nil, 0, 0, fmt.Errorf("%w: uncompressed_byte_size %d is more than a response can hold", errPayload, size)
+	}
+	out := make([]byte, size)
+	n, err := lz4.UncompressBlock(payload, out)
+	if err != nil || int64(n) != size {
+		return nil, 0, 0, fmt.Errorf("%w: LZ4 block of %d bytes gave %d of %d bytes (%v)", errPayload, wire, n, size, err)
+	}
+	return out, rows, wire, nil
 }
+
+// maxPayload bounds uncompressed_byte_size before it is allocated: far above the 128 MB a
+// response holds, it only guards against a corrupt size.
+const maxPayload = 1 << 30
+
+// errPayload is wrapped by errors for a response payload that cannot be decompressed.
+var errPayload = errors.New("shard: corrupt response payload")
 
 func cmpOr(a, b int64) int64 {
 	if a != 0 {

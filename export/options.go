@@ -40,6 +40,9 @@ type Options struct {
 	Columns      []string
 	Where        string
 	SnapshotTime time.Time
+	// Sample reads about this percentage of the table's rows, in (0, 100], as the service samples
+	// them: whole blocks, differently on each read (default 0: every row).
+	Sample float64
 	// Limit, when not 0, stops the export after that many rows, for a preview: the table is read
 	// with one stream, which is cut at Limit rows (payloads are then decoded, even when the wire
 	// format is the output format).
@@ -143,7 +146,7 @@ func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
 	}
 	p := &plan{opts: o, req: session.Request{Table: table, BillingProject: o.BillingProject,
 		DataFormat: strings.ToLower(o.DataFormat), Columns: o.Columns, Where: o.Where,
-		Compression: strings.ToLower(o.WireCompression), SnapshotTime: o.SnapshotTime, TraceID: "bqread/" + Version()}}
+		Compression: strings.ToLower(o.WireCompression), SnapshotTime: o.SnapshotTime, TraceID: "bqread/" + Version(), Sample: o.Sample}}
 	if c := strings.ToLower(o.ResponseCompression); c != "none" {
 		p.req.ResponseCompression = c
 	}

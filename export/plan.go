@@ -279,6 +279,8 @@ func sameExport(m *session.Manifest, p *plan) error {
 		return diff("Columns", strings.Join(m.Columns, ","), strings.Join(p.req.Columns, ","))
 	case m.Where != p.req.Where:
 		return diff("Where", m.Where, p.req.Where)
+	case m.Sample != p.req.Sample:
+		return diff("Sample", fmt.Sprint(m.Sample), fmt.Sprint(p.req.Sample))
 	case m.DataFormat != p.req.DataFormat:
 		return diff("DataFormat", m.DataFormat, p.req.DataFormat)
 	case m.WireCompression != p.req.Compression:

@@ -44,6 +44,7 @@ type Request struct {
 	Compression    string    // Arrow buffer compression: a name encode.ParseArrowCompression reads
 	MaxStreams     int       // max_stream_count; 0 lets the server decide
 	TraceID        string    // trace_id, which groups sessions in the service's logs; "bqread" when empty
+	Sample         float64   // sample_percentage, in (0, 100]; 0 reads every row
 	// ResponseCompression is the response_compression_codec: "" or "none", or ResponseLZ4 (each
 	// payload one raw LZ4 block; not with Arrow buffer compression, as the service refuses both).
 	ResponseCompression string
@@ -62,6 +63,12 @@ func (r Request) Proto() (*storagepb.CreateReadSessionRequest, error) {
 		Table:       r.Table.Path(),
 		TraceId:     cmp.Or(r.TraceID, defaultTraceID),
 		ReadOptions: &storagepb.ReadSession_TableReadOptions{SelectedFields: r.Columns, RowRestriction: r.Where},
+	}
+	if r.Sample < 0 || r.Sample > 100 {
+		return nil, fmt.Errorf("%w: sample percentage %g: use more than 0 and at most 100", ErrRequest, r.Sample)
+	}
+	if r.Sample > 0 {
+		rs.ReadOptions.SamplePercentage = &r.Sample
 	}
 	if !r.SnapshotTime.IsZero() {
 		rs.TableModifiers = &storagepb.ReadSession_TableModifiers{SnapshotTime: timestamppb.New(r.SnapshotTime)}

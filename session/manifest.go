@@ -45,6 +45,7 @@ type Manifest struct {
 	ExpireTime      time.Time     `json:"expire_time,omitzero"`
 	Columns         []string      `json:"columns,omitempty"`
 	Where           string        `json:"where,omitempty"`
+	Sample          float64       `json:"sample_percentage,omitempty"`
 	SnapshotTime    time.Time     `json:"snapshot_time,omitzero"`
 	// StallTimeout is how long a worker waits for the next ReadRows response before it treats the
 	// stream as stalled and resumes it; 0 means the worker's default.
@@ -85,6 +86,7 @@ func NewManifest(rs *storagepb.ReadSession, r Request, endpoint string, out Outp
 		EstimatedBytes:  rs.GetEstimatedTotalBytesScanned(),
 		Columns:         r.Columns,
 		Where:           r.Where,
+		Sample:          r.Sample,
 		SnapshotTime:    r.SnapshotTime,
 		Output:          out,
 	}

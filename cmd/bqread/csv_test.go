@@ -155,3 +155,22 @@ func TestExportLimit(t *testing.T) {
 		t.Errorf("--limit -1: exit %d, want 2\n%s", code, stderr)
 	}
 }
+
+// TestExportSample reads a sample of the trips table: some rows but not all, a warning that the
+// service samples differently each time, and out-of-range percentages refused.
+func TestExportSample(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "o.ndjson")
+	code, stdout, stderr := exportCmd(t, "bqread-demo.samples.trips", "-o", out, "--sample", "5", "--columns", "trip_id", "--summary", "-")
+	var s exportSummary
+	if code != 0 || json.Unmarshal([]byte(stdout), &s) != nil {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if s.Rows == 0 || s.Rows >= 2_000_000 || !strings.Contains(stderr, "sampling") {
+		t.Errorf("--sample 5: %d rows of 2,000,000, stderr %q; want some, not all, and a warning", s.Rows, stderr)
+	}
+	for _, bad := range []string{"-1", "101"} {
+		if code, _, stderr := exportCmd(t, testTable, "-o", filepath.Join(t.TempDir(), "o.ndjson"), "--sample", bad); code != exitUsage {
+			t.Errorf("--sample %s: exit %d, want 2\n%s", bad, code, stderr)
+		}
+	}
+}

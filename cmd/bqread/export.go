@@ -84,6 +84,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	})
 	f.StringVar(&p.NullMarker, "null-marker", "", `CSV text of NULL, such as \N (default: an empty field; an empty string is then "")`)
 	f.StringSliceVar(&p.Columns, "columns", nil, "columns to export, comma separated (dotted paths into STRUCTs); default all")
+	f.Float64Var(&p.Sample, "sample", 0, "read about this percentage of the rows, 0 to 100, sampled by the service in whole blocks and differently on each read")
 	f.StringVar(&p.Where, "where", "", "row restriction, e.g. \"fare_amount > 20 AND payment_type = 'card'\"")
 	f.StringVar(&o.snapshotTime, "snapshot-time", "", "read the table as of this RFC 3339 instant")
 	f.Int64Var(&p.Limit, "limit", 0, "stop after this many rows, for a preview (read with one stream); 0 for every row")
@@ -214,6 +215,9 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	if err != nil {
 		return explain(err, opts)
 	}
+	if opts.Sample > 0 {
+		log.Warn("sampling: the service picks whole blocks of rows, and other ones on each read", "percent", opts.Sample)
+	}
 	if opts.Out == "-" && (opts.Format == output.Parquet || opts.Format == output.Arrow) {
 		log.Info("streaming a file format: its reader must wait for the footer, written at the end", "format", opts.Format)
 	}
@@ -237,7 +241,7 @@ var flagNames = map[string]string{
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
-	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project", "Limit": "--limit", "Location": "--location",
+	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project", "Limit": "--limit", "Location": "--location", "Sample": "--sample",
 }
 
 // flagName names an export.Options field by its flag.

@@ -33,7 +33,7 @@ func checkDestinations(p *plan, _ time.Time) error {
 		}
 	}
 	if o.Summary != "" {
-		if p.summaryKind, err = checkDest("Summary", o.Summary, o.Overwrite); err != nil {
+		if _, err = checkDest("Summary", o.Summary, o.Overwrite); err != nil {
 			return err
 		}
 	}

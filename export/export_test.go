@@ -266,3 +266,38 @@ func parquetRows(t *testing.T, path string) []string {
 	}
 	return out
 }
+
+// TestOutputAppearedDuringExport creates, between the plan and the end of the read, a file at
+// Out and one at Summary: neither is replaced (there is no Overwrite), and the export stops with
+// its parts kept for a resume.
+func TestOutputAppearedDuringExport(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	dir := t.TempDir()
+	out, summary := filepath.Join(dir, "o.ndjson"), filepath.Join(dir, "s.json")
+	e, err := export.Plan(t.Context(), export.Options{Table: "bqread-demo.samples.all_types", Out: out, Summary: summary, Endpoint: inst.GRPCAddr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{out, summary} {
+		if err := os.WriteFile(p, []byte("mine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = e.Run(t.Context())
+	var ke *export.KeptError
+	if !errors.As(err, &ke) || !errors.Is(err, export.ErrPartial) {
+		t.Fatalf("Run = %v, want a partial export with its parts kept", err)
+	}
+	for _, p := range []string{out, summary} {
+		if data, _ := os.ReadFile(p); string(data) != "mine" {
+			t.Errorf("%s was replaced: %q", p, data)
+		}
+	}
+	if _, err := os.Stat(ke.WorkDir); err != nil {
+		t.Errorf("the parts were not kept: %v", err)
+	}
+}

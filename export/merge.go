@@ -35,7 +35,7 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer e.Close()
-	out, err := createOutput(o.Out, e.p.outKind, e.dir, o.Stdout)
+	out, err := createOutput(o.Out, e.p.outKind, o.Overwrite, e.dir, o.Stdout)
 	if err != nil {
 		return nil, err
 	}

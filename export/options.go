@@ -118,11 +118,10 @@ type Options struct {
 
 // plan is the checked form of Options.
 type plan struct {
-	opts        Options
-	req         session.Request
-	outOpts     output.Options
-	outKind     destKind
-	summaryKind destKind
+	opts    Options
+	req     session.Request
+	outOpts output.Options
+	outKind destKind
 }
 
 // check checks every option before anything runs; its errors wrap ErrUsage.

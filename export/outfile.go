@@ -12,15 +12,16 @@ import (
 // outputFile is where the merge writes: the work dir's temp output, which commit renames to
 // --out, or a stream (stdout, a device, a FIFO) written to directly.
 type outputFile struct {
-	path string
-	dir  *workdir.Dir
-	f    *os.File // the temp file; nil for a stream
-	w    io.Writer
+	path      string
+	overwrite bool // Options.Overwrite: an existing regular file may be replaced
+	dir       *workdir.Dir
+	f         *os.File // the temp file; nil for a stream
+	w         io.Writer
 }
 
 // createOutput creates the temp output of a file destination in the work dir d (workdir decides
 // where it lives), or opens a stream destination for writing.
-func createOutput(out string, kind destKind, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
+func createOutput(out string, kind destKind, overwrite bool, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
 	switch {
 	case out == "-":
 		return &outputFile{path: out, w: stdout}, nil
@@ -35,13 +36,19 @@ func createOutput(out string, kind destKind, d *workdir.Dir, stdout io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	return &outputFile{path: out, dir: d, f: f, w: store.NewWritebackFile(f)}, nil
+	return &outputFile{path: out, overwrite: overwrite, dir: d, f: f, w: store.NewWritebackFile(f)}, nil
 }
 
-// commit makes the temp file the output: fsync, rename, fsync of the directory.
+// commit makes the temp file the output: fsync, rename, fsync of the directory. The destination
+// is checked again first, as it was before the export: what appeared there while the export ran
+// (a file without Overwrite, a directory, a device) is never renamed over; the export then stops
+// with its parts kept.
 func (o *outputFile) commit() error {
 	if o.f == nil {
 		return o.closeStream()
+	}
+	if _, err := checkDest("Out", o.path, o.overwrite); err != nil {
+		return fmt.Errorf("%s changed while the export ran, so the output was not put there (%v)", o.path, err)
 	}
 	f := o.f
 	o.f = nil

@@ -31,7 +31,7 @@ func (e *Export) Run(ctx context.Context) (*Summary, error) {
 
 // run does Run's work; the summary it returns on failure has what the workers did.
 func (e *Export) run(ctx context.Context) (*Summary, error) {
-	out, err := createOutput(e.p.opts.Out, e.p.outKind, e.dir, e.p.opts.Stdout)
+	out, err := createOutput(e.p.opts.Out, e.p.outKind, e.p.opts.Overwrite, e.dir, e.p.opts.Stdout)
 	if err != nil {
 		return nil, e.failed(ctx, err)
 	}

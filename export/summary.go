@@ -136,17 +136,21 @@ func (p *plan) writeSummary(s *Summary) error {
 	if err != nil {
 		return err
 	}
-	if err := writeDest(p.opts.Summary, p.summaryKind, append(data, '\n'), p.opts.Stdout); err != nil {
+	if err := writeDest(p.opts.Summary, p.opts.Overwrite, append(data, '\n'), p.opts.Stdout); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	return nil
 }
 
-// writeDest writes data to a destination checked by checkDest: a file appears whole (tmp →
-// rename), a stream is written to.
-func writeDest(path string, kind destKind, data []byte, stdout io.Writer) error {
+// writeDest writes data to path after checking it again (checkDest), since it was checked
+// before the export: a file appears whole (tmp → rename), a stream is written to.
+func writeDest(path string, overwrite bool, data []byte, stdout io.Writer) error {
 	if path == "-" {
 		_, err := stdout.Write(data)
+		return err
+	}
+	kind, err := checkDest("Summary", path, overwrite)
+	if err != nil {
 		return err
 	}
 	if kind == destStream {

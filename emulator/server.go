@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -192,9 +193,10 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "selected_fields: %v", err)
 	}
+	now := s.now()
 	var f *filter.Filter
 	if expr := opts.GetRowRestriction(); strings.TrimSpace(expr) != "" {
-		if f, err = filter.Parse(expr, v.schema); err != nil {
+		if f, err = filter.Parse(expr, v.schema, filter.WithNow(now)); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "row_restriction: %v", err)
 		}
 	}
@@ -214,8 +216,8 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 		format:      rs.GetDataFormat(),
 		compression: compression,
 		lz4:         lz4Responses,
-		expire:      s.now().Add(sessionTTL),
-		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression),
+		expire:      now.Add(sessionTTL),
+		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression) + clockKey(f, now),
 	}
 	if sess.format == storagepb.DataFormat_ARROW {
 		if sess.arrowSchema, err = encode.ArrowSchemaMessage(sess.arrow); err != nil {
@@ -229,6 +231,15 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 	}
 	sess.starts = spanStarts(sess.spans)
 	return sess, nil
+}
+
+// clockKey adds to a session's cache key the time its filter was parsed with, when the rows it
+// keeps depend on it (CURRENT_DATE and the like).
+func clockKey(f *filter.Filter, now time.Time) string {
+	if f == nil || !f.ReadsClock() {
+		return ""
+	}
+	return "|now=" + strconv.FormatInt(now.UnixMicro(), 10)
 }
 
 // selectError maps an error of selectRows to a gRPC status error.

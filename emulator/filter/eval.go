@@ -32,7 +32,11 @@ type row struct {
 	i    int
 }
 
+// get returns an operand's value; for literals (and calls of literals) r may be nil.
 func (r *row) get(o operand) value {
+	if o.fn != nil {
+		return o.fn(r)
+	}
 	if o.col < 0 {
 		return o.lit
 	}

@@ -32,7 +32,7 @@ const testRows = `[
  {"id": 4, "i": 100, "f": -2, "n": "100", "bn": "1", "s": "a_%c", "b": true,
   "d": 0, "t": 0, "dt": 1, "ts": -1, "by": "eg==", "arr": [], "st": null, "j": null}]`
 
-func fixture(t *testing.T) (schema.Schema, func(string) []int64) {
+func fixture(t *testing.T) (schema.Schema, func(string, ...Option) []int64) {
 	s, err := schema.Parse([]byte(testSchema))
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +47,9 @@ func fixture(t *testing.T) (schema.Schema, func(string) []int64) {
 		mem.AssertSize(t, 0)
 	})
 	ids := rec.Column(0).(*array.Int64)
-	run := func(expr string) []int64 {
+	run := func(expr string, opts ...Option) []int64 {
 		t.Helper()
-		f, err := Parse(expr, s)
+		f, err := Parse(expr, s, opts...)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", expr, err)
 		}
@@ -153,6 +153,7 @@ func TestParseErrors(t *testing.T) {
 		{"i BETWEEN 1 OR 2", "expected AND"},
 		{"b < TRUE", "not supported for BOOL"},
 		{"CAST(i AS STRING) = '1'", "CAST of a column"},
+		{"i(1) = 1", "function i is not supported"},
 		{strings.Repeat("i = 1 OR ", 120000) + "i = 1", "longer than 1 MB"},
 	} {
 		t.Run(tc.msg, func(t *testing.T) {
@@ -177,7 +178,9 @@ func TestColumns(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{"i > 0 AND s LIKE 'a%'", "d = CAST('2014-9-27' AS DATE)", "n BETWEEN 1.0 AND 5.0",
-		"ts > TIMESTAMP '2014-09-27 00:00:00+05:30'", "NOT (b IS NOT TRUE) OR i IN (1, -2, NULL)", "`s` = b'x'"} {
+		"ts > TIMESTAMP '2014-09-27 00:00:00+05:30'", "NOT (b IS NOT TRUE) OR i IN (1, -2, NULL)", "`s` = b'x'",
+		"DATE(ts, 'Asia/Tokyo') = DATE_SUB(CURRENT_DATE(), INTERVAL 1 MONTH)", "TIMESTAMP_TRUNC(ts, WEEK(MONDAY)) > TIMESTAMP(d)",
+		"DATETIME_ADD(dt, INTERVAL i QUARTER) < CURRENT_DATETIME", "DATE(i, 2, 29) = d"} {
 		f.Add(seed)
 	}
 	s, err := schema.Parse([]byte(testSchema))

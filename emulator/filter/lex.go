@@ -1,6 +1,7 @@
 // Package filter parses and evaluates the emulator's read_options.row_restriction: a subset of
 // BigQuery Standard SQL predicates over top-level columns (comparisons, AND/OR/NOT, IS [NOT] NULL,
-// IS [NOT] TRUE/FALSE, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, typed literals and CAST of literals).
+// IS [NOT] TRUE/FALSE, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, typed literals, CAST of literals, and
+// the date and time functions of func.go).
 // Anything outside the subset is an error wrapping ErrInvalid, never silently ignored. It does no I/O.
 package filter
 

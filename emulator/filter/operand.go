@@ -16,14 +16,19 @@ const untyped schema.Type = ""
 // nullType marks the NULL literal.
 const nullType schema.Type = "NULL"
 
-// operand is a column reference (col ≥ 0) or a literal (col < 0, value in lit).
+// operand is a column reference (col ≥ 0), a function call over columns (fn not nil) or a literal
+// (col < 0, value in lit).
 type operand struct {
 	col int
 	typ schema.Type
 	lit value
 	raw string // an untyped string literal's text
 	pos int
+	fn  func(*row) value
 }
+
+// isLit reports whether o is a literal.
+func (o operand) isLit() bool { return o.col < 0 && o.fn == nil }
 
 // value is one scalar. Numbers use i (INT64, and DATE days or TIME/DATETIME/TIMESTAMP micros),
 // f (FLOAT64) or r (NUMERIC, BIGNUMERIC, exact number literals), as kind says.
@@ -69,6 +74,8 @@ func (p *parser) operand() (operand, error) {
 	case t.kind == tIdent && !t.raw && p.peek().kind == tString && typedLiteral(t.text):
 		s := p.next()
 		return coerce(operand{col: -1, typ: untyped, raw: s.text, pos: s.pos}, schema.Type(strings.ToUpper(t.text)))
+	case p.isCall(t):
+		return p.call(t)
 	case t.kind == tIdent:
 		return p.column(t)
 	}
@@ -84,10 +91,7 @@ func typedLiteral(name string) bool {
 }
 
 func (p *parser) column(t token) (operand, error) {
-	if n := p.peek(); n.kind == tOp && (n.text == "(" || n.text == ".") {
-		if n.text == "(" {
-			return operand{}, invalid(t.pos, "function %s is not supported (only CAST of a literal)", t.text)
-		}
+	if n := p.peek(); n.kind == tOp && n.text == "." {
 		return operand{}, invalid(t.pos, "nested field paths such as %s.… are not supported: filter on top-level columns", t.text)
 	}
 	for i, f := range p.schema {
@@ -115,8 +119,8 @@ func (p *parser) cast(pos int) (operand, error) {
 	if err != nil {
 		return operand{}, err
 	}
-	if x.col >= 0 {
-		return operand{}, invalid(x.pos, "CAST of a column is not supported: CAST a literal instead")
+	if !x.isLit() {
+		return operand{}, invalid(x.pos, "CAST of a column or a function is not supported: CAST a literal instead")
 	}
 	if !p.accept("AS") {
 		return operand{}, invalid(p.peek().pos, "expected AS in CAST")

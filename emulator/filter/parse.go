@@ -2,6 +2,7 @@ package filter
 
 import (
 	"strings"
+	"time"
 
 	"github.com/bqread/bqread/schema"
 )
@@ -10,10 +11,18 @@ import (
 type Filter struct {
 	root    pred
 	columns []string
+	clock   bool
 }
 
+// Option configures Parse.
+type Option func(*parser)
+
+// WithNow sets the time that CURRENT_DATE, CURRENT_DATETIME and CURRENT_TIMESTAMP return, as the
+// service fixes it once per statement; without it they return the time of Parse.
+func WithNow(t time.Time) Option { return func(p *parser) { p.now = t } }
+
 // Parse parses expr against the table schema s. Errors wrap ErrInvalid and say what is not supported.
-func Parse(expr string, s schema.Schema) (*Filter, error) {
+func Parse(expr string, s schema.Schema, opts ...Option) (*Filter, error) {
 	if len(expr) > maxLen {
 		return nil, invalid(0, "row restriction is longer than 1 MB")
 	}
@@ -21,7 +30,10 @@ func Parse(expr string, s schema.Schema) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, schema: s, used: map[string]bool{}}
+	p := &parser{toks: toks, schema: s, used: map[string]bool{}, now: time.Now()}
+	for _, o := range opts {
+		o(p)
+	}
 	if p.peek().kind == tEOF {
 		return nil, invalid(0, "empty row restriction")
 	}
@@ -32,7 +44,7 @@ func Parse(expr string, s schema.Schema) (*Filter, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, invalid(t.pos, "unexpected %q", t.text)
 	}
-	f := &Filter{root: root}
+	f := &Filter{root: root, clock: p.clock}
 	for _, c := range s {
 		if p.used[c.Name] {
 			f.columns = append(f.columns, c.Name)
@@ -44,11 +56,17 @@ func Parse(expr string, s schema.Schema) (*Filter, error) {
 // Columns returns the top-level columns the filter reads, in table order.
 func (f *Filter) Columns() []string { return f.columns }
 
+// ReadsClock reports whether the filter calls CURRENT_DATE, CURRENT_DATETIME or CURRENT_TIMESTAMP:
+// then the rows it keeps depend on the time it was parsed with (WithNow), not only on its text.
+func (f *Filter) ReadsClock() bool { return f.clock }
+
 type parser struct {
 	toks   []token
 	i      int
 	schema schema.Schema
 	used   map[string]bool
+	now    time.Time
+	clock  bool // a CURRENT_* function was called
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }

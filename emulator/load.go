@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/bqread/bqread/internal/civil"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -463,6 +464,9 @@ func appendTemporal(b array.Builder, t schema.Type, s string, number bool) error
 		}
 		b.(*array.TimestampBuilder).Append(arrow.Timestamp(us))
 	case schema.Timestamp:
+		if sb, ok := b.(*array.StringBuilder); ok { // a TIMESTAMP(12), held as its ISO 8601 text
+			return appendPicos(sb, s, number)
+		}
 		us, err := timestampMicros(s, number)
 		if err != nil {
 			return err
@@ -491,6 +495,38 @@ func timestampMicros(s string, number bool) (int64, error) {
 		return 0, fmt.Errorf("%s is not a TIMESTAMP in seconds since the epoch within 0001-01-01 to 9999-12-31", s)
 	}
 	return v.Int64(), nil
+}
+
+// appendPicos appends a TIMESTAMP(12) given as text (up to 12 fractional digits) or as a JSON
+// number of seconds since the epoch, as the ISO 8601 text a read session serves it in.
+func appendPicos(b *array.StringBuilder, s string, number bool) error {
+	var p civil.Picos
+	if number {
+		v, err := parseDecimal(s, 12)
+		sec, frac := new(big.Int), new(big.Int)
+		if err == nil {
+			sec.DivMod(v, big.NewInt(civil.PicosPerSecond), frac) // frac >= 0: sec rounds toward the past
+		}
+		if err != nil || !sec.IsInt64() {
+			return fmt.Errorf("%s is not a TIMESTAMP in seconds since the epoch within 0001-01-01 to 9999-12-31", s)
+		}
+		p = civil.Picos{Sec: sec.Int64(), Frac: frac.Int64()}
+	} else {
+		civilPart, offset, err := cutZone(s)
+		if err != nil {
+			return err
+		}
+		if p, err = civil.ParsePicos(civilPart, civil.Loose); err != nil {
+			return fmt.Errorf("timestamp %q is malformed (want YYYY-MM-DD HH:MM:SS[.f, up to 12 digits] with an optional zone)", s)
+		}
+		p.Sec -= offset
+	}
+	text, ok := civil.AppendISOPicos(nil, p)
+	if !ok {
+		return fmt.Errorf("timestamp %q is out of range (0001-01-01 to 9999-12-31)", s)
+	}
+	b.Append(string(text))
+	return nil
 }
 
 // canonicalJSON returns the compact JSON text of a JSON column's value. A string holds JSON text

@@ -90,6 +90,10 @@ func restFields(fields []*schema.Field) []*bq.TableFieldSchema {
 		if f.RangeElementType != nil {
 			out[i].RangeElementType = &bq.TableFieldSchemaRangeElementType{Type: string(f.RangeElementType.Type)}
 		}
+		if f.TimestampPrecision != 0 {
+			p := int64(f.TimestampPrecision)
+			out[i].TimestampPrecision = &p
+		}
 	}
 	return out
 }

@@ -18,7 +18,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bqread/bqread/emulator/filter"
-	"github.com/bqread/bqread/encode"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -219,12 +218,8 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 		expire:      now.Add(sessionTTL),
 		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression) + clockKey(f, now),
 	}
-	if sess.format == storagepb.DataFormat_ARROW {
-		if sess.arrowSchema, err = encode.ArrowSchemaMessage(sess.arrow); err != nil {
-			return nil, status.Errorf(codes.Internal, "encode Arrow schema: %v", err)
-		}
-	} else {
-		sess.avroSchema = schema.AvroSchema(selected)
+	if err := setWireSchemas(sess, opts); err != nil {
+		return nil, err
 	}
 	if sess.spans, sess.rows, err = selectRows(ctx, v, f, newSampler(v, samplePercentage(opts))); err != nil {
 		return nil, selectError(err)

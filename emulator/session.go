@@ -37,7 +37,9 @@ type session struct {
 	name        string
 	version     *tableVersion
 	selected    schema.Schema
-	arrow       *arrow.Schema // of the selected columns
+	arrow       *arrow.Schema // of the selected columns, as the table holds them
+	wire        *arrow.Schema // of the selected columns, as the session serves them (setWireSchemas)
+	precision   schema.Digits // TIMESTAMP(12) columns are served in this precision
 	format      storagepb.DataFormat
 	compression string  // "", "lz4" or "zstd"
 	lz4         bool    // each payload is sent as one raw LZ4 block (response_compression_codec)
@@ -290,10 +292,15 @@ func projectData(d arrow.ArrayData, target arrow.DataType) (arrow.ArrayData, err
 
 // encode turns a record of the session's columns into one payload of the session's format.
 func (s *session) encode(rec arrow.Record) ([]byte, error) {
+	rec, err := encode.ServeTimestamps(rec, s.wire, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
 	if s.format == storagepb.DataFormat_AVRO {
 		return encode.AvroRows(rec, nil)
 	}
-	enc, err := encode.NewArrowEncoder(s.arrow, s.compression, memory.DefaultAllocator)
+	enc, err := encode.NewArrowEncoder(s.wire, s.compression, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +363,8 @@ func cacheKeyFor(v *tableVersion, o *storagepb.ReadSession_TableReadOptions, for
 	if p := samplePercentage(o); p != nil {
 		sample = strconv.FormatFloat(*p, 'g', -1, 64)
 	}
-	return strings.Join([]string{v.key, strings.Join(o.GetSelectedFields(), ","), o.GetRowRestriction(), sample, format.String(), compression}, "|")
+	return strings.Join([]string{v.key, strings.Join(o.GetSelectedFields(), ","), o.GetRowRestriction(), sample, format.String(), compression,
+		o.GetArrowSerializationOptions().GetPicosTimestampPrecision().String(), o.GetAvroSerializationOptions().GetPicosTimestampPrecision().String()}, "|")
 }
 
 // spanStarts returns the position of each span's first row among all the spans' rows.

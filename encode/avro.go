@@ -118,7 +118,10 @@ func compileType(f *schema.Field, arr arrow.Array) (valueEnc, error) {
 	case schema.Time:
 		return compileInt[*array.Time64](f, arr)
 	case schema.Timestamp:
-		return compileInt[*array.Timestamp](f, arr)
+		if f.PicosColumn() { // served as its ISO 8601 text
+			return compileBytes[*array.String](f, arr)
+		}
+		return compileInt[*array.Timestamp](f, arr) // micros or nanos, as the schema says
 	case schema.Float64:
 		return compileFloat(f, arr)
 	case schema.Numeric:

@@ -16,6 +16,7 @@ const (
 	extJSON           = "google:sqlType:json"
 	extRange          = "google:sqlType:range"
 	extInterval       = "google:sqlType:interval"
+	extTimestamp      = "google:sqlType:timestamp" // a TIMESTAMP(12) served as ISO 8601 text (picos)
 	geographyMetadata = `{"encoding": "WKT"}`
 )
 
@@ -24,12 +25,16 @@ var (
 	NumericType    = &arrow.Decimal128Type{Precision: 38, Scale: 9}
 	BigNumericType = &arrow.Decimal256Type{Precision: 76, Scale: 38}
 	TimestampType  = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-	DateTimeType   = &arrow.TimestampType{Unit: arrow.Microsecond}
+	// TimestampNanosType is a TIMESTAMP(12) column served as nanoseconds.
+	TimestampNanosType = &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}
+	DateTimeType       = &arrow.TimestampType{Unit: arrow.Microsecond}
 )
 
 // ArrowSchema maps s to the Arrow schema the Storage Read API sends for it: the types of the
 // storage-read-api.md table, nullability from the mode, lists for REPEATED (with non-null elements),
 // and the google:sqlType extension metadata for DATETIME, GEOGRAPHY, JSON, INTERVAL and RANGE.
+// A TIMESTAMP of precision Nanos is a timestamp[ns, UTC]; one of precision Picos is a string (the
+// ISO 8601 text the proto documents) marked google:sqlType:timestamp.
 func ArrowSchema(s Schema) *arrow.Schema {
 	fields := make([]arrow.Field, len(s))
 	for i, f := range s {
@@ -40,7 +45,7 @@ func ArrowSchema(s Schema) *arrow.Schema {
 
 // ArrowField maps one column to its Arrow field.
 func ArrowField(f *Field) arrow.Field {
-	elem := arrow.Field{Name: f.Name, Type: arrowType(f), Nullable: f.Nullable(), Metadata: arrowMetadata(f.Type)}
+	elem := arrow.Field{Name: f.Name, Type: arrowType(f), Nullable: f.Nullable(), Metadata: arrowMetadata(f)}
 	if !f.Repeated() {
 		return elem
 	}
@@ -71,12 +76,18 @@ func arrowType(f *Field) arrow.DataType {
 	case DateTime:
 		return DateTimeType
 	case Timestamp:
+		switch f.TimestampPrecision {
+		case Nanos:
+			return TimestampNanosType
+		case Picos:
+			return arrow.BinaryTypes.String
+		}
 		return TimestampType
 	case Interval:
 		return arrow.FixedWidthTypes.MonthDayNanoInterval
 	case Range:
-		bound := arrowType(&Field{Type: f.RangeElementType.Type})
-		md := arrowMetadata(f.RangeElementType.Type)
+		elem := &Field{Type: f.RangeElementType.Type}
+		bound, md := arrowType(elem), arrowMetadata(elem)
 		return arrow.StructOf(
 			arrow.Field{Name: "start", Type: bound, Nullable: true, Metadata: md},
 			arrow.Field{Name: "end", Type: bound, Nullable: true, Metadata: md})
@@ -90,8 +101,11 @@ func arrowType(f *Field) arrow.DataType {
 	panic(fmt.Sprintf("schema: no Arrow type for %s", f.Type)) // Parse rejects unknown types
 }
 
-func arrowMetadata(t Type) arrow.Metadata {
-	switch t {
+func arrowMetadata(f *Field) arrow.Metadata {
+	if f.PicosColumn() {
+		return arrow.NewMetadata([]string{ExtensionName}, []string{extTimestamp})
+	}
+	switch f.Type {
 	case DateTime:
 		return arrow.NewMetadata([]string{ExtensionName}, []string{extDateTime})
 	case Geography:
@@ -140,6 +154,9 @@ func fromArrowField(f arrow.Field) (*Field, error) {
 		return nil, fmt.Errorf("column %q: %w", f.Name, err)
 	}
 	out.Type = t
+	if t == Timestamp {
+		out.TimestampPrecision = arrowPrecision(f.Type)
+	}
 	st, _ := f.Type.(*arrow.StructType)
 	switch {
 	case t == Range:
@@ -180,6 +197,8 @@ func fromArrowType(dt arrow.DataType, ext string) (Type, error) {
 			return Geography, nil
 		case extJSON:
 			return JSON, nil
+		case extTimestamp:
+			return Timestamp, nil
 		}
 		return String, nil
 	case arrow.BINARY, arrow.LARGE_BINARY:
@@ -202,4 +221,18 @@ func fromArrowType(dt arrow.DataType, ext string) (Type, error) {
 		return Struct, nil
 	}
 	return "", fmt.Errorf("schema: no BigQuery type for Arrow type %s", dt)
+}
+
+// arrowPrecision is the precision of a TIMESTAMP served as dt: Picos for text, Nanos for
+// nanoseconds, else the default.
+func arrowPrecision(dt arrow.DataType) Digits {
+	switch dt.ID() {
+	case arrow.STRING, arrow.LARGE_STRING:
+		return Picos
+	case arrow.TIMESTAMP:
+		if dt.(*arrow.TimestampType).Unit == arrow.Nanosecond {
+			return Nanos
+		}
+	}
+	return 0
 }

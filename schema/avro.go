@@ -1,9 +1,11 @@
 package schema
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 )
 
@@ -14,28 +16,70 @@ const avroRoot = "__root__"
 // named __root__, ["null", T] unions for NULLABLE columns, arrays for REPEATED ones, BigQuery's logical
 // types and sqlType annotations. Nested records are named by their column path joined with "__";
 // a RANGE record type is defined once as google.sqlType.RANGE_<T> and referenced by name after that.
-func AvroSchema(s Schema) string {
-	defined := map[string]bool{}
-	root := map[string]any{"type": "record", "name": avroRoot, "fields": avroFields(s, "", defined)}
+// A column whose name Avro does not allow (a flexible column name) gets the name AvroName gives it
+// and a "displayName" attribute with its own name.
+func AvroSchema(s Schema) string { return avroSchema(s, false) }
+
+// AvroSchemaDisplayNames is AvroSchema with a "displayName" attribute on every field, as a read
+// session with enable_display_name_attribute sends it.
+func AvroSchemaDisplayNames(s Schema) string { return avroSchema(s, true) }
+
+func avroSchema(s Schema, displayAll bool) string {
+	w := avroWriter{defined: map[string]bool{}, displayAll: displayAll}
+	root := map[string]any{"type": "record", "name": avroRoot, "fields": w.fields(s, "")}
 	b, _ := json.Marshal(root)
 	return string(b)
 }
 
-func avroFields(fields []*Field, prefix string, defined map[string]bool) []any {
+// AvroName returns name if Avro allows it as a field name ([A-Za-z_][A-Za-z0-9_]*), else a
+// placeholder that it allows: "_" and the hexadecimal of name's UTF-8 bytes. ok reports whether
+// name was allowed.
+func AvroName(name string) (avroName string, ok bool) {
+	if avroNameRE.MatchString(name) {
+		return name, true
+	}
+	return "_" + hex.EncodeToString([]byte(name)), false
+}
+
+var avroNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// AvroNamesValid reports whether every column name of s, at any depth, is an Avro name, which a
+// read session in Avro without enable_display_name_attribute requires.
+func AvroNamesValid(s Schema) bool {
+	for _, f := range s {
+		if _, ok := AvroName(f.Name); !ok || !AvroNamesValid(f.Fields) {
+			return false
+		}
+	}
+	return true
+}
+
+// avroWriter maps a schema to Avro: defined holds the RANGE record types defined so far.
+type avroWriter struct {
+	defined    map[string]bool
+	displayAll bool
+}
+
+func (w avroWriter) fields(fields []*Field, prefix string) []any {
 	out := make([]any, len(fields))
 	for i, f := range fields {
-		t := avroType(f, prefix+f.Name, defined)
+		name, ok := AvroName(f.Name)
+		t := w.typ(f, prefix+name)
 		if f.Repeated() {
 			t = map[string]any{"type": "array", "items": t}
 		} else if f.Nullable() {
 			t = []any{"null", t}
 		}
-		out[i] = map[string]any{"name": f.Name, "type": t}
+		field := map[string]any{"name": name, "type": t}
+		if !ok || w.displayAll {
+			field["displayName"] = f.Name
+		}
+		out[i] = field
 	}
 	return out
 }
 
-func avroType(f *Field, path string, defined map[string]bool) any {
+func (w avroWriter) typ(f *Field, path string) any {
 	switch f.Type {
 	case Bool:
 		return "boolean"
@@ -58,23 +102,29 @@ func avroType(f *Field, path string, defined map[string]bool) any {
 	case DateTime:
 		return map[string]any{"type": "string", "logicalType": "datetime"}
 	case Timestamp:
+		switch f.TimestampPrecision {
+		case Nanos:
+			return map[string]any{"type": "long", "logicalType": "timestamp-nanos"}
+		case Picos:
+			return map[string]any{"type": "string", "sqlType": string(Timestamp)}
+		}
 		return map[string]any{"type": "long", "logicalType": "timestamp-micros"}
 	case Geography, JSON, Interval:
 		return map[string]any{"type": "string", "sqlType": string(f.Type)}
 	case Range:
 		name := "google.sqlType.RANGE_" + string(f.RangeElementType.Type)
-		if defined[name] {
+		if w.defined[name] {
 			return name
 		}
-		defined[name] = true
-		bound := []any{"null", avroType(&Field{Type: f.RangeElementType.Type}, "", defined)}
+		w.defined[name] = true
+		bound := []any{"null", w.typ(&Field{Type: f.RangeElementType.Type}, "")}
 		return map[string]any{"type": "record", "name": name, "fields": []any{
 			map[string]any{"name": "start", "type": bound},
 			map[string]any{"name": "end", "type": bound},
 		}}
 	case Struct:
 		return map[string]any{"type": "record", "name": strings.ReplaceAll(path, ".", "__"),
-			"fields": avroFields(f.Fields, path+".", defined)}
+			"fields": w.fields(f.Fields, path+".")}
 	}
 	panic(fmt.Sprintf("schema: no Avro type for %s", f.Type)) // Parse rejects unknown types
 }
@@ -137,6 +187,9 @@ func (w *avroWalk) fields(v any, prefix string, depth int) (Schema, error) {
 			return nil, fmt.Errorf("%w: Avro field %v", ErrInvalid, item)
 		}
 		name, _ := field["name"].(string)
+		if display, ok := field["displayName"].(string); ok {
+			name = display
+		}
 		f := &Field{Name: name, Mode: Required}
 		if err := w.typ(f, field["type"], prefix+name, depth); err != nil {
 			return nil, fmt.Errorf("column %q: %w", name, err)
@@ -197,6 +250,10 @@ func (w *avroWalk) base(f *Field, base string, n map[string]any, path string, de
 		f.Type = Time
 	case logical == "timestamp-micros":
 		f.Type = Timestamp
+	case logical == "timestamp-nanos":
+		f.Type, f.TimestampPrecision = Timestamp, Nanos
+	case strings.EqualFold(sqlType, string(Timestamp)) && base == "string":
+		f.Type, f.TimestampPrecision = Timestamp, Picos
 	case logical == "datetime" || strings.EqualFold(sqlType, "DATETIME"):
 		f.Type = DateTime
 	case sqlType != "":

@@ -64,6 +64,8 @@ type Field struct {
 	Fields           []*Field          `json:"fields,omitempty"`
 	RangeElementType *RangeElementType `json:"rangeElementType,omitempty"`
 	Description      string            `json:"description,omitempty"`
+	// TimestampPrecision is a TIMESTAMP column's precision (see Digits); 0 is the default, 6.
+	TimestampPrecision Digits `json:"timestampPrecision,omitempty"`
 }
 
 // RangeElementType is the element type of a RANGE column: DATE, DATETIME or TIMESTAMP.
@@ -83,7 +85,9 @@ var ErrUnknownColumn = errors.New("schema: unknown column")
 // maxDepth is BigQuery's limit on STRUCT nesting.
 const maxDepth = 15
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,299}$`)
+// nameRE is a column name BigQuery accepts, flexible column names included: up to 300 letters,
+// marks, digits, connector punctuation (such as _), dashes, spaces and & % = + : ' < > # |.
+var nameRE = regexp.MustCompile(`^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd}\p{Zs}&%=+:'<>#|]{1,300}$`)
 
 // Parse reads a schema in the `bq show --schema` form (a JSON list of fields) or the tables.get form
 // (an object with a "fields" list), normalizes type aliases and empty modes, and validates it.
@@ -115,7 +119,7 @@ func normalize(fields []*Field, prefix string, depth int) error {
 		}
 		path := prefix + f.Name
 		if !nameRE.MatchString(f.Name) {
-			return fmt.Errorf("%w: column name %q: use letters, digits and underscores, starting with a letter or underscore", ErrInvalid, path)
+			return fmt.Errorf("%w: column name %q: use up to 300 letters, digits, underscores, dashes, spaces or & %% = + : ' < > # |", ErrInvalid, path)
 		}
 		if seen[strings.ToLower(f.Name)] {
 			return fmt.Errorf("%w: duplicate column %q", ErrInvalid, path)
@@ -132,6 +136,9 @@ func normalizeField(f *Field, path string, depth int) error {
 	f.Type = canonical(f.Type)
 	if !known[f.Type] {
 		return fmt.Errorf("%w: column %q has unknown type %q", ErrInvalid, path, f.Type)
+	}
+	if err := checkPrecision(f, path); err != nil {
+		return err
 	}
 	switch Mode(strings.ToUpper(string(f.Mode))) {
 	case "", Nullable:

@@ -67,7 +67,10 @@ func TestAvroRoundTrip(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, in string }{
 		{"not json", `{`},
-		{"bad name", `[{"name": "a-b", "type": "INT64"}]`},
+		{"bad name", `[{"name": "a.b", "type": "INT64"}]`},
+		{"name with a slash", `[{"name": "a/b", "type": "INT64"}]`},
+		{"precision on a non-timestamp", `[{"name": "a", "type": "INT64", "timestampPrecision": 12}]`},
+		{"precision 9", `[{"name": "a", "type": "TIMESTAMP", "timestampPrecision": "9"}]`},
 		{"duplicate", `[{"name": "a", "type": "INT64"}, {"name": "A", "type": "STRING"}]`},
 		{"unknown type", `[{"name": "a", "type": "INT128"}]`},
 		{"bad mode", `[{"name": "a", "type": "INT64", "mode": "OPTIONAL"}]`},
@@ -168,6 +171,66 @@ func TestFromAvroRefuses(t *testing.T) {
 	} {
 		if _, err := FromAvro(js); !errors.Is(err, ErrInvalid) {
 			t.Errorf("FromAvro(%s) error = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func picosSample(t *testing.T) Schema {
+	t.Helper()
+	data, err := os.ReadFile("../emulator/samples/bqread-demo/samples/picos/schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestServedRoundTrip: the picos sample (flexible names, TIMESTAMP(12) at the top, in an array and
+// in a record) served in each precision comes back from its Arrow and Avro schemas as served, and
+// goavro accepts the Avro schema, whose fields carry the column names as displayName.
+func TestServedRoundTrip(t *testing.T) {
+	for _, p := range []Digits{Micros, Nanos, Picos} {
+		t.Run(fmt.Sprint(p), func(t *testing.T) {
+			want := stripDescriptions(Served(picosSample(t), p))
+			back, err := FromArrow(ArrowSchema(want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, back); diff != "" {
+				t.Errorf("Arrow round trip (-want +got):\n%s", diff)
+			}
+			for _, js := range []string{AvroSchema(want), AvroSchemaDisplayNames(want)} {
+				if _, err := goavro.NewCodec(js); err != nil {
+					t.Fatalf("goavro rejects %s: %v", js, err)
+				}
+				back, err := FromAvro(js)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, back); diff != "" {
+					t.Errorf("Avro round trip (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestAvroName(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"id", "id", true},
+		{"_x9", "_x9", true},
+		{"2nd", "_326e64", false},
+		{"a b", "_612062", false},
+		{"é", "_c3a9", false},
+	} {
+		if got, ok := AvroName(tc.in); got != tc.want || ok != tc.ok {
+			t.Errorf("AvroName(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 }

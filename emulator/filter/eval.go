@@ -49,8 +49,11 @@ type andPred struct{ l, r pred }
 type orPred struct{ l, r pred }
 type notPred struct{ x pred }
 
-func (p andPred) eval(r *row) tri {
-	a, b := p.l.eval(r), p.r.eval(r)
+func (p andPred) eval(r *row) tri { return andTri(p.l.eval(r), p.r.eval(r)) }
+func (p orPred) eval(r *row) tri  { return orTri(p.l.eval(r), p.r.eval(r)) }
+func (p notPred) eval(r *row) tri { return notTri(p.x.eval(r)) }
+
+func andTri(a, b tri) tri {
 	switch {
 	case a == tFalse || b == tFalse:
 		return tFalse
@@ -60,8 +63,7 @@ func (p andPred) eval(r *row) tri {
 	return tTrue
 }
 
-func (p orPred) eval(r *row) tri {
-	a, b := p.l.eval(r), p.r.eval(r)
+func orTri(a, b tri) tri {
 	switch {
 	case a == tTrue || b == tTrue:
 		return tTrue
@@ -71,8 +73,8 @@ func (p orPred) eval(r *row) tri {
 	return tFalse
 }
 
-func (p notPred) eval(r *row) tri {
-	switch x := p.x.eval(r); x {
+func notTri(x tri) tri {
+	switch x {
 	case tTrue:
 		return tFalse
 	case tFalse:
@@ -155,7 +157,7 @@ func (p inPred) eval(r *row) tri {
 		}
 	}
 	if p.not {
-		return notPred{constPred(res)}.eval(r)
+		return notTri(res)
 	}
 	return res
 }

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,8 +200,22 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if got := flt.Eval(rec); len(got) != int(rec.NumRows()) {
+		got := flt.Eval(rec)
+		if len(got) != int(rec.NumRows()) {
 			t.Fatalf("Eval(%q) gave %d results for %d rows", expr, len(got), rec.NumRows())
+		}
+		// Knowing every column, CanMatch is Eval; knowing none, it keeps at least what Eval keeps.
+		all := make([]string, len(s))
+		for i, c := range s {
+			all[i] = c.Name
+		}
+		if exact := flt.CanMatch(rec, all); !slices.Equal(exact, got) {
+			t.Fatalf("CanMatch(%q, all columns) = %v, Eval = %v", expr, exact, got)
+		}
+		for i, may := range flt.CanMatch(rec, nil) {
+			if got[i] && !may {
+				t.Fatalf("CanMatch(%q, no columns) excludes row %d, which Eval keeps", expr, i)
+			}
 		}
 	})
 }

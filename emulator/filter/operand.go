@@ -106,6 +106,7 @@ func (p *parser) column(t token) (operand, error) {
 			return operand{}, invalid(t.pos, "%s column %s cannot be filtered on", f.Type, f.Name)
 		}
 		p.used[f.Name] = true
+		p.refs = append(p.refs, i)
 		return operand{col: i, typ: f.Type, pos: t.pos}, nil
 	}
 	return operand{}, invalid(t.pos, "unrecognized name: %s", t.text)

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ type Filter struct {
 	root    pred
 	columns []string
 	clock   bool
+	schema  schema.Schema
 }
 
 // Option configures Parse.
@@ -44,7 +46,7 @@ func Parse(expr string, s schema.Schema, opts ...Option) (*Filter, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, invalid(t.pos, "unexpected %q", t.text)
 	}
-	f := &Filter{root: root, clock: p.clock}
+	f := &Filter{root: root, clock: p.clock, schema: s}
 	for _, c := range s {
 		if p.used[c.Name] {
 			f.columns = append(f.columns, c.Name)
@@ -66,7 +68,8 @@ type parser struct {
 	schema schema.Schema
 	used   map[string]bool
 	now    time.Time
-	clock  bool // a CURRENT_* function was called
+	clock  bool  // a CURRENT_* function was called
+	refs   []int // the columns read so far, in the order they are named
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -134,6 +137,17 @@ func (p *parser) predicate() (pred, error) {
 		}
 		return x, p.expectOp(")")
 	}
+	mark := len(p.refs)
+	x, err := p.condition()
+	if err != nil {
+		return nil, err
+	}
+	return leafPred{pred: x, cols: slices.Clone(p.refs[mark:])}, nil
+}
+
+// condition parses one condition that is not a parenthesized one: a comparison, IS, IN, BETWEEN,
+// LIKE or a lone BOOL operand.
+func (p *parser) condition() (pred, error) {
 	start := p.peek().pos
 	l, err := p.operand()
 	if err != nil {

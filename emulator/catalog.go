@@ -102,8 +102,9 @@ type tableVersion struct {
 	created time.Time // when the table was first seen
 	bytes   int64     // estimated logical size
 	rows    rowSource
-	kind    string // BigQuery's table type: TABLE, VIEW, MATERIALIZED_VIEW or EXTERNAL (from table.json)
-	query   string // the query of a VIEW or MATERIALIZED_VIEW
+	kind    string    // BigQuery's table type: TABLE, VIEW, MATERIALIZED_VIEW or EXTERNAL (from table.json)
+	query   string    // the query of a VIEW or MATERIALIZED_VIEW
+	expires time.Time // when a query's result table goes away; zero: never
 }
 
 // Table types (BigQuery's Table.type). The Storage Read API reads only TABLE.
@@ -141,13 +142,14 @@ type catalog struct {
 	mu      sync.Mutex // guards the maps, not the histories in them
 	tables  map[tableRef]*history
 	samples map[string]*tableVersion
+	results map[tableRef]*tableVersion // tables that query jobs wrote (results.go)
 }
 
 // newCatalog returns a catalog of the samples and the tables under dataDir (none if it is ""). It logs
 // the tables that cannot be loaded to log, with their directories.
 func newCatalog(dataDir string, now func() time.Time, log *slog.Logger) (*catalog, error) {
 	c := &catalog{now: now, log: log, loadTimeout: tableLoadTimeout,
-		tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}}
+		tables: map[tableRef]*history{}, samples: map[string]*tableVersion{}, results: map[tableRef]*tableVersion{}}
 	if dataDir == "" {
 		return c, nil
 	}
@@ -177,7 +179,7 @@ func (c *catalog) datasetExists(r tableRef) (bool, error) {
 	if err := r.validate(); err != nil {
 		return false, err
 	}
-	if isSample(r) {
+	if isSample(r) || c.resultDataset(r) {
 		return true, nil
 	}
 	if c.root == nil {
@@ -192,6 +194,9 @@ func (c *catalog) datasetExists(r tableRef) (bool, error) {
 func (c *catalog) resolve(ctx context.Context, r tableRef, snapshot time.Time) (*tableVersion, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
+	}
+	if v := c.result(r); v != nil {
+		return pick(r, []*tableVersion{v}, snapshot, c.now())
 	}
 	v, err := c.sample(r)
 	if err != nil {

@@ -62,6 +62,11 @@ type Options struct {
 	// deems excessive with a RESOURCE_EXHAUSTED carrying a RetryInfo, but publishes neither the
 	// limit nor the message: this option stands in for it, with the emulator's own words.
 	MaxConcurrentReadsPerSession int
+	// JobRunTime is how long a query job stays RUNNING before it is DONE, so that clients poll and
+	// can cancel it; 0 means DefaultJobRunTime, a negative value that jobs are DONE when created.
+	JobRunTime time.Duration
+	// JobFaults make the query jobs that read a table fail as BigQuery's do (see JobFault).
+	JobFaults []JobFault
 	// Now is the clock, for tests that expire sessions; nil means time.Now.
 	Now func() time.Time
 	// Logger receives recovered panics and serving errors; nil means slog.Default().
@@ -74,6 +79,7 @@ type Instance struct {
 	grpc           *grpc.Server
 	http           *http.Server
 	catalog        *catalog
+	jobs           *jobStore
 	stop           func() bool
 	closeOnce      sync.Once
 	closeErr       error
@@ -92,7 +98,12 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst := &Instance{catalog: cat}
+	jobs, err := newJobStore(cat, o)
+	if err != nil {
+		cat.close()
+		return nil, err
+	}
+	inst := &Instance{catalog: cat, jobs: jobs}
 	if inst.grpcLn, err = net.Listen("tcp", o.GRPCAddr); err != nil {
 		cat.close()
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", o.GRPCAddr, err)
@@ -119,7 +130,7 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 		grpc.ChainStreamInterceptor(recoverStream(o.Logger), routingStream),
 	)
 	storagepb.RegisterBigQueryReadServer(inst.grpc, rs)
-	inst.http = &http.Server{Handler: newRESTHandler(cat), ReadHeaderTimeout: 10 * time.Second}
+	inst.http = &http.Server{Handler: newRESTHandler(cat, jobs), ReadHeaderTimeout: 10 * time.Second}
 	go inst.grpc.Serve(inst.grpcLn)
 	go func() {
 		if err := inst.http.Serve(inst.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -146,6 +157,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConcurrentReads <= 0 {
 		o.MaxConcurrentReads = DefaultMaxConcurrentReads
+	}
+	if o.JobRunTime == 0 {
+		o.JobRunTime = DefaultJobRunTime
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -180,6 +194,7 @@ func (i *Instance) Close() error {
 		case <-ctx.Done():
 			i.grpc.Stop()
 		}
+		i.jobs.close()
 		i.closeErr = errors.Join(i.http.Shutdown(ctx), i.catalog.close())
 	})
 	return i.closeErr

@@ -21,8 +21,9 @@ var legacyTypes = map[schema.Type]string{
 	schema.Int64: "INTEGER", schema.Float64: "FLOAT", schema.Bool: "BOOLEAN", schema.Struct: "RECORD",
 }
 
-func newRESTHandler(c *catalog) http.Handler {
+func newRESTHandler(c *catalog, jobs *jobStore) http.Handler {
 	mux := http.NewServeMux()
+	jobRoutes(mux, c, jobs)
 	mux.HandleFunc("GET /bigquery/v2/projects/{project}/datasets/{dataset}", func(w http.ResponseWriter, r *http.Request) {
 		ref := tableRef{Project: r.PathValue("project"), Dataset: r.PathValue("dataset")}
 		ok, err := c.datasetExists(ref)
@@ -51,7 +52,7 @@ func newRESTHandler(c *catalog) http.Handler {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "notFound", "the emulator does not serve "+r.Method+" "+r.URL.Path+
-			": it serves datasets.get and tables.get under /bigquery/v2/, and the Storage Read API over gRPC")
+			": it serves datasets.get, datasets.list, tables.get, tables.list, tabledata.list and the query jobs' methods (jobs.insert, get, getQueryResults, query, cancel) under /bigquery/v2/, and the Storage Read API over gRPC")
 	})
 	return mux
 }
@@ -117,7 +118,7 @@ func writeRESTError(w http.ResponseWriter, err error) {
 
 var restStatus = map[int]string{
 	http.StatusNotFound: "NOT_FOUND", http.StatusBadRequest: "INVALID_ARGUMENT",
-	http.StatusInternalServerError: "INTERNAL",
+	http.StatusInternalServerError: "INTERNAL", http.StatusForbidden: "PERMISSION_DENIED", http.StatusConflict: "ALREADY_EXISTS",
 }
 
 func writeJSONError(w http.ResponseWriter, code int, reason, msg string) {

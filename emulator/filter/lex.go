@@ -38,7 +38,7 @@ type token struct {
 func (t token) is(kw string) bool { return t.kind == tIdent && !t.raw && strings.EqualFold(t.text, kw) }
 
 func invalid(pos int, format string, args ...any) error {
-	return fmt.Errorf("%w: %s at position %d", ErrInvalid, fmt.Sprintf(format, args...), pos+1)
+	return &posError{pos: pos, msg: fmt.Sprintf(format, args...)}
 }
 
 func lex(s string) ([]token, error) {

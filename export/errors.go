@@ -23,6 +23,8 @@ var (
 	ErrSessionExpired = shard.ErrSessionExpired
 	// ErrIncomplete: a merge found streams not read to their end (*shard.IncompleteError).
 	ErrIncomplete = shard.ErrIncomplete
+	// ErrRESTEndpoint: nothing answers at Options.RESTEndpoint.
+	ErrRESTEndpoint = errors.New("export: REST endpoint unreachable")
 )
 
 // OptionError is an option that cannot be used as given; it wraps ErrUsage. Its message names

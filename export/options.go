@@ -21,6 +21,17 @@ type Options struct {
 	// Table is the table to read: project.dataset.table, project:dataset.table or
 	// projects/P/datasets/D/tables/T.
 	Table string
+	// Query, in place of Table, is a GoogleSQL query: it runs as a BigQuery job (in Location, with
+	// Labels, MaximumBytesBilled and DestinationTable; default: the job's anonymous table) through
+	// RESTEndpoint, and its destination table is read as a table is. Columns, Where, SnapshotTime
+	// and Sample are refused with it; a top-level ORDER BY is read with one stream, so the order
+	// holds. OnJob receives the job's state while it runs.
+	Query              string
+	Labels             map[string]string
+	MaximumBytesBilled int64
+	DestinationTable   string
+	RESTEndpoint       string // the BigQuery REST API, http(s)://HOST:PORT (default Google's)
+	OnJob              func(JobProgress)
 	// Out is the output file; "-" writes to Stdout. A FIFO, socket or character device is
 	// written to as a stream; a file appears at Out only when complete. Plan needs it only to
 	// derive Format; Merge needs it.
@@ -65,6 +76,7 @@ type Options struct {
 	BillingProject string
 	// Location, if set, is where the table must be (US, EU, us-central1...): a read session in
 	// another location is refused before anything is read, for data that must stay in a region.
+	// A Query's job runs there.
 	Location string
 	// Endpoint is the Storage Read endpoint HOST:PORT (default: Google's); a loopback endpoint is
 	// plaintext without credentials.
@@ -122,10 +134,17 @@ type plan struct {
 	req     session.Request
 	outOpts output.Options
 	outKind destKind
+	ordered bool // the Query orders its rows: read with one stream
+	dryRun  bool // DryRun: Out may be missing
 }
 
 // check checks every option before anything runs; its errors wrap ErrUsage.
 func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
+	return o.checkAs(ctx, now, false)
+}
+
+// checkAs is check, for a dry run (DryRun) when dryRun is set.
+func (o Options) checkAs(ctx context.Context, now time.Time, dryRun bool) (*plan, error) {
 	table, billing, err := o.table(ctx)
 	if err != nil {
 		return nil, err
@@ -149,7 +168,8 @@ func (o Options) check(ctx context.Context, now time.Time) (*plan, error) {
 	if c := strings.ToLower(o.ResponseCompression); c != "none" {
 		p.req.ResponseCompression = c
 	}
-	for _, check := range []func(*plan, time.Time) error{checkFormat, checkRead, checkDestinations} {
+	p.dryRun = dryRun
+	for _, check := range []func(*plan, time.Time) error{checkFormat, checkRead, checkQuery, checkDestinations} {
 		if err := check(p, now); err != nil {
 			return nil, err
 		}
@@ -168,6 +188,8 @@ func checkFormat(p *plan, _ time.Time) error {
 	o := &p.opts
 	switch {
 	case o.Format != "":
+	case o.Out == "" && p.dryRun:
+		return nil
 	case o.Out == "" || o.Out == "-":
 		return optionErrorf("{{Format}} is needed when {{Out}} is %q: parquet, arrow, avro, csv or ndjson", o.Out)
 	default:
@@ -256,6 +278,9 @@ func (p *plan) workDirPath() string {
 // project.
 func (o Options) table(ctx context.Context) (session.TableRef, string, error) {
 	project := session.DefaultProject(ctx, o.Project, o.Endpoint)
+	if o.Query != "" && o.Table == "" {
+		return session.TableRef{}, cmp.Or(o.BillingProject, project), nil // the job's destination, once it has run
+	}
 	table, err := session.ParseTableIn(o.Table, project)
 	if err != nil {
 		return session.TableRef{}, "", asUsage(err)

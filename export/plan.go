@@ -65,6 +65,9 @@ func (e *Export) Streams() int { return len(e.m.Streams) }
 // Tasks returns the number of tasks the workers were planned as.
 func (e *Export) Tasks() int { return e.m.Tasks }
 
+// Ordered reports whether the export reads one stream because its Query orders its rows.
+func (e *Export) Ordered() bool { return e.p.ordered }
+
 // EstimatedRows returns the server's estimate of the rows the session reads.
 func (e *Export) EstimatedRows() int64 { return e.m.EstimatedRows }
 
@@ -74,8 +77,9 @@ func (e *Export) WorkDir() string { return e.dir.Path() }
 // ExpireTime returns when the read session expires (zero if the server did not say).
 func (e *Export) ExpireTime() time.Time { return e.m.ExpireTime }
 
-// create makes the work dir and the read session, and saves the manifest. The work dir is made
-// (or checked) before the session is created, and removed again if the session cannot be used.
+// create makes the work dir, runs the Query's job, creates the read session and saves the
+// manifest. The work dir is made (or checked) first, and removed again if the job fails or the
+// session cannot be used.
 func (e *Export) create(ctx context.Context) error {
 	path := e.p.workDirPath()
 	var err error
@@ -88,7 +92,19 @@ func (e *Export) create(ctx context.Context) error {
 	if err != nil {
 		return workDirError(err)
 	}
-	e.m, err = e.p.createManifest(ctx)
+	var q *queryResult
+	if e.p.opts.Query != "" {
+		q, err = e.p.runQuery(ctx)
+	}
+	if err == nil && q != nil {
+		e.p.req.Table = q.table
+	}
+	if err == nil {
+		e.m, err = e.p.createManifest(ctx)
+	}
+	if err == nil && q != nil {
+		e.m.Query = q.job
+	}
 	if err == nil {
 		err = e.m.Save(ctx, e.dir.Store())
 	}
@@ -262,8 +278,16 @@ func sameExport(m *session.Manifest, p *plan) error {
 	diff := func(what, was, now string) error {
 		return fmt.Errorf("with {{%s}} %q, not %q", what, was, now)
 	}
+	var q session.QueryJob
+	if m.Query != nil {
+		q = *m.Query
+	}
 	switch {
-	case m.Table != p.req.Table.String():
+	case q.SQL != p.opts.Query:
+		return diff("Query", q.SQL, p.opts.Query)
+	case q.DestinationTable != p.opts.DestinationTable:
+		return diff("DestinationTable", q.DestinationTable, p.opts.DestinationTable)
+	case p.opts.Query == "" && m.Table != p.req.Table.String():
 		return diff("Table", m.Table, p.req.Table.String())
 	case m.Output.Format != string(p.opts.Format):
 		return diff("Format", m.Output.Format, string(p.opts.Format))

@@ -30,22 +30,27 @@ type Summary struct {
 	WorkDir string `json:"work_dir,omitempty"`
 	// SnapshotTime is the instant asked for; without one the session reads the table as of its
 	// creation, at StartTime.
-	SnapshotTime          time.Time            `json:"snapshot_time,omitzero"`
-	Format                string               `json:"format"`
-	Compression           string               `json:"compression,omitempty"`
-	Schema                schema.Schema        `json:"schema,omitempty"`
-	EstimatedBytesScanned int64                `json:"estimated_bytes_scanned"`
-	Table                 string               `json:"table"`
-	Session               string               `json:"session"`
-	Streams               int                  `json:"streams"`
-	Rows                  int64                `json:"rows"`
-	BytesReceived         int64                `json:"bytes_received"`
-	BytesWritten          int64                `json:"bytes_written"`
-	OutputFiles           []string             `json:"output_files"`
-	WallSeconds           float64              `json:"wall_seconds"`
-	Phases                Phases               `json:"phase_seconds"`
-	Retries               int                  `json:"retries"`
-	PerStream             []shard.StreamResult `json:"per_stream"`
+	SnapshotTime          time.Time     `json:"snapshot_time,omitzero"`
+	Format                string        `json:"format"`
+	Compression           string        `json:"compression,omitempty"`
+	Schema                schema.Schema `json:"schema,omitempty"`
+	EstimatedBytesScanned int64         `json:"estimated_bytes_scanned"`
+	EstimatedRows         int64         `json:"estimated_rows,omitempty"`
+	Table                 string        `json:"table"`
+	// Query is the job of a Query export; DryRun says nothing was read or written, only
+	// estimated (the summary of DryRun).
+	Query         *session.QueryJob    `json:"query,omitempty"`
+	DryRun        bool                 `json:"dry_run,omitempty"`
+	Session       string               `json:"session"`
+	Streams       int                  `json:"streams"`
+	Rows          int64                `json:"rows"`
+	BytesReceived int64                `json:"bytes_received"`
+	BytesWritten  int64                `json:"bytes_written"`
+	OutputFiles   []string             `json:"output_files"`
+	WallSeconds   float64              `json:"wall_seconds"`
+	Phases        Phases               `json:"phase_seconds"`
+	Retries       int                  `json:"retries"`
+	PerStream     []shard.StreamResult `json:"per_stream"`
 }
 
 // Phases is where the wall time went: creating the session and work dir (or opening them for a
@@ -62,7 +67,7 @@ func newSummary(m *session.Manifest, res *shard.Result, written shard.MergeStats
 	s := &Summary{Table: m.Table, Session: m.Session, Streams: len(m.Streams), Rows: written.Rows,
 		BytesWritten: written.Bytes, OutputFiles: []string{out}, PerStream: []shard.StreamResult{},
 		SnapshotTime: m.SnapshotTime, Format: m.Output.Format, Compression: m.Output.Compression, Schema: m.Schema,
-		EstimatedBytesScanned: m.EstimatedBytes}
+		EstimatedBytesScanned: m.EstimatedBytes, EstimatedRows: m.EstimatedRows, Query: m.Query}
 	if res != nil {
 		s.BytesReceived, s.Retries, s.PerStream = res.Bytes, res.Retries, res.Streams
 	}

@@ -57,8 +57,23 @@ type Manifest struct {
 	// i+Tasks, ... (one per stream when it equals the streams).
 	Tasks int `json:"tasks"`
 	// Limit, when not 0, is the most rows the session's one stream is read for (a preview).
-	Limit  int64  `json:"limit,omitempty"`
-	Output Output `json:"output"`
+	Limit int64 `json:"limit,omitempty"`
+	// Query, for the export of a query, is the finished job whose destination table (Table) the
+	// session reads: a resume reads that table again and never runs the query. Older manifests
+	// have none; older readers ignore it and see the export of Table.
+	Query  *QueryJob `json:"query,omitempty"`
+	Output Output    `json:"output"`
+}
+
+// QueryJob is a finished query job whose destination table an export reads.
+type QueryJob struct {
+	SQL string `json:"sql"`
+	Job string `json:"job"` // project:location.id
+	// DestinationTable is the table asked for, as given; "" for the job's anonymous table.
+	DestinationTable string `json:"destination_table,omitempty"`
+	BytesProcessed   int64  `json:"total_bytes_processed"`
+	BytesBilled      int64  `json:"total_bytes_billed"`
+	CacheHit         bool   `json:"cache_hit,omitempty"`
 }
 
 // Output says how workers write segments.

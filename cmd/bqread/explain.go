@@ -22,7 +22,12 @@ func explain(err error, opts export.Options) error {
 	var oe *export.OptionError
 	var ke *export.KeptError
 	var we *workdir.Error
+	var je *export.JobError
 	switch {
+	case errors.As(err, &je):
+		return withHint(err, jobHint(je))
+	case errors.Is(err, export.ErrRESTEndpoint):
+		return withHint(err, "--rest-endpoint (or BQREAD_REST_ENDPOINT) must name BigQuery's REST API, such as `bqread serve`'s http address")
 	case errors.As(err, &oe):
 		return usageErrorf("%s", oe.Render(flagName))
 	case errors.As(err, &ke):
@@ -39,6 +44,25 @@ func explain(err error, opts export.Options) error {
 		return withHint(err, "--endpoint (or BQREAD_ENDPOINT) must name a Storage Read server such as `bqread serve`'s gRPC port")
 	}
 	return sessionHint(err, opts)
+}
+
+// jobHint says what to do about a query job that failed, by BigQuery's reason.
+func jobHint(je *export.JobError) string {
+	switch je.Reason {
+	case "invalidQuery", "invalid":
+		return "fix the query"
+	case "notFound":
+		return "check the tables the query names, and --project"
+	case "bytesBilledLimitExceeded":
+		return "raise --maximum-bytes-billed, or make the query read less"
+	case "duplicate":
+		return "pass --overwrite to replace --destination-table, or name another"
+	case "accessDenied":
+		return "check the credentials (gcloud auth application-default login) and --project"
+	case "quotaExceeded", "rateLimitExceeded":
+		return "wait for the quota, then run again"
+	}
+	return "run again; if it fails again, see the job in the BigQuery console"
 }
 
 // withHint appends what to do to err, keeping what err wraps.

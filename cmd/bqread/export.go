@@ -30,14 +30,16 @@ type exportOptions struct {
 	faultSpecs   []string
 	progress     string
 	stderr       io.Writer
+	stdin        io.Reader
 	log          *logConfig
 	interval     time.Duration
+	query        queryFlags
 }
 
 func newExportCmd(s streams) *cobra.Command {
-	o := &exportOptions{stderr: s.err, log: s.log, opts: export.Options{Stdout: s.out}}
+	o := &exportOptions{stderr: s.err, stdin: s.in, log: s.log, opts: export.Options{Stdout: s.out}}
 	cmd := &cobra.Command{
-		Use:   "export TABLE -o PATH [flags]",
+		Use:   "export (TABLE | --query SQL) -o PATH [flags]",
 		Short: "Export a table to one file, one worker process per read stream",
 		Long: `export creates one read session for TABLE, reads each of its streams in its own worker process
 (at most --parallelism at once), and merges the workers' segments into one file at --out. The file
@@ -54,18 +56,36 @@ removed, and only files bqread created there are ever deleted. Once the read ses
 (BigQuery: 6 hours), --resume says so, removes the work dir, and the same command without --resume
 exports again.
 
+--query SQL (or --query-file PATH, - for stdin) exports the result of a GoogleSQL query instead: it
+runs as a BigQuery job (--location, --labels, --maximum-bytes-billed, --destination-table), its
+state and bytes processed are shown while it runs, Ctrl-C cancels it, and its destination table is
+read as a table is (--columns, --where, --snapshot-time and --sample do not apply). A query whose
+top level has ORDER BY is read with one stream, so that the order holds. --resume reads the finished
+job's table again and never runs the query again. A failed job is one line with BigQuery's reason
+and message: exit 2 for a bad query (invalidQuery, notFound, bytesBilledLimitExceeded), 1 otherwise
+(accessDenied, quotaExceeded, ...).
+
+--dry-run reads and writes nothing (no work dir, no output) and says what would be read: a table's
+streams and the service's estimates of its rows and bytes scanned, or a query's bytes processed
+(a dry-run job); on stdout, or as JSON with --summary.
+
 ` + exitCodesHelp,
 		Example: `  bqread export bqread-demo.samples.trips --emulator -o trips.parquet
   bqread export bqread-demo.samples.trips --emulator -o - -f ndjson --columns trip_id,fare_amount --where "fare_amount > 50"
-  bqread export bqread-demo.samples.all_types --emulator -o all_types.ndjson --data-format avro --summary -`,
-		Args: cobra.ExactArgs(1),
+  bqread export bqread-demo.samples.all_types --emulator -o all_types.ndjson --data-format avro --summary -
+  bqread export --emulator --project bqread-demo -o big.csv --query 'SELECT trip_id, fare_amount FROM ` + "`bqread-demo.samples.trips`" + ` WHERE fare_amount > 50 ORDER BY fare_amount DESC'
+  bqread export bqread-demo.samples.trips --emulator --dry-run`,
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.opts.Table = args[0]
 			o.envDefaults(cmd.Flags())
+			if err := o.query.apply(cmd.Flags(), &o.opts, args, o.stdin); err != nil {
+				return err
+			}
 			return runExport(cmd.Context(), o)
 		},
 	}
 	o.addFlags(cmd.Flags(), true)
+	o.query.addFlags(cmd.Flags(), &o.opts)
 	registerCompletions(cmd)
 	return cmd
 }
@@ -178,6 +198,8 @@ func (o *exportOptions) checkLocal() ([]emulator.Fault, error) {
 		return nil, usageErrorf("export: --emulator-fault needs --emulator")
 	case o.opts.Resume && o.emulator:
 		return nil, usageErrorf("export: --resume cannot continue an --emulator export (its sessions ended with its process): run without --resume, or serve with `bqread serve` and pass --endpoint")
+	case o.query.dryRun && o.opts.Resume:
+		return nil, usageErrorf("export: --dry-run reads nothing, so there is nothing to --resume: use one")
 	}
 	faults, err := emulator.ParseFaults(o.faultSpecs)
 	if err != nil {
@@ -187,7 +209,7 @@ func (o *exportOptions) checkLocal() ([]emulator.Fault, error) {
 }
 
 func runExport(ctx context.Context, o *exportOptions) error {
-	if o.opts.Out == "" {
+	if o.opts.Out == "" && !o.query.dryRun {
 		return usageErrorf("export: --out is required (a file path, or - for stdout)")
 	}
 	opts, err := o.options()
@@ -207,8 +229,12 @@ func runExport(ctx context.Context, o *exportOptions) error {
 			return fmt.Errorf("start the emulator: %w", err)
 		}
 		defer inst.Close()
-		opts.Endpoint, opts.Ephemeral = inst.GRPCAddr(), true
+		opts.Endpoint, opts.Ephemeral, opts.RESTEndpoint = inst.GRPCAddr(), true, "http://"+inst.HTTPAddr()
 	}
+	if o.query.dryRun {
+		return runDryRun(ctx, o, opts)
+	}
+	opts.OnJob = newJobDisplay(o.log.progressMode(o.progress), o.stderr, log, o.interval).event
 	var prog *progress
 	opts.OnEvent = func(e export.Event) { prog.event(e) }
 	e, err := export.Plan(ctx, opts)
@@ -223,6 +249,10 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	}
 	prog = newProgress(o.log.progressMode(o.progress), o.stderr, log, e.Streams(), e.EstimatedRows())
 	prog.every = o.interval
+	if e.Ordered() {
+		prog.note = "one stream, to keep the order of the query's ORDER BY"
+		log.Info("reading one stream: the query's top level has ORDER BY, whose order only one stream keeps")
+	}
 	prog.start(ctx)
 	sum, err := e.Run(ctx)
 	prog.stop()
@@ -230,6 +260,20 @@ func runExport(ctx context.Context, o *exportOptions) error {
 		return explain(err, opts)
 	}
 	reportDone(o.log.progressMode(o.progress), o.stderr, log, sum)
+	return nil
+}
+
+// runDryRun says what the export would read, on stdout (stderr when the JSON summary goes there).
+func runDryRun(ctx context.Context, o *exportOptions, opts export.Options) error {
+	sum, err := export.DryRun(ctx, opts)
+	if err != nil {
+		return explain(err, opts)
+	}
+	w := opts.Stdout
+	if opts.Summary == "-" {
+		w = o.stderr
+	}
+	reportDryRun(w, sum)
 	return nil
 }
 
@@ -242,6 +286,7 @@ var flagNames = map[string]string{
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
 	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project", "Limit": "--limit", "Location": "--location", "Sample": "--sample",
+	"Query": "--query", "Labels": "--labels", "MaximumBytesBilled": "--maximum-bytes-billed", "DestinationTable": "--destination-table", "RESTEndpoint": "--rest-endpoint",
 }
 
 // flagName names an export.Options field by its flag.

@@ -32,6 +32,7 @@ type progress struct {
 	estRows int64
 	begin   time.Time
 	every   time.Duration // between two log records in plain mode (default plainEvery)
+	note    string        // why the read is as it is (one stream for an ordered query), if it needs saying
 
 	mu      sync.Mutex
 	streams []streamState
@@ -166,8 +167,12 @@ func (p *progress) render() {
 	elapsed := time.Since(p.begin)
 	rate := float64(rows) / max(elapsed.Seconds(), 1e-3)
 	if p.mode == "plain" {
-		p.log.Info("progress", "rows", rows, "rows_estimated", p.estRows, "bytes", bytes, "streams_done", finished,
-			"streams", len(p.streams), "rows_per_s", int64(rate), "eta", eta(elapsed, fraction).String())
+		attrs := []any{"rows", rows, "rows_estimated", p.estRows, "bytes", bytes, "streams_done", finished,
+			"streams", len(p.streams), "rows_per_s", int64(rate), "eta", eta(elapsed, fraction).String()}
+		if p.note != "" {
+			attrs = append(attrs, "note", p.note)
+		}
+		p.log.Info("progress", attrs...)
 		return
 	}
 	var b strings.Builder
@@ -181,8 +186,12 @@ func (p *progress) render() {
 			lines++
 		}
 	}
-	fmt.Fprintf(&b, "\x1b[2K  total %d/%d %s %12d rows%s %10s %10.0f rows/s  ETA %s\n", finished, len(p.streams),
+	fmt.Fprintf(&b, "\x1b[2K  total %d/%d %s %12d rows%s %10s %10.0f rows/s  ETA %s", finished, len(p.streams),
 		bar(fraction, 20), rows, p.estimate(), size(bytes), rate, eta(elapsed, fraction))
+	if p.note != "" {
+		fmt.Fprintf(&b, "  (%s)", p.note)
+	}
+	b.WriteString("\n")
 	lines++
 	for ; lines < p.drawn; lines++ {
 		b.WriteString("\x1b[2K\n")

@@ -24,6 +24,7 @@ var legacyTypes = map[schema.Type]string{
 func newRESTHandler(c *catalog, jobs *jobStore) http.Handler {
 	mux := http.NewServeMux()
 	jobRoutes(mux, c, jobs)
+	listRoutes(mux, c)
 	mux.HandleFunc("GET /bigquery/v2/projects/{project}/datasets/{dataset}", func(w http.ResponseWriter, r *http.Request) {
 		ref := tableRef{Project: r.PathValue("project"), Dataset: r.PathValue("dataset")}
 		ok, err := c.datasetExists(ref)

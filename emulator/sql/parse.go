@@ -141,7 +141,7 @@ func (p *parser) expected(what string, t token) *Error {
 func describe(t token) string {
 	switch {
 	case t.kind == tEOF:
-		return "end of input"
+		return "end of script"
 	case isReserved(t):
 		return "keyword " + strings.ToUpper(t.text)
 	case t.kind == tIdent, t.kind == tQuoted:

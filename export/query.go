@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -165,7 +166,13 @@ func (p *plan) runQuery(ctx context.Context) (*queryResult, error) {
 		return nil, err
 	}
 	defer c.Close()
-	job, err := p.newQuery(c, false).Run(ctx)
+	q := p.newQuery(c, false)
+	q.JobID = "bqread_" + rand.Text() // known before jobs.insert answers, to cancel it
+	job, err := q.Run(ctx)
+	if err != nil && ctx.Err() != nil {
+		p.cancelJobID(ctx, c, q.JobID)
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, apiError("", err)
 	}
@@ -248,10 +255,22 @@ func (p *plan) jobEvent(name string, st *bigquery.JobStatus) {
 	p.opts.OnJob(e)
 }
 
+// cancelJobID cancels the job of that ID, if jobs.insert created it before ctx was done.
+func (p *plan) cancelJobID(ctx context.Context, c *bigquery.Client, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if job, err := c.JobFromIDLocation(ctx, id, p.opts.Location); err == nil {
+		p.cancelJob(ctx, job)
+	}
+}
+
 // cancelJob asks BigQuery to cancel job, under a context of its own since ctx is done.
 func (p *plan) cancelJob(ctx context.Context, job *bigquery.Job) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if st := job.LastStatus(); st != nil && st.Done() {
+		return
+	}
 	if err := job.Cancel(ctx); err != nil {
 		p.log().Warn("query job not cancelled", "job", jobName(job), "error", err)
 		return

@@ -2,14 +2,28 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/bigquery"
+	"github.com/google/go-cmp/cmp"
+	bq "google.golang.org/api/bigquery/v2"
 	"google.golang.org/api/option"
 
 	"github.com/bqread/bqread/emulator"
@@ -155,4 +169,352 @@ func TestExportQueryBadInput(t *testing.T) {
 			checkNothingWritten(t, dir, "empty.sql")
 		})
 	}
+}
+
+// queryArgs are the flags of a query export against the test table's emulator (exportCmd).
+func queryArgs(out, sql string, more ...string) []string {
+	return append([]string{"--project", "bqread-test", "-o", out, "--query", sql}, more...)
+}
+
+// readNDJSONInOrder reads an ndjson file with encoding/json, one canonical JSON string per row,
+// in the file's order.
+func readNDJSONInOrder(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for dec := json.NewDecoder(bytes.NewReader(data)); dec.More(); {
+		var row map[string]any
+		if err := dec.Decode(&row); err != nil {
+			t.Fatalf("%s: row %d: %v", path, len(rows), err)
+		}
+		rows = append(rows, canonical(t, row))
+	}
+	return rows
+}
+
+// TestExportQuery exports queries over the test table from the emulator: the output holds the
+// rows the SQL asks for, computed here from the source rows and read back with encoding/json (or
+// arrow-go's Parquet reader); an ordered query is read with one stream and keeps its order.
+func TestExportQuery(t *testing.T) {
+	const table = "`bqread-test.ds.items`"
+	renamed := func(keep func(int) bool) []string {
+		var rows []string
+		for i := range testRows {
+			if keep(i) {
+				r := sourceRow(i)
+				rows = append(rows, canonical(t, map[string]any{"key": r["id"], "label": r["name"]}))
+			}
+		}
+		slices.Sort(rows)
+		return rows
+	}
+	tests := []struct {
+		name string
+		sql  string
+		want []string
+	}{
+		{"projection", "SELECT id, name FROM " + table, wantRows(t, all, "id", "name")},
+		{"filter", "SELECT * FROM " + table + " WHERE score > 500 AND ok = true",
+			wantRows(t, func(i int) bool { return float64(i)/4 > 500 && i%3 == 0 })},
+		{"except", "SELECT * EXCEPT (tags, day) FROM " + table, wantRows(t, all, "id", "name", "score", "ok")},
+		{"aliases", "SELECT t.id AS key, name label FROM " + table + " AS t WHERE id < 50", renamed(func(i int) bool { return i < 50 })},
+		{"nothing matches", "SELECT id, name FROM " + table + " WHERE id < 0", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "q.ndjson")
+			s := mustExport(t, queryArgs(out, tt.sql, "--streams", "3")...)
+			if diff := cmp.Diff(tt.want, readNDJSON(t, out)); diff != "" {
+				t.Errorf("rows differ from the query's (-want +got):\n%s", diff)
+			}
+			if s.Rows != int64(len(tt.want)) {
+				t.Errorf("summary: %d rows, want %d", s.Rows, len(tt.want))
+			}
+		})
+	}
+	t.Run("limit", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "q.ndjson")
+		mustExport(t, queryArgs(out, "SELECT id FROM "+table+" WHERE id < 100 LIMIT 7")...)
+		got := readNDJSON(t, out)
+		ids := wantRows(t, func(i int) bool { return i < 100 }, "id")
+		if len(got) != 7 || len(slices.Compact(slices.Clone(got))) != 7 {
+			t.Fatalf("%d rows (%v), want 7 distinct", len(got), got)
+		}
+		for _, r := range got {
+			if _, ok := slices.BinarySearch(ids, r); !ok {
+				t.Errorf("row %s is not one of the rows with id < 100", r)
+			}
+		}
+	})
+	t.Run("order by", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "q.ndjson")
+		code, stdout, stderr := exportCmd(t, append(queryArgs(out, "SELECT id, score FROM "+table+" WHERE id >= 2900 ORDER BY score DESC"),
+			"--streams", "4", "--summary", "-")...)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		var s exportSummary
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for i := testRows - 1; i >= 2900; i-- {
+			r := sourceRow(i)
+			want = append(want, canonical(t, map[string]any{"id": r["id"], "score": r["score"]}))
+		}
+		if diff := cmp.Diff(want, readNDJSONInOrder(t, out)); diff != "" {
+			t.Errorf("rows out of the query's order (-want +got):\n%s", diff)
+		}
+		if s.Streams != 1 || !strings.Contains(stderr, "ORDER BY") {
+			t.Errorf("%d streams, stderr %q: want one stream and a line saying it is for the ORDER BY", s.Streams, stderr)
+		}
+	})
+	t.Run("empty parquet", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "q.parquet")
+		mustExport(t, queryArgs(out, "SELECT id, name FROM "+table+" WHERE id < 0")...)
+		tbl := readParquet(t, out)
+		if tbl.NumRows() != 0 || tbl.NumCols() != 2 || tbl.Schema().Field(0).Name != "id" || tbl.Schema().Field(1).Name != "name" {
+			t.Errorf("%d rows, schema %v: want no rows of id, name", tbl.NumRows(), tbl.Schema())
+		}
+	})
+}
+
+// jobCounter is a proxy in front of an emulator's REST API that records the query jobs inserted
+// (dry runs aside), so that a test knows the jobs a command ran and their IDs.
+type jobCounter struct {
+	URL   string
+	mu    sync.Mutex
+	ids   []string
+	polls int // jobs.get calls
+}
+
+func countJobs(t *testing.T, inst *emulator.Instance) *jobCounter {
+	t.Helper()
+	target, _ := url.Parse("http://" + inst.HTTPAddr())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	c := &jobCounter{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/jobs") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var j bq.Job
+			json.Unmarshal(body, &j)
+			if j.Configuration == nil || !j.Configuration.DryRun {
+				c.mu.Lock()
+				c.ids = append(c.ids, j.JobReference.JobId)
+				c.mu.Unlock()
+			}
+		}
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/jobs/") {
+			c.mu.Lock()
+			c.polls++
+			c.mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.URL = srv.URL
+	return c
+}
+
+// polled returns the number of jobs.get calls.
+func (c *jobCounter) polled() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.polls
+}
+
+func (c *jobCounter) jobs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.ids)
+}
+
+// TestExportQueryFailures checks every way a query job fails: one line with BigQuery's reason and
+// message (an invalid query's line and column), exit 2 for a bad query and 1 otherwise, and
+// nothing written: no output, no work dir.
+func TestExportQueryFailures(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, JobFaults: []emulator.JobFault{
+		{Table: "bqread-demo.samples.all_types", Reason: "accessDenied"}, {Table: "bqread-demo.samples.empty", Reason: "quotaExceeded"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	srv := []string{"--endpoint", inst.GRPCAddr(), "--rest-endpoint", "http://" + inst.HTTPAddr(), "--project", "bqread-test", "--progress", "none"}
+	tests := []struct {
+		name     string
+		sql      string
+		more     []string
+		wantCode int
+		want     []string
+	}{
+		{"syntax error", "SELECT id\nFROMM `bqread-test.ds.items`", nil, exitUsage, []string{"invalidQuery: ", "at [2:", "fix the query"}},
+		{"unknown column", "SELECT nope FROM `bqread-test.ds.items`", nil, exitUsage, []string{"invalidQuery: ", "nope", "at [1:8]"}},
+		{"unsupported", "SELECT name, COUNT(*) FROM `bqread-test.ds.items` GROUP BY name", nil, exitUsage, []string{"invalidQuery: ", "not supported by the emulator"}},
+		{"unknown table", "SELECT id FROM `bqread-test.ds.nope`", nil, exitUsage, []string{"notFound: ", "check the tables the query names"}},
+		{"access denied", "SELECT * FROM `bqread-demo.samples.all_types`", nil, exitError, []string{"accessDenied: Access Denied", "credentials"}},
+		{"quota", "SELECT * FROM `bqread-demo.samples.empty`", nil, exitError, []string{"quotaExceeded: Quota exceeded", "wait"}},
+		{"bytes billed", "SELECT * FROM `bqread-test.ds.items`", []string{"--maximum-bytes-billed", "1000"}, exitUsage,
+			[]string{"bytesBilledLimitExceeded: ", "--maximum-bytes-billed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append(append([]string{"export", "-o", filepath.Join(dir, "q.ndjson"), "--query", tt.sql}, srv...), tt.more...)
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), args, nil, &stdout, &stderr)
+			msg := stderr.String()
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\n%s", code, tt.wantCode, msg)
+			}
+			if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "query job bqread-test:US.") {
+				t.Errorf("stderr should be one line naming the job:\n%s", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("stderr should say %q:\n%s", w, msg)
+				}
+			}
+			checkNothingWritten(t, dir)
+		})
+	}
+}
+
+// TestExportQueryCancel interrupts an export while its query job runs: the job is cancelled
+// (jobs.get, through Google's client, says it stopped), the export exits 130 in one line, and
+// nothing is written.
+func TestExportQueryCancel(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, JobRunTime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	jobs := countJobs(t, inst)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	args := []string{"export", "-o", filepath.Join(dir, "q.ndjson"), "--query", "SELECT id FROM `bqread-test.ds.items`",
+		"--endpoint", inst.GRPCAddr(), "--rest-endpoint", jobs.URL, "--project", "bqread-test", "--progress", "none"}
+	var stdout, stderr bytes.Buffer
+	done := make(chan int)
+	go func() { done <- run(ctx, args, nil, &stdout, &stderr) }()
+	for jobs.polled() == 0 { // the job runs: jobs.insert answered, the export polls it
+		select {
+		case code := <-done:
+			t.Fatalf("export ended (exit %d) before it polled its job\n%s", code, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel() // as Ctrl-C does: main's context
+	if code := <-done; code != exitInterrupted {
+		t.Errorf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
+	if lines := errorLines(stderr.String()); len(lines) != 1 || !strings.Contains(lines[0], "interrupted") {
+		t.Errorf("stderr should be one line saying it was interrupted:\n%s", stderr.String())
+	}
+	client, err := bigquery.NewClient(t.Context(), "bqread-test",
+		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	job, err := client.JobFromID(t.Context(), jobs.jobs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var be *bigquery.Error
+	if st := job.LastStatus(); !st.Done() || !errors.As(st.Err(), &be) || be.Reason != "stopped" {
+		t.Errorf("job after the interrupt: state %v, error %v; want DONE, stopped", st.State, st.Err())
+	}
+	checkNothingWritten(t, dir)
+}
+
+// TestExportQueryResume interrupts a query export part way (its streams stall) and resumes it:
+// the resume reads the finished job's table (the output holds every row once) and runs no job.
+func TestExportQueryResume(t *testing.T) {
+	inst := stallingEmulator(t)
+	jobs := countJobs(t, inst)
+	out := filepath.Join(t.TempDir(), "q.ndjson")
+	args := append(stalledArgs(inst, out)[2:], "--query", "SELECT * FROM `bqread-test.ds.items`", "--rest-endpoint", jobs.URL, "--project", "bqread-test")
+	args = append([]string{"export"}, args...)
+	cmd := exec.Command(os.Args[0], args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitStalled(t, out+".bqread")
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
+	waitNoWorkers(t, out+".bqread")
+	if n := len(jobs.jobs()); n != 1 {
+		t.Fatalf("%d jobs before the resume, want 1", n)
+	}
+	runResume(t, args)
+	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
+	}
+	if n := len(jobs.jobs()); n != 1 {
+		t.Errorf("%d jobs after the resume, want 1: the resume ran the query again", n)
+	}
+}
+
+// TestExportDryRunQuery checks --dry-run of a query: it says the bytes the query would process, as
+// a dry run through Google's client does, for a person and as JSON; it runs no job and writes
+// nothing.
+func TestExportDryRunQuery(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	jobs := countJobs(t, inst)
+	const sql = "SELECT id, name FROM `bqread-test.ds.items` WHERE id < 10"
+	client, err := bigquery.NewClient(t.Context(), "bqread-test",
+		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	q := client.Query(sql)
+	q.DryRun = true
+	job, err := q.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := job.LastStatus().Statistics.TotalBytesProcessed
+	if want <= 0 {
+		t.Fatalf("the official client's dry run says %d bytes", want)
+	}
+	dir := t.TempDir()
+	args := []string{"export", "--query", sql, "--dry-run", "--endpoint", inst.GRPCAddr(), "--rest-endpoint", jobs.URL,
+		"--project", "bqread-test", "--progress", "none", "-o", filepath.Join(dir, "q.parquet")}
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), args, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	if line := fmt.Sprintf("dry run: the query would process %s (%d bytes)", size(want), want); !strings.HasPrefix(stdout.String(), line) {
+		t.Errorf("stdout %q, want %q", stdout.String(), line)
+	}
+	stdout.Reset()
+	if code := run(t.Context(), append(args, "--summary", "-"), nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	var s dryRunSummary
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout.String())
+	}
+	if !s.DryRun || s.Status != "ok" || s.Query == nil || s.Query.BytesProcessed != want || s.Rows != 0 || s.Streams != 0 {
+		t.Errorf("summary %+v (query %+v): want a dry run of %d bytes processed, nothing read", s, s.Query, want)
+	}
+	if n := len(jobs.jobs()); n != 0 {
+		t.Errorf("%d jobs run by a dry run", n)
+	}
+	checkNothingWritten(t, dir)
 }

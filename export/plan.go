@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -158,6 +159,10 @@ func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 	}
 	if err := p.checkLocation(m.Session); err != nil {
 		return nil, err
+	}
+	if p.opts.Format == output.Avro {
+		m.Output.AvroSync = make([]byte, 16) // one sync marker for every segment: their blocks join
+		rand.Read(m.Output.AvroSync)
 	}
 	m.StallTimeout, m.Plaintext, m.Limit = p.opts.StallTimeout, p.opts.Plaintext, p.opts.Limit
 	m.Tasks = p.opts.Tasks

@@ -22,8 +22,10 @@ func init() {
 		newWriter: func(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
 			return newArrowWriter(w, s, o, memory.DefaultAllocator)
 		},
-		newMerger: newArrowMerger,
-		anyOrder:  true,
+		newBody:  newArrowBody,
+		header:   writeArrowHeader,
+		footer:   writeArrowFooter,
+		anyOrder: true,
 	})
 }
 
@@ -59,36 +61,79 @@ func (a *arrowWriter) Close() error {
 	return nil
 }
 
-// arrowFile writes an Arrow IPC file from encoded messages: the magic, the schema message, record
-// batch messages appended as they are, and at the end the end-of-stream marker and a footer that
-// lists the batches.
-type arrowFile struct {
-	out    *CountingWriter
-	schema *arrowMessage
-	blocks []arrowBlock
-	closed bool
-}
-
-// newArrowFile starts a file on w with the encapsulated schema message schemaMsg.
-func newArrowFile(w io.Writer, schemaMsg []byte) (*arrowFile, error) {
-	m, err := parseArrowMessage(schemaMsg)
+// arrowSchemaMessage returns the encapsulated schema message of l's files: the session's, when
+// payloads are copied, else one of l.Schema.
+func arrowSchemaMessage(l *Layout) (*arrowMessage, error) {
+	b := l.RawArrowSchema
+	if b == nil {
+		var buf bytes.Buffer
+		w := ipc.NewWriter(&buf, ipc.WithSchema(l.Schema))
+		if err := w.Close(); err != nil {
+			return nil, fmt.Errorf("schema message: %w", err)
+		}
+		b = buf.Bytes()
+	}
+	m, err := parseArrowMessage(b)
 	if err != nil {
 		return nil, err
 	}
 	if m.headerType != arrowHeaderSchema || m.bodyLen != 0 {
 		return nil, fmt.Errorf("%w: expected a schema message, got message type %d", errArrowMessage, m.headerType)
 	}
-	if err := checkNoDictionaries(schemaMsg); err != nil {
+	if err := checkNoDictionaries(b); err != nil {
 		return nil, err
 	}
-	f := &arrowFile{out: &CountingWriter{W: w}, schema: m}
-	if _, err := f.out.Write(append(append([]byte{}, arrowMagic...), 0, 0)); err != nil {
-		return nil, err
+	return m, nil
+}
+
+// writeArrowHeader writes the header of l's files: the magic, its padding and the schema message.
+func writeArrowHeader(l *Layout, w io.Writer) error {
+	m, err := arrowSchemaMessage(l)
+	if err != nil {
+		return err
 	}
-	if err := f.writeMeta(m); err != nil {
-		return nil, err
+	if _, err := w.Write(append(append([]byte{}, arrowMagic...), 0, 0)); err != nil {
+		return err
 	}
-	return f, nil
+	return writeArrowMeta(w, m)
+}
+
+// writeArrowFooter writes the end of a file of l: the end-of-stream marker, then a footer that
+// lists the record batches of bodies, in order, and the closing magic.
+func writeArrowFooter(l *Layout, w io.Writer, bodies []BodyRef) error {
+	m, err := arrowSchemaMessage(l)
+	if err != nil {
+		return err
+	}
+	var blocks []arrowBlock
+	for k, b := range bodies {
+		if len(b.Meta)%arrowBlockSize != 0 {
+			return fmt.Errorf("%w: body %d: %d bytes of block list", errArrowMessage, k, len(b.Meta))
+		}
+		end := int64(0) // the blocks must tile the body
+		for i := 0; i < len(b.Meta); i += arrowBlockSize {
+			blk := arrowBlock{offset: int64(binary.LittleEndian.Uint64(b.Meta[i:])),
+				metaLen: int32(binary.LittleEndian.Uint32(b.Meta[i+8:])), bodyLen: int64(binary.LittleEndian.Uint64(b.Meta[i+16:]))}
+			if blk.offset != end || blk.metaLen <= 0 || blk.bodyLen < 0 || blk.offset+int64(blk.metaLen)+blk.bodyLen > b.Size {
+				return fmt.Errorf("%w: body %d: record batch %d is not where the last ended, within the body's %d bytes", errArrowMessage, k, i/arrowBlockSize, b.Size)
+			}
+			end = blk.offset + int64(blk.metaLen) + blk.bodyLen
+			blk.offset += b.Offset
+			blocks = append(blocks, blk)
+		}
+		if end != b.Size {
+			return fmt.Errorf("%w: body %d: its record batches end at %d of its %d bytes", errArrowMessage, k, end, b.Size)
+		}
+	}
+	footer := arrowFooterBytes(m, blocks)
+	var size [4]byte
+	binary.LittleEndian.PutUint32(size[:], uint32(len(footer)))
+	for _, b := range [][]byte{arrowEOS, footer, size[:], arrowMagic} {
+		if _, err := w.Write(b); err != nil {
+			return fmt.Errorf("write Arrow footer: %w", err)
+		}
+	}
+	return nil
 }
 
 // checkNoDictionaries decodes the schema message and refuses dictionary-encoded columns, whose
@@ -121,28 +166,36 @@ func hasDictionary(dt arrow.DataType) bool {
 	return false
 }
 
-// writeMeta writes m's continuation token, length and flatbuffer, padded to 8 bytes.
-func (f *arrowFile) writeMeta(m *arrowMessage) error {
+// writeArrowMeta writes m's continuation token, length and flatbuffer, padded to 8 bytes.
+func writeArrowMeta(w io.Writer, m *arrowMessage) error {
 	pad := padding8(int64(len(m.fb)))
 	var prefix [8]byte
 	binary.LittleEndian.PutUint32(prefix[:4], 0xffffffff)
 	binary.LittleEndian.PutUint32(prefix[4:], uint32(len(m.fb)+pad))
-	if _, err := f.out.Write(prefix[:]); err != nil {
+	if _, err := w.Write(prefix[:]); err != nil {
 		return err
 	}
-	if _, err := f.out.Write(m.fb); err != nil {
+	if _, err := w.Write(m.fb); err != nil {
 		return err
 	}
-	_, err := f.out.Write(make([]byte, pad))
+	_, err := w.Write(make([]byte, pad))
 	return err
 }
 
 func padding8(n int64) int { return int((8 - n%8) % 8) }
 
+// arrowBlocks writes the record-batch messages of a body and lists them, offsets counted from
+// the body's start.
+type arrowBlocks struct {
+	out    *CountingWriter
+	blocks []arrowBlock
+	closed bool
+}
+
 // appendBatch appends one record batch message: m parsed from it, its body at bodyOff in body.
 // A message in the current framing with 8-byte aligned parts, as every Arrow writer makes them,
 // is copied unchanged (raw, when the caller has the message's bytes at hand).
-func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, bodyOff int64) error {
+func (f *arrowBlocks) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, bodyOff int64) error {
 	if f.closed {
 		return errors.New("record batch after Close")
 	}
@@ -157,7 +210,7 @@ func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, b
 			return err
 		}
 	default:
-		if err := f.writeMeta(m); err != nil {
+		if err := writeArrowMeta(f.out, m); err != nil {
 			return err
 		}
 		if err := copyRange(f.out, body, bodyOff, m.bodyLen); err != nil {
@@ -173,41 +226,31 @@ func (f *arrowFile) appendBatch(m *arrowMessage, raw []byte, body io.ReaderAt, b
 	return nil
 }
 
-// close writes the end-of-stream marker, the footer, its length and the closing magic.
-func (f *arrowFile) close() error {
-	if f.closed {
-		return nil
-	}
+// close returns the block list: 24 bytes a block, little-endian offset, metadata length (and 4
+// bytes of padding) and body length, as a footer Block.
+func (f *arrowBlocks) close() []byte {
 	f.closed = true
-	footer := arrowFooterBytes(f.schema, f.blocks)
-	var size [4]byte
-	binary.LittleEndian.PutUint32(size[:], uint32(len(footer)))
-	for _, b := range [][]byte{arrowEOS, footer, size[:], arrowMagic} {
-		if _, err := f.out.Write(b); err != nil {
-			return fmt.Errorf("write Arrow footer: %w", err)
-		}
+	meta := make([]byte, 0, len(f.blocks)*arrowBlockSize)
+	for _, b := range f.blocks {
+		meta = binary.LittleEndian.AppendUint64(meta, uint64(b.offset))
+		meta = binary.LittleEndian.AppendUint32(meta, uint32(b.metaLen))
+		meta = binary.LittleEndian.AppendUint32(meta, 0)
+		meta = binary.LittleEndian.AppendUint64(meta, uint64(b.bodyLen))
 	}
-	return nil
+	return meta
 }
 
-// arrowPassthrough is the RawWriter of NewArrowPassthrough.
-type arrowPassthrough struct{ f *arrowFile }
+// arrowRawBody is the RawBody of Arrow payloads.
+type arrowRawBody struct{ f *arrowBlocks }
 
-// NewArrowPassthrough returns a RawWriter that writes an Arrow IPC file to w from the Storage Read
-// API's Arrow payloads without decoding them: serializedSchema is the session's
-// arrow_schema.serialized_schema (one encapsulated Schema message) and each WriteRaw payload one
-// serialized_record_batch (one encapsulated RecordBatch message, body possibly LZ4_FRAME or ZSTD
-// compressed), appended as it is. Close writes the footer but does not close w.
-func NewArrowPassthrough(w io.Writer, serializedSchema []byte) (RawWriter, error) {
-	f, err := newArrowFile(w, serializedSchema)
-	if err != nil {
-		return nil, fmt.Errorf("arrow passthrough: %w", err)
-	}
-	return &arrowPassthrough{f: f}, nil
+// newArrowRawBody writes each WriteRaw payload, one serialized_record_batch (one encapsulated
+// RecordBatch message, body possibly LZ4_FRAME or ZSTD compressed), as it is.
+func newArrowRawBody(w io.Writer) RawBody {
+	return &arrowRawBody{f: &arrowBlocks{out: &CountingWriter{W: w}}}
 }
 
 // WriteRaw appends one record batch message holding rows rows.
-func (a *arrowPassthrough) WriteRaw(payload []byte, rows int64) error {
+func (a *arrowRawBody) WriteRaw(payload []byte, rows int64) error {
 	m, err := parseArrowMessage(payload)
 	if err != nil {
 		return fmt.Errorf("arrow passthrough: %w", err)
@@ -224,116 +267,56 @@ func (a *arrowPassthrough) WriteRaw(payload []byte, rows int64) error {
 	return nil
 }
 
-// Close writes the footer.
-func (a *arrowPassthrough) Close() error {
-	if err := a.f.close(); err != nil {
-		return fmt.Errorf("arrow passthrough: %w", err)
-	}
-	return nil
+// Close returns the block list.
+func (a *arrowRawBody) Close() ([]byte, error) { return a.f.close(), nil }
+
+// arrowBody is the Body of Arrow records: each record encoded as one IPC record-batch message
+// (compressed as Options.Compression says) by arrow-go's stream writer, then appended.
+type arrowBody struct {
+	f   *arrowBlocks
+	buf bytes.Buffer
+	ipc *ipc.Writer
 }
 
-// arrowMerger writes the parts, Arrow IPC files of one schema, as one file: the first part's schema
-// message, every part's record batch messages copied byte for byte as the parts come, and one
-// footer listing the batches in merged order (readers take a file's batches in footer order).
-type arrowMerger struct {
-	dst    io.Writer
-	out    *arrowFile // nil before the first part
-	schema *arrow.Schema
-	spans  [][2]int // out.blocks[lo:hi] of each part
-}
-
-func newArrowMerger(dst io.Writer, _ Options) partMerger { return &arrowMerger{dst: dst} }
-
-func (m *arrowMerger) add(_ int, p Part) error {
-	s, schemaMsg, footer, err := readArrowPart(p)
+func newArrowBody(l *Layout, w io.Writer) (Body, error) {
+	c, err := encode.ParseArrowCompression(l.Options.Compression)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: arrow compression %q: use none, lz4 or zstd", ErrUnsupported, l.Options.Compression)
 	}
-	if m.out == nil {
-		if m.out, err = newArrowFile(m.dst, schemaMsg); err != nil {
-			return err
-		}
-		m.schema = s
-	} else if !s.Equal(m.schema) || !s.Metadata().Equal(m.schema.Metadata()) {
-		return errors.New("schema differs from the first part's: parts of one merge must come from one schema")
-	}
-	lo := len(m.out.blocks)
-	if err := copyArrowBatches(m.out, p, footer); err != nil {
-		return err
-	}
-	m.spans = append(m.spans, [2]int{lo, len(m.out.blocks)})
-	return nil
+	b := &arrowBody{f: &arrowBlocks{out: &CountingWriter{W: w}}}
+	b.ipc = ipc.NewWriter(&b.buf, append([]ipc.Option{ipc.WithSchema(l.Schema)}, c.IPCOptions()...)...)
+	return b, nil
 }
 
-func (m *arrowMerger) close(order []int) error {
-	blocks := make([]arrowBlock, 0, len(m.out.blocks))
-	for _, i := range order {
-		blocks = append(blocks, m.out.blocks[m.spans[i][0]:m.spans[i][1]]...)
+// Write appends rec as one record batch.
+func (b *arrowBody) Write(rec arrow.Record) error {
+	b.buf.Reset()
+	if err := b.ipc.Write(rec); err != nil {
+		return fmt.Errorf("arrow writer: %w", err)
 	}
-	m.out.blocks = blocks
-	return m.out.close()
-}
-
-// readArrowPart checks one part file and returns its schema, its schema message and its footer.
-func readArrowPart(p Part) (*arrow.Schema, []byte, *arrowFooter, error) {
-	r, err := ipc.NewFileReader(io.NewSectionReader(p.R, 0, p.Size))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("not a readable Arrow file: %w", err)
-	}
-	s := r.Schema()
-	if err := r.Close(); err != nil {
-		return nil, nil, nil, err
-	}
-	footer, err := readArrowFooter(p.R, p.Size)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if footer.dictionaries > 0 {
-		return nil, nil, nil, fmt.Errorf("%w: Arrow files with dictionaries cannot be merged", ErrUnsupported)
-	}
-	// The schema message follows the 8 bytes of magic and padding.
-	schemaMsg, err := readArrowMessage(p, 8)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("schema message: %w", err)
-	}
-	return s, schemaMsg, footer, nil
-}
-
-// readArrowMessage reads the metadata of the message at off (the body is not read).
-func readArrowMessage(p Part, off int64) ([]byte, error) {
-	var prefix [8]byte
-	if _, err := p.R.ReadAt(prefix[:], off); err != nil {
-		return nil, err
-	}
-	n := int64(int32(binary.LittleEndian.Uint32(prefix[4:])))
-	if binary.LittleEndian.Uint32(prefix[:4]) != 0xffffffff || n <= 0 || off+8+n > p.Size {
-		return nil, fmt.Errorf("%w: no message at offset %d", errArrowMessage, off)
-	}
-	buf := make([]byte, 8+n)
-	_, err := p.R.ReadAt(buf, off)
-	return buf, err
-}
-
-// copyArrowBatches appends the record batches of a part, listed by its footer, to out.
-func copyArrowBatches(out *arrowFile, p Part, footer *arrowFooter) error {
-	for i, blk := range footer.batches {
-		if blk.offset < 8 || blk.metaLen <= 0 || blk.bodyLen < 0 || blk.offset+int64(blk.metaLen)+blk.bodyLen > p.Size {
-			return fmt.Errorf("%w: record batch %d lies outside the file", errArrowMessage, i)
-		}
-		meta, err := readArrowMessage(p, blk.offset)
+	for msgs := b.buf.Bytes(); len(msgs) > 0; {
+		m, err := parseArrowMessage(msgs)
 		if err != nil {
-			return fmt.Errorf("record batch %d: %w", i, err)
+			return fmt.Errorf("arrow writer: %w", err)
 		}
-		m, err := parseArrowMessage(meta)
-		if err != nil {
-			return fmt.Errorf("record batch %d: %w", i, err)
+		n := m.metaLen() + m.bodyLen
+		if n > int64(len(msgs)) {
+			return fmt.Errorf("arrow writer: %w: message of %d bytes in %d", errArrowMessage, n, len(msgs))
 		}
-		if m.metaLen() != int64(blk.metaLen) || m.bodyLen > blk.bodyLen {
-			return fmt.Errorf("%w: record batch %d: footer block does not match the message", errArrowMessage, i)
+		if m.headerType == arrowHeaderRecordBatch {
+			if err := b.f.appendBatch(m, msgs[:n], bytes.NewReader(msgs), m.metaLen()); err != nil {
+				return fmt.Errorf("arrow writer: %w", err)
+			}
 		}
-		if err := out.appendBatch(m, nil, p.R, blk.offset+int64(blk.metaLen)); err != nil {
-			return fmt.Errorf("record batch %d: %w", i, err)
-		}
+		msgs = msgs[n:]
 	}
 	return nil
+}
+
+// Close returns the block list.
+func (b *arrowBody) Close() ([]byte, error) {
+	if err := b.ipc.Close(); err != nil { // what it writes, the end-of-stream marker, is not kept
+		return nil, fmt.Errorf("arrow writer: close: %w", err)
+	}
+	return b.f.close(), nil
 }

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bytes"
 	"io"
 	"testing"
 
@@ -20,8 +19,9 @@ func BenchmarkArrowPassthrough(b *testing.B) {
 		n += len(m)
 	}
 	b.SetBytes(int64(n))
+	l := &Layout{Format: Arrow, RawArrowSchema: schemaMsg}
 	for b.Loop() {
-		w, err := NewArrowPassthrough(io.Discard, schemaMsg)
+		w, err := l.NewRawBody(io.Discard)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func BenchmarkArrowPassthrough(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if err := w.Close(); err != nil {
+		if _, err := w.Close(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,24 +38,5 @@ func BenchmarkArrowPassthrough(b *testing.B) {
 
 func BenchmarkArrowMerge(b *testing.B) {
 	recs := cut(b, benchRecord(b), 5000, 10000, 15000)
-	var buf bytes.Buffer
-	w, err := NewWriter(&buf, Arrow, recs[0].Schema(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, rec := range recs {
-		if err := w.Write(rec); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
-	files := [][]byte{buf.Bytes(), buf.Bytes(), buf.Bytes(), buf.Bytes()}
-	b.SetBytes(int64(buf.Len() * len(files)))
-	for b.Loop() {
-		if err := Merge(io.Discard, Arrow, asParts(files)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchJoin(b, layoutOf(Arrow, recs[0], Options{}), writeBody(b, layoutOf(Arrow, recs[0], Options{}), recs))
 }

@@ -107,22 +107,21 @@ func bareMessages(t testing.TB, recs []arrow.Record, mem memory.Allocator, compr
 	return schemaMsg, batches
 }
 
+// writePassthrough writes a file of one raw body of the payloads batches of recs.
 func writePassthrough(t testing.TB, schemaMsg []byte, batches [][]byte, recs []arrow.Record) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := NewArrowPassthrough(&buf, schemaMsg)
-	if err != nil {
-		t.Fatal(err)
+	l := &Layout{Format: Arrow, RawArrowSchema: schemaMsg}
+	return join(t, l, []body{rawArrowBody(t, schemaMsg, batches, recs)})
+}
+
+// rawArrowBody writes the payloads batches of recs as one raw body.
+func rawArrowBody(t testing.TB, schemaMsg []byte, batches [][]byte, recs []arrow.Record) body {
+	t.Helper()
+	rows := make([]int64, len(recs))
+	for i, r := range recs {
+		rows[i] = r.NumRows()
 	}
-	for i, b := range batches {
-		if err := w.WriteRaw(b, recs[i].NumRows()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return writeRawBody(t, &Layout{Format: Arrow, RawArrowSchema: schemaMsg}, batches, rows)
 }
 
 // batchBytes returns the bytes of each record batch message that a file's footer lists.
@@ -185,9 +184,15 @@ func TestArrowPassthroughErrors(t *testing.T) {
 		{"payload is garbage", schemaMsg, []byte("not an arrow message at all"), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := NewArrowPassthrough(&bytes.Buffer{}, tc.schema)
-			if err == nil {
-				err = w.WriteRaw(tc.payload, tc.rows)
+			l := &Layout{Format: Arrow, RawArrowSchema: tc.schema}
+			var err error
+			if tc.payload == nil {
+				err = Merge(&bytes.Buffer{}, l, nil)
+			} else {
+				var w RawBody
+				if w, err = l.NewRawBody(&bytes.Buffer{}); err == nil {
+					err = w.WriteRaw(tc.payload, tc.rows)
+				}
 			}
 			if err == nil {
 				t.Error("no error")
@@ -196,62 +201,50 @@ func TestArrowPassthroughErrors(t *testing.T) {
 	}
 }
 
-// arrowParts writes the corpus as three parts: by the record writer (LZ4 bodies), by passthrough
+// arrowParts writes the corpus as three bodies: from records (LZ4 bodies), from wire payloads
 // (ZSTD bodies), and one with no batches.
-func arrowParts(t testing.TB, recs []arrow.Record, mem memory.Allocator) [][]byte {
+func arrowParts(t testing.TB, recs []arrow.Record, mem memory.Allocator) []body {
 	schemaMsg, batches := bareMessages(t, recs[1:], mem, "zstd")
-	return [][]byte{
-		writeArrow(t, recs[:1], Options{Compression: "lz4"}, mem),
-		writePassthrough(t, schemaMsg, batches, recs[1:]),
-		writePassthrough(t, schemaMsg, nil, nil),
+	return []body{
+		writeBody(t, layoutOf(Arrow, recs[0], Options{Compression: "lz4"}), recs[:1]),
+		rawArrowBody(t, schemaMsg, batches, recs[1:]),
+		rawArrowBody(t, schemaMsg, nil, nil),
 	}
 }
 
 func TestArrowMerge(t *testing.T) {
 	mem := checkedMem(t)
 	recs := cut(t, corpus(t, mem), 1, 3)
-	files := arrowParts(t, recs, mem)
-	var merged bytes.Buffer
-	if err := Merge(&merged, Arrow, asParts(files)); err != nil {
-		t.Fatal(err)
-	}
-	s, got := readArrow(t, merged.Bytes(), mem)
+	bodies := arrowParts(t, recs, mem)
+	merged := join(t, layoutOf(Arrow, recs[0], Options{}), bodies)
+	s, got := readArrow(t, merged, mem)
 	sameRecords(t, recs, s, got)
-	var want [][]byte
-	for _, f := range files {
-		want = append(want, batchBytes(t, f)...)
+	// No re-encoding: the record batch messages are the bodies' bytes, in order.
+	var want []byte
+	for _, b := range bodies {
+		want = append(want, b.data...)
 	}
-	if !cmp.Equal(batchBytes(t, merged.Bytes()), want) {
-		t.Error("record batch messages in the merged file differ from the parts'")
+	if !bytes.Equal(bytes.Join(batchBytes(t, merged), nil), want) {
+		t.Error("record batch messages in the merged file differ from the bodies'")
 	}
 }
 
+// TestArrowMergeErrors: a footer lists only blocks that lie within their body.
 func TestArrowMergeErrors(t *testing.T) {
 	mem := checkedMem(t)
 	recs := cut(t, corpus(t, mem))
-	good := writeArrow(t, recs, Options{}, mem)
-	other := func() []byte {
-		var buf bytes.Buffer
-		w, err := NewWriter(&buf, Arrow, schema.ArrowSchema(schema.Schema{{Name: "id", Type: schema.Int64}}), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}()
+	l := layoutOf(Arrow, recs[0], Options{})
+	good := writeBody(t, l, recs)
 	for _, tc := range []struct {
-		name  string
-		parts [][]byte
+		name   string
+		bodies []body
 	}{
-		{"no parts", nil},
-		{"not arrow", [][]byte{good, []byte("ARROW1 but not really ARROW1")}},
-		{"truncated", [][]byte{good[:len(good)-1]}},
-		{"other schema", [][]byte{good, other}},
+		{"block list cut", []body{{good.data, good.meta[:len(good.meta)-1]}}},
+		{"no block list", []body{{good.data, nil}}},
+		{"body shorter than its blocks", []body{{good.data[:len(good.data)-1], good.meta}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := Merge(&bytes.Buffer{}, Arrow, asParts(tc.parts)); err == nil {
+			if err := Merge(&bytes.Buffer{}, l, asParts(tc.bodies)); err == nil {
 				t.Error("no error")
 			}
 		})
@@ -264,8 +257,8 @@ func TestArrowJS(t *testing.T) {
 	mem := checkedMem(t)
 	recs := cut(t, corpus(t, mem), 1, 3)
 	schemaMsg, batches := bareMessages(t, recs[1:], mem, "")
-	files := [][]byte{writeArrow(t, recs[:1], Options{}, mem), writePassthrough(t, schemaMsg, batches, recs[1:])}
-	merged := mergeReversed(t, Arrow, files) // the batches in footer order differ from file order
+	bodies := []body{writeBody(t, layoutOf(Arrow, recs[0], Options{}), recs[:1]), rawArrowBody(t, schemaMsg, batches, recs[1:])}
+	merged := mergeReversed(t, &Layout{Format: Arrow, RawArrowSchema: schemaMsg}, bodies) // the batches in footer order differ from file order
 	path := filepath.Join(t.TempDir(), "merged.arrow")
 	if err := os.WriteFile(path, merged, 0o644); err != nil {
 		t.Fatal(err)
@@ -329,12 +322,10 @@ func orDefault(compression string) string {
 
 func TestArrowMergeOSFiles(t *testing.T) {
 	mem := checkedMem(t)
-	files := arrowParts(t, cut(t, corpus(t, mem), 1, 3), mem)
-	var inMemory bytes.Buffer
-	if err := Merge(&inMemory, Arrow, asParts(files)); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(mergeFiles(t, Arrow, files), inMemory.Bytes()) {
+	recs := cut(t, corpus(t, mem), 1, 3)
+	l := layoutOf(Arrow, recs[0], Options{})
+	bodies := arrowParts(t, recs, mem)
+	if !bytes.Equal(mergeFiles(t, l, bodies), join(t, l, bodies)) {
 		t.Error("merging files gives other bytes than merging in memory")
 	}
 }
@@ -350,15 +341,21 @@ func FuzzArrowWriteRaw(f *testing.F) {
 	}
 	f.Add(schemaMsg, int64(0))
 	f.Fuzz(func(t *testing.T, payload []byte, rows int64) {
-		var buf bytes.Buffer
-		w, err := NewArrowPassthrough(&buf, schemaMsg)
+		l := &Layout{Format: Arrow, RawArrowSchema: schemaMsg}
+		var body bytes.Buffer
+		w, err := l.NewRawBody(&body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := w.WriteRaw(payload, rows); err != nil {
 			return
 		}
-		if err := w.Close(); err != nil {
+		meta, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Merge(&buf, l, []Part{{R: bytes.NewReader(body.Bytes()), Size: int64(body.Len()), Meta: meta}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := readArrowFooter(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {

@@ -23,10 +23,11 @@ import (
 // Avro files are Avro object container files: the magic, a metadata map (avro.schema: the schema
 // of schema.AvroSchema, or the session's own for passthrough; avro.codec), a random 16-byte sync
 // marker, then blocks of rows in BigQuery's Avro binary form, each followed by the sync marker.
-// Options.Compression is the codec: null (default), deflate or snappy.
+// Options.Compression is the codec: null (default), deflate or snappy. A file NewWriter writes has a
+// random sync marker; the files and bodies of a Layout share its AvroSync, so that bodies join.
 
 func init() {
-	register(Avro, formatImpl{newWriter: newAvroWriter, newMerger: newAvroMerger})
+	register(Avro, formatImpl{newWriter: newAvroWriter, newBody: newAvroBody, header: writeAvroHeader})
 }
 
 var avroMagic = []byte{'O', 'b', 'j', 1}
@@ -44,15 +45,17 @@ type avroFile struct {
 	head     []byte
 }
 
-// newAvroFile writes the header of a file of schemaJSON with the codec named by compression.
-func newAvroFile(w io.Writer, schemaJSON, compression string) (*avroFile, error) {
-	f := &avroFile{w: bufio.NewWriterSize(w, textBufferBytes)}
+// newAvroFile starts blocks with sync on w, with the codec named by compression.
+func newAvroFile(w io.Writer, compression string, sync [16]byte) (*avroFile, error) {
+	f := &avroFile{w: bufio.NewWriterSize(w, textBufferBytes), sync: sync}
 	if err := f.setCodec(compression); err != nil {
 		return nil, err
 	}
-	if _, err := rand.Read(f.sync[:]); err != nil {
-		return nil, fmt.Errorf("avro: sync marker: %w", err)
-	}
+	return f, nil
+}
+
+// writeHeader writes the header of a file of schemaJSON.
+func (f *avroFile) writeHeader(schemaJSON string) error {
 	h := append([]byte{}, avroMagic...)
 	h = appendAvroLong(h, 2)
 	for _, kv := range [][2]string{{"avro.schema", schemaJSON}, {"avro.codec", f.codec}} {
@@ -62,9 +65,9 @@ func newAvroFile(w io.Writer, schemaJSON, compression string) (*avroFile, error)
 	}
 	h = append(appendAvroLong(h, 0), f.sync[:]...)
 	if _, err := f.w.Write(h); err != nil {
-		return nil, fmt.Errorf("avro: write header: %w", err)
+		return fmt.Errorf("avro: write header: %w", err)
 	}
-	return f, nil
+	return nil
 }
 
 func (f *avroFile) setCodec(compression string) error {
@@ -142,15 +145,66 @@ type avroWriter struct {
 }
 
 func newAvroWriter(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
-	bq, err := schema.FromArrow(s)
+	var sync [16]byte
+	if _, err := rand.Read(sync[:]); err != nil {
+		return nil, fmt.Errorf("avro writer: sync marker: %w", err)
+	}
+	a, err := newAvroRows(w, s, o, sync)
+	if err != nil {
+		return nil, err
+	}
+	schemaJSON, err := avroSchemaOf(s)
+	if err == nil {
+		err = a.f.writeHeader(schemaJSON)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("avro writer: %w", err)
 	}
-	f, err := newAvroFile(w, schema.AvroSchema(bq), o.Compression)
+	return a, nil
+}
+
+// newAvroRows returns a writer of the blocks of records of s, with no header.
+func newAvroRows(w io.Writer, s *arrow.Schema, o Options, sync [16]byte) (*avroWriter, error) {
+	f, err := newAvroFile(w, o.Compression, sync)
 	if err != nil {
 		return nil, fmt.Errorf("avro writer: %w", err)
 	}
 	return &avroWriter{arrowSchema: s, f: f, rows: make([]byte, 0, avroBlockBytes+avroBlockBytes/4), chunk: 256}, nil
+}
+
+// avroSchemaOf returns the Avro schema of records of s.
+func avroSchemaOf(s *arrow.Schema) (string, error) {
+	bq, err := schema.FromArrow(s)
+	if err != nil {
+		return "", err
+	}
+	return schema.AvroSchema(bq), nil
+}
+
+// newAvroBody writes the blocks of a body of l, records of l.Schema.
+func newAvroBody(l *Layout, w io.Writer) (Body, error) {
+	a, err := newAvroRows(w, l.Schema, l.Options, l.AvroSync)
+	return noMeta{a}, err
+}
+
+// writeAvroHeader writes the header of l's files: the session's Avro schema when payloads are
+// copied, else the one of l.Schema.
+func writeAvroHeader(l *Layout, w io.Writer) error {
+	schemaJSON := l.RawAvroSchema
+	if schemaJSON == "" {
+		var err error
+		if schemaJSON, err = avroSchemaOf(l.Schema); err != nil {
+			return err
+		}
+	}
+	f, err := newAvroFile(w, l.Options.Compression, l.AvroSync)
+	if err == nil {
+		err = f.writeHeader(schemaJSON)
+	}
+	if err == nil {
+		err = f.close()
+	}
+	return err
 }
 
 // Write encodes rec's rows, writing a block whenever avroBlockBytes are gathered.
@@ -220,31 +274,28 @@ func (a *avroWriter) Close() error {
 	return nil
 }
 
-// avroPassthrough is the RawWriter of NewAvroPassthrough.
-type avroPassthrough struct {
+// avroRawBody is the RawBody of Avro payloads.
+type avroRawBody struct {
 	f      *avroFile
 	closed bool
 }
 
-// NewAvroPassthrough returns a RawWriter that writes an Avro object container file to w from the
-// Storage Read API's Avro payloads without decoding them: avroSchemaJSON is the session's
-// avro_schema.schema, written into the header as it is, and each WriteRaw payload (one
-// serialized_binary_rows) becomes one block, compressed with the codec of o.Compression (null,
-// deflate or snappy). Close flushes but does not close w.
-func NewAvroPassthrough(w io.Writer, avroSchemaJSON string, o Options) (RawWriter, error) {
-	if !json.Valid([]byte(avroSchemaJSON)) {
+// newAvroRawBody writes each WriteRaw payload (one serialized_binary_rows of the session's Avro
+// schema) as one block, compressed with the codec of l.Options.Compression.
+func newAvroRawBody(w io.Writer, l *Layout) (RawBody, error) {
+	if !json.Valid([]byte(l.RawAvroSchema)) {
 		return nil, errors.New("avro passthrough: the session's Avro schema is not JSON")
 	}
-	f, err := newAvroFile(w, avroSchemaJSON, o.Compression)
+	f, err := newAvroFile(w, l.Options.Compression, l.AvroSync)
 	if err != nil {
 		return nil, fmt.Errorf("avro passthrough: %w", err)
 	}
-	return &avroPassthrough{f: f}, nil
+	return &avroRawBody{f: f}, nil
 }
 
 // WriteRaw writes payload, rows rows in Avro binary encoding, as one block. An empty payload of
 // no rows writes nothing.
-func (a *avroPassthrough) WriteRaw(payload []byte, rows int64) error {
+func (a *avroRawBody) WriteRaw(payload []byte, rows int64) error {
 	if a.closed {
 		return errors.New("avro passthrough: WriteRaw after Close")
 	}
@@ -261,13 +312,13 @@ func (a *avroPassthrough) WriteRaw(payload []byte, rows int64) error {
 }
 
 // Close flushes.
-func (a *avroPassthrough) Close() error {
+func (a *avroRawBody) Close() ([]byte, error) {
 	if a.closed {
-		return nil
+		return nil, nil
 	}
 	a.closed = true
 	if err := a.f.close(); err != nil {
-		return fmt.Errorf("avro passthrough: %w", err)
+		return nil, fmt.Errorf("avro passthrough: %w", err)
 	}
-	return nil
+	return nil, nil
 }

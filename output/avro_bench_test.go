@@ -11,23 +11,24 @@ func BenchmarkAvroWrite(b *testing.B) {
 
 func BenchmarkAvroPassthrough(b *testing.B) {
 	recs := cut(b, benchRecord(b), 5000, 10000, 15000)
-	_, payloads := passthroughFile(b, recs, Options{})
+	payloads, rows := avroPayloads(b, recs)
+	l := rawLayout(b, recs[0], Options{})
 	var n int
 	for _, p := range payloads {
 		n += len(p)
 	}
 	b.SetBytes(int64(n))
 	for b.Loop() {
-		w, err := NewAvroPassthrough(io.Discard, avroSchemaOf(b, recs[0]), Options{})
+		w, err := l.NewRawBody(io.Discard)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for i, p := range payloads {
-			if err := w.WriteRaw(p, recs[i].NumRows()); err != nil {
+			if err := w.WriteRaw(p, rows[i]); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := w.Close(); err != nil {
+		if _, err := w.Close(); err != nil {
 			b.Fatal(err)
 		}
 	}

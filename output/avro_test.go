@@ -2,7 +2,9 @@ package output
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"math/big"
 	"testing"
 
@@ -111,32 +113,49 @@ type avroBlock struct {
 	Data  []byte // as stored: compressed with the file's codec
 }
 
-// avroBlocks returns the header and the blocks of a container file, checking every sync marker.
-func avroBlocks(t testing.TB, data []byte) (*avroHeader, []avroBlock) {
+// avroBlocks returns the sync marker and the blocks of a container file this package wrote,
+// checking every sync marker.
+func avroBlocks(t testing.TB, data []byte) ([16]byte, []avroBlock) {
 	t.Helper()
-	p := asParts([][]byte{data})[0]
-	h, err := readAvroHeader(p)
-	if err != nil {
+	r := bytes.NewReader(data)
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, avroMagic) {
+		t.Fatalf("no Avro magic: %q", magic)
+	}
+	readLong := func() int64 {
+		u, err := binary.ReadUvarint(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(u>>1) ^ -int64(u&1)
+	}
+	readBytes := func() []byte {
+		b := make([]byte, readLong())
+		if _, err := io.ReadFull(r, b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for n := readLong(); n != 0; n = readLong() {
+		for range n * 2 {
+			readBytes()
+		}
+	}
+	var sync [16]byte
+	if _, err := io.ReadFull(r, sync[:]); err != nil {
 		t.Fatal(err)
 	}
 	var blocks []avroBlock
-	r := &countingReader{r: bytes.NewReader(data[h.size:])}
-	for int(h.size+r.n) < len(data) {
-		count, err := readAvroLong(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := readAvroBytes(r, int64(len(data)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sync := make([]byte, 16)
-		if _, err := r.Read(sync); err != nil || !bytes.Equal(sync, h.sync[:]) {
-			t.Fatalf("block %d: sync marker %x, want %x (%v)", len(blocks), sync, h.sync, err)
+	for r.Len() > 0 {
+		count := readLong()
+		b := readBytes()
+		var marker [16]byte
+		if _, err := io.ReadFull(r, marker[:]); err != nil || marker != sync {
+			t.Fatalf("block %d: sync marker %x, want %x (%v)", len(blocks), marker, sync, err)
 		}
 		blocks = append(blocks, avroBlock{count, b})
 	}
-	return h, blocks
+	return sync, blocks
 }
 
 // TestAvroBlockSize writes many rows: they are split into blocks of about avroBlockBytes.
@@ -160,41 +179,52 @@ func TestAvroBlockSize(t *testing.T) {
 	}
 }
 
-// avroSchemaOf returns the Avro schema of rec's columns.
-func avroSchemaOf(t testing.TB, rec arrow.Record) string {
+// avroSchemaJSON returns the Avro schema of rec's columns.
+func avroSchemaJSON(t testing.TB, rec arrow.Record) string {
 	t.Helper()
-	bq, err := schema.FromArrow(rec.Schema())
+	s, err := avroSchemaOf(rec.Schema())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return schema.AvroSchema(bq)
+	return s
 }
 
-// passthroughFile writes recs' wire payloads (encode.AvroRows) with NewAvroPassthrough.
-func passthroughFile(t testing.TB, recs []arrow.Record, o Options) ([]byte, [][]byte) {
+// rawLayout is the Layout of Avro bodies copied from the wire payloads of rec's schema.
+func rawLayout(t testing.TB, rec arrow.Record, o Options) *Layout {
+	l := layoutOf(Avro, rec, o)
+	l.Schema, l.RawAvroSchema = nil, avroSchemaJSON(t, rec)
+	return l
+}
+
+// avroPayloads returns recs' wire payloads (encode.AvroRows) and rows.
+func avroPayloads(t testing.TB, recs []arrow.Record) ([][]byte, []int64) {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := NewAvroPassthrough(&buf, avroSchemaOf(t, recs[0]), o)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var payloads [][]byte
+	var rows []int64
 	for _, rec := range recs {
 		payload, err := encode.AvroRows(rec, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.WriteRaw(payload, rec.NumRows()); err != nil {
-			t.Fatal(err)
-		}
-		if len(payload) > 0 {
-			payloads = append(payloads, payload)
+		payloads, rows = append(payloads, payload), append(rows, rec.NumRows())
+	}
+	return payloads, rows
+}
+
+// passthroughFile writes recs' wire payloads as one raw body of a file, and returns the file and
+// the non-empty payloads.
+func passthroughFile(t testing.TB, recs []arrow.Record, o Options) ([]byte, [][]byte) {
+	t.Helper()
+	l := rawLayout(t, recs[0], o)
+	payloads, rows := avroPayloads(t, recs)
+	data := join(t, l, []body{writeRawBody(t, l, payloads, rows)})
+	var nonEmpty [][]byte
+	for _, p := range payloads {
+		if len(p) > 0 {
+			nonEmpty = append(nonEmpty, p)
 		}
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), payloads
+	return data, nonEmpty
 }
 
 func TestAvroPassthrough(t *testing.T) {
@@ -223,20 +253,23 @@ func TestAvroPassthrough(t *testing.T) {
 }
 
 func TestAvroPassthroughErrors(t *testing.T) {
-	if _, err := NewAvroPassthrough(&bytes.Buffer{}, `{"type": "record"`, Options{}); err == nil {
+	l := &Layout{Format: Avro, RawAvroSchema: `{"type": "record"`}
+	if _, err := l.NewRawBody(&bytes.Buffer{}); err == nil {
 		t.Error("schema not JSON: no error")
 	}
-	if _, err := NewAvroPassthrough(&bytes.Buffer{}, `"long"`, Options{Compression: "zstd"}); !errors.Is(err, ErrUnsupported) {
+	l = &Layout{Format: Avro, RawAvroSchema: `"long"`, Options: Options{Compression: "zstd"}}
+	if _, err := l.NewRawBody(&bytes.Buffer{}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("codec zstd: err = %v, want ErrUnsupported", err)
 	}
-	w, err := NewAvroPassthrough(&bytes.Buffer{}, `"long"`, Options{})
+	l.Options = Options{}
+	w, err := l.NewRawBody(&bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.WriteRaw([]byte{2}, 0); err == nil {
 		t.Error("bytes of no rows: no error")
 	}
-	if err := w.Close(); err != nil {
+	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.WriteRaw([]byte{2}, 1); err == nil {
@@ -244,67 +277,45 @@ func TestAvroPassthroughErrors(t *testing.T) {
 	}
 }
 
+// TestAvroMerge joins bodies written from records and from wire payloads, one of no rows: the
+// file holds the header of the layout and every body's blocks byte for byte, and goavro reads the
+// corpus back.
 func TestAvroMerge(t *testing.T) {
 	for _, codec := range avroCodecs {
 		t.Run(orDefault(codec), func(t *testing.T) {
 			mem := checkedMem(t)
 			rec := corpus(t, mem)
 			recs := cut(t, rec, 2, 5)
-			viaWire, _ := passthroughFile(t, recs[1:2], Options{Compression: codec})
-			empty := writeAvro(t, cut(t, rec, 0)[:1], Options{Compression: codec})
-			files := [][]byte{writeAvro(t, recs[:1], Options{Compression: codec}), viaWire, empty, writeAvro(t, recs[2:], Options{Compression: codec})}
-			var merged bytes.Buffer
-			if err := Merge(&merged, Avro, asParts(files)); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(mergeFiles(t, Avro, files), merged.Bytes()) {
+			o := Options{Compression: codec}
+			l, raw := layoutOf(Avro, rec, o), rawLayout(t, rec, o)
+			payloads, rows := avroPayloads(t, recs[1:2])
+			bodies := []body{writeBody(t, l, recs[:1]), writeRawBody(t, raw, payloads, rows),
+				writeBody(t, l, cut(t, rec, 0)[:1]), writeBody(t, l, recs[2:])}
+			merged := join(t, l, bodies)
+			if !bytes.Equal(mergeFiles(t, l, bodies), merged) {
 				t.Error("merging files gives other bytes than merging in memory")
 			}
-			if _, got := readAvro(t, merged.Bytes()); !cmp.Equal(got, avroWant(t, rec), avroNatives) {
+			if _, got := readAvro(t, merged); !cmp.Equal(got, avroWant(t, rec), avroNatives) {
 				t.Errorf("merged rows differ from the corpus:\n%s", cmp.Diff(avroWant(t, rec), got, avroNatives))
 			}
-			// No re-encoding: the merged blocks are the parts' blocks, byte for byte, and the
-			// header is the first part's.
+			sync, got := avroBlocks(t, merged)
+			if sync != l.AvroSync {
+				t.Errorf("sync marker %x, want the layout's %x", sync, l.AvroSync)
+			}
+			var header bytes.Buffer
+			if err := writeAvroHeader(l, &header); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(merged, header.Bytes()) {
+				t.Error("merged file does not start with the layout's header")
+			}
 			var want []avroBlock
-			for _, f := range files {
-				_, blocks := avroBlocks(t, f)
+			for _, b := range bodies {
+				_, blocks := avroBlocks(t, append(bytes.Clone(header.Bytes()), b.data...))
 				want = append(want, blocks...)
 			}
-			h, got := avroBlocks(t, merged.Bytes())
 			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("merged blocks differ from the parts' (-want +got):\n%s", diff)
-			}
-			if !bytes.HasPrefix(merged.Bytes(), files[0][:h.size]) {
-				t.Error("merged header is not the first part's")
-			}
-		})
-	}
-}
-
-func TestAvroMergeErrors(t *testing.T) {
-	mem := checkedMem(t)
-	rec := corpus(t, mem)
-	good := writeAvro(t, []arrow.Record{rec}, Options{})
-	deflate := writeAvro(t, []arrow.Record{rec}, Options{Compression: "deflate"})
-	flat := writeAvro(t, []arrow.Record{flatRecord(t, rec)}, Options{})
-	h, _ := avroBlocks(t, good)
-	badSync := bytes.Clone(good)
-	badSync[len(badSync)-1] ^= 0xff
-	for _, tc := range []struct {
-		name  string
-		parts [][]byte
-	}{
-		{"no parts", nil},
-		{"other codec", [][]byte{good, deflate}},
-		{"other schema", [][]byte{good, flat}},
-		{"not avro", [][]byte{good, []byte("Obj but not really")}},
-		{"truncated block", [][]byte{good, good[:len(good)-1]}},
-		{"truncated header", [][]byte{good[:h.size-1]}},
-		{"bad sync marker", [][]byte{good, badSync}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := Merge(&bytes.Buffer{}, Avro, asParts(tc.parts)); err == nil {
-				t.Error("no error")
+				t.Errorf("merged blocks differ from the bodies' (-want +got):\n%s", diff)
 			}
 		})
 	}

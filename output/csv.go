@@ -1,9 +1,7 @@
 package output
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -24,12 +22,11 @@ import (
 // Nested and repeated columns have no CSV form (as in BigQuery's CSV export); RANGE columns are
 // written as their "[start, end)" strings.
 //
-// With gzip, the header row is a gzip member of its own and the rows follow in a second member:
-// every part is a complete gzip CSV file, and merge drops the later parts' header members without
-// decompressing their rows.
+// With gzip, the header row is a gzip member of its own and the rows follow in a second member: in
+// a Layout the header row is the header, and each body a gzip member of rows.
 
 func init() {
-	register(CSV, formatImpl{newWriter: newCSVWriter, newMerger: newCSVMerger})
+	register(CSV, formatImpl{newWriter: newCSVWriter, newBody: newCSVBody, header: writeCSVHeader})
 }
 
 type csvWriter struct {
@@ -41,6 +38,19 @@ type csvWriter struct {
 }
 
 func newCSVWriter(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
+	c, err := newCSVRows(w, s, o)
+	if err != nil || o.NoHeader {
+		return c, err
+	}
+	c.sink.buf = c.headerRow(c.sink.buf)
+	if err := c.sink.endMember(); err != nil {
+		return nil, fmt.Errorf("csv writer: header: %w", err)
+	}
+	return c, nil
+}
+
+// newCSVRows returns a writer of rows only, with no header row.
+func newCSVRows(w io.Writer, s *arrow.Schema, o Options) (*csvWriter, error) {
 	bq, err := schema.FromArrow(s)
 	if err != nil {
 		return nil, fmt.Errorf("csv writer: %w", err)
@@ -63,19 +73,38 @@ func newCSVWriter(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !o.NoHeader {
-		for i, f := range bq {
-			if i > 0 {
-				sink.buf = append(sink.buf, field.delim...)
-			}
-			sink.buf = field.appendString(sink.buf, f.Name)
-		}
-		sink.buf = append(sink.buf, '\n')
-		if err := sink.endMember(); err != nil {
-			return nil, fmt.Errorf("csv writer: header: %w", err)
-		}
-	}
 	return &csvWriter{arrowSchema: s, bq: bq, sink: sink, field: field}, nil
+}
+
+// headerRow appends the row of column names.
+func (c *csvWriter) headerRow(dst []byte) []byte {
+	for i, f := range c.bq {
+		if i > 0 {
+			dst = append(dst, c.field.delim...)
+		}
+		dst = c.field.appendString(dst, f.Name)
+	}
+	return append(dst, '\n')
+}
+
+// newCSVBody writes the rows of a body: no header row.
+func newCSVBody(l *Layout, w io.Writer) (Body, error) {
+	c, err := newCSVRows(w, l.Schema, l.Options)
+	return noMeta{c}, err
+}
+
+// writeCSVHeader writes the header of a Layout's files: the header row (a gzip member with gzip),
+// or nothing with NoHeader.
+func writeCSVHeader(l *Layout, w io.Writer) error {
+	if l.Options.NoHeader {
+		return nil
+	}
+	c, err := newCSVRows(w, l.Schema, l.Options)
+	if err != nil {
+		return err
+	}
+	c.sink.buf = c.headerRow(c.sink.buf)
+	return c.Close()
 }
 
 // Write appends one line per row of rec.
@@ -210,125 +239,4 @@ func appendQuoted(dst []byte, s string) []byte {
 		s = s[q+1:]
 	}
 	return append(append(dst, s...), '"')
-}
-
-// csvMerger writes the first part whole and every later part without its header row, after
-// checking that all the headers are the same. Parts written without a header are copied whole.
-type csvMerger struct {
-	out      *CountingWriter
-	noHeader bool
-	header   []byte
-	gz       bool
-}
-
-func newCSVMerger(dst io.Writer, o Options) partMerger {
-	return &csvMerger{out: &CountingWriter{W: dst}, noHeader: o.NoHeader}
-}
-
-func (m *csvMerger) add(i int, p Part) error {
-	g, err := isGzip(p)
-	if err != nil {
-		return err
-	}
-	var h []byte
-	var n int64
-	if !m.noHeader {
-		if h, n, err = csvHeader(p, g); err != nil {
-			return err
-		}
-	}
-	start := n
-	switch {
-	case i == 0:
-		m.header, m.gz, start = h, g, 0
-	case g != m.gz:
-		return errMixedGzip
-	case !bytes.Equal(h, m.header):
-		return fmt.Errorf("header %q differs from the first part's %q: parts of one merge must come from one schema", h, m.header)
-	}
-	if !g && p.Size > n {
-		if err := endsWithNewline(p); err != nil {
-			return err
-		}
-	}
-	return copyRange(m.out, p.R, start, p.Size-start)
-}
-
-func (m *csvMerger) close([]int) error { return nil }
-
-// csvHeader returns the header row of part p and the number of bytes it takes in the file: the
-// first record, or with gzip the whole first gzip member, which must hold exactly the header.
-func csvHeader(p Part, gz bool) ([]byte, int64, error) {
-	r := &countingReader{r: bufio.NewReaderSize(io.NewSectionReader(p.R, 0, p.Size), 64<<10)}
-	if !gz {
-		h, err := readCSVRecord(r)
-		return h, r.n, err
-	}
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read gzip header member: %w", err)
-	}
-	zr.Multistream(false)
-	member, err := io.ReadAll(io.LimitReader(zr, maxCSVHeader+1))
-	if err != nil {
-		return nil, 0, fmt.Errorf("read gzip header member: %w", err)
-	}
-	h, err := readCSVRecord(&countingReader{r: bytes.NewReader(member)})
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(h) != len(member) {
-		return nil, 0, errors.New("the first gzip member holds more than the header row: gzip CSV parts must come from this writer, which gives the header a member of its own")
-	}
-	return h, r.n, nil
-}
-
-// maxCSVHeader bounds a header row (10,000 columns of 300 bytes).
-const maxCSVHeader = 3 << 20
-
-// readCSVRecord reads one CSV record, quotes taken into account, up to and with its '\n'.
-func readCSVRecord(r io.ByteReader) ([]byte, error) {
-	var rec []byte
-	quoted := false
-	for len(rec) <= maxCSVHeader {
-		c, err := r.ReadByte()
-		if err == io.EOF {
-			return nil, errors.New("no complete header row")
-		}
-		if err != nil {
-			return nil, err
-		}
-		rec = append(rec, c)
-		switch {
-		case c == '"':
-			quoted = !quoted
-		case c == '\n' && !quoted:
-			return rec, nil
-		}
-	}
-	return nil, fmt.Errorf("header row longer than %d bytes", maxCSVHeader)
-}
-
-// countingReader counts the bytes read through it. It is an io.ByteReader, so that gzip and
-// flate read exactly the bytes of one member and no more.
-type countingReader struct {
-	r interface {
-		io.Reader
-		io.ByteReader
-	}
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) ReadByte() (byte, error) {
-	b, err := c.r.ReadByte()
-	if err == nil {
-		c.n++
-	}
-	return b, err
 }

@@ -152,13 +152,10 @@ func TestCSVMerge(t *testing.T) {
 			mem := checkedMem(t)
 			rec := flatRecord(t, corpus(t, mem))
 			want := writeText(t, CSV, []arrow.Record{rec}, Options{})
-			files := textParts(t, CSV, rec, Options{Compression: compression})
-			var merged bytes.Buffer
-			if err := Merge(&merged, CSV, asParts(files)); err != nil {
-				t.Fatal(err)
-			}
-			got := merged.Bytes()
-			if onDisk := mergeFiles(t, CSV, files); !bytes.Equal(onDisk, got) {
+			l := layoutOf(CSV, rec, Options{Compression: compression})
+			bodies := textParts(t, l, rec)
+			got := join(t, l, bodies)
+			if onDisk := mergeFiles(t, l, bodies); !bytes.Equal(onDisk, got) {
 				t.Error("merging files gives other bytes than merging in memory")
 			}
 			if compression == "gzip" {
@@ -180,41 +177,11 @@ func TestCSVMergeQuotedHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Release()
-	var merged bytes.Buffer
-	if err := Merge(&merged, CSV, asParts(textParts(t, CSV, rec, Options{}))); err != nil {
-		t.Fatal(err)
-	}
+	l := layoutOf(CSV, rec, Options{})
+	merged := join(t, l, textParts(t, l, rec))
 	want := [][]string{{"a\nb", "c"}, {"1", "x,y"}, {"2", ""}}
-	if diff := cmp.Diff(want, readCSV(t, merged.Bytes())); diff != "" {
+	if diff := cmp.Diff(want, readCSV(t, merged)); diff != "" {
 		t.Errorf("merged (-want +got):\n%s", diff)
-	}
-}
-
-func TestCSVMergeErrors(t *testing.T) {
-	mem := checkedMem(t)
-	rec := flatRecord(t, corpus(t, mem))
-	plain := writeText(t, CSV, []arrow.Record{rec}, Options{})
-	gz := writeText(t, CSV, []arrow.Record{rec}, Options{Compression: "gzip"})
-	other := writeText(t, CSV, []arrow.Record{flatRecord(t, cut(t, rec, 0)[1])}, Options{})
-	other = bytes.Replace(other, []byte("id,"), []byte("ID,"), 1)
-	// A gzip CSV file whose header shares the rows' member, as other tools write them.
-	oneMember := gzipBytes(t, plain)
-	for _, tc := range []struct {
-		name  string
-		parts [][]byte
-	}{
-		{"no parts", nil},
-		{"gzip and plain", [][]byte{plain, gz}},
-		{"other header", [][]byte{plain, other}},
-		{"no header", [][]byte{plain, []byte("1,2")}},
-		{"gzip header not its own member", [][]byte{oneMember, oneMember}},
-		{"truncated", [][]byte{plain[:len(plain)-1], plain}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := Merge(&bytes.Buffer{}, CSV, asParts(tc.parts)); err == nil {
-				t.Error("no error")
-			}
-		})
 	}
 }
 
@@ -408,24 +375,12 @@ func TestCSVMergeOptions(t *testing.T) {
 				o := tc.o
 				o.Compression = compression
 				want := writeText(t, CSV, []arrow.Record{rec}, tc.o)
-				var files [][]byte // rows [0, 2), none, [2, 5)
+				l := layoutOf(CSV, rec, o)
+				var bodies []body // rows [0, 2), none, [2, 5)
 				for _, r := range cut(t, rec, 2, 2) {
-					files = append(files, writeText(t, CSV, []arrow.Record{r}, o))
+					bodies = append(bodies, writeBody(t, l, []arrow.Record{r}))
 				}
-				var merged bytes.Buffer
-				m, err := NewMerger(&merged, CSV, o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, p := range asParts(files) {
-					if err := m.Add(p); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := m.Close(); err != nil {
-					t.Fatal(err)
-				}
-				got := merged.Bytes()
+				got := join(t, l, bodies)
 				if compression == "gzip" {
 					got = gunzip(t, got)
 				}

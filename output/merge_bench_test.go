@@ -42,12 +42,13 @@ func BenchmarkMergeFiles(b *testing.B) {
 	rec := tripsRecord(b, 1<<18)
 	for _, f := range []Format{Parquet, Arrow, Avro, NDJSON, CSV} {
 		dir := mergeBenchDir(b)
-		paths, total := partFiles(b, dir, f, rec)
+		l := layoutOf(f, rec, Options{})
+		paths, meta, total := partFiles(b, dir, l, rec)
 		merged, copies := filepath.Join(dir, "merged"), filepath.Join(dir, "copies")
 		b.Run(string(f), func(b *testing.B) {
 			var mergeTimes, cpTimes []time.Duration
 			for b.Loop() {
-				mergeTimes = append(mergeTimes, timed(b, merged, func() { mergeOnDisk(b, f, paths, merged) }))
+				mergeTimes = append(mergeTimes, timed(b, merged, func() { mergeOnDisk(b, l, paths, meta, merged) }))
 				cpTimes = append(cpTimes, timed(b, copies, func() { cpToDir(b, paths, copies) }))
 			}
 			mergeMBs, cpMBs := mbPerSec(total, median(mergeTimes)), mbPerSec(total, median(cpTimes))
@@ -101,15 +102,15 @@ func tripsRecord(b *testing.B, n int) arrow.Record {
 	return rec
 }
 
-// partFiles writes one part of about 32 MiB and links it as many times as -merge-mib needs.
-func partFiles(b *testing.B, dir string, f Format, rec arrow.Record) ([]string, int64) {
+// partFiles writes one body of about 32 MiB and links it as many times as -merge-mib needs.
+func partFiles(b *testing.B, dir string, l *Layout, rec arrow.Record) ([]string, []byte, int64) {
 	b.Helper()
 	first := filepath.Join(dir, "part-0")
 	fh, err := os.Create(first)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := NewWriter(fh, f, rec.Schema(), Options{})
+	w, err := l.NewBody(fh)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,7 +121,8 @@ func partFiles(b *testing.B, dir string, f Format, rec arrow.Record) ([]string, 
 		st, _ := fh.Stat()
 		size = st.Size() + recordBytes(rec) // buffered row groups count too
 	}
-	if err := w.Close(); err != nil {
+	meta, err := w.Close()
+	if err != nil {
 		b.Fatal(err)
 	}
 	st, err := fh.Stat()
@@ -135,7 +137,7 @@ func partFiles(b *testing.B, dir string, f Format, rec arrow.Record) ([]string, 
 		}
 		paths = append(paths, p)
 	}
-	return paths, st.Size() * int64(len(paths))
+	return paths, meta, st.Size() * int64(len(paths))
 }
 
 func mergeBenchDir(b *testing.B) string {
@@ -178,7 +180,7 @@ func median(d []time.Duration) time.Duration {
 
 func mbPerSec(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
 
-func mergeOnDisk(b *testing.B, f Format, paths []string, dst string) {
+func mergeOnDisk(b *testing.B, l *Layout, paths []string, meta []byte, dst string) {
 	b.Helper()
 	var parts []Part
 	for _, p := range paths {
@@ -188,14 +190,14 @@ func mergeOnDisk(b *testing.B, f Format, paths []string, dst string) {
 		}
 		defer fh.Close()
 		st, _ := fh.Stat()
-		parts = append(parts, Part{R: fh, Size: st.Size()})
+		parts = append(parts, Part{R: fh, Size: st.Size(), Meta: meta})
 	}
 	out, err := os.Create(dst)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer out.Close()
-	if err := Merge(out, f, parts); err != nil {
+	if err := Merge(out, l, parts); err != nil {
 		b.Fatal(err)
 	}
 }

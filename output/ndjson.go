@@ -15,10 +15,11 @@ import (
 
 // NDJSON files hold one JSON object per row, keys in schema order, each line ended by '\n', values
 // in BigQuery's JSON export form (values.go). Options.Compression gzip writes one gzip member;
-// merged files are several members back to back, which gzip readers read as one stream.
+// a body is a whole file, and files joined from bodies are several members back to back, which
+// gzip readers read as one stream.
 
 func init() {
-	register(NDJSON, formatImpl{newWriter: newNDJSONWriter, newMerger: newNDJSONMerger})
+	register(NDJSON, formatImpl{newWriter: newNDJSONWriter})
 }
 
 // textBufferBytes is how much text CSV and NDJSON writers gather before writing it on.
@@ -138,65 +139,6 @@ func (n *ndjsonWriter) Close() error {
 	n.closed = true
 	if err := n.sink.close(); err != nil {
 		return fmt.Errorf("ndjson writer: close: %w", err)
-	}
-	return nil
-}
-
-// gzipMagic starts every gzip member.
-var gzipMagic = []byte{0x1f, 0x8b}
-
-// isGzip reports whether part p starts with the gzip magic.
-func isGzip(p Part) (bool, error) {
-	var head [2]byte
-	if p.Size < int64(len(head)) {
-		return false, nil
-	}
-	if _, err := p.R.ReadAt(head[:], 0); err != nil {
-		return false, err
-	}
-	return head == [2]byte(gzipMagic), nil
-}
-
-// ndjsonMerger concatenates the parts' bytes. Plain parts must end with a newline; gzip parts
-// concatenate into a multi-member gzip file. Mixing plain and gzip parts is an error.
-type ndjsonMerger struct {
-	out *CountingWriter
-	gz  bool
-}
-
-func newNDJSONMerger(dst io.Writer, _ Options) partMerger {
-	return &ndjsonMerger{out: &CountingWriter{W: dst}}
-}
-
-func (m *ndjsonMerger) add(i int, p Part) error {
-	g, err := isGzip(p)
-	if err != nil {
-		return err
-	}
-	if i == 0 {
-		m.gz = g
-	} else if g != m.gz {
-		return errMixedGzip
-	}
-	if !m.gz && p.Size > 0 {
-		if err := endsWithNewline(p); err != nil {
-			return err
-		}
-	}
-	return copyRange(m.out, p.R, 0, p.Size)
-}
-
-func (m *ndjsonMerger) close([]int) error { return nil }
-
-var errMixedGzip = errors.New("gzip and uncompressed parts mixed: parts of one merge must share their compression")
-
-func endsWithNewline(p Part) error {
-	var last [1]byte
-	if _, err := p.R.ReadAt(last[:], p.Size-1); err != nil {
-		return err
-	}
-	if last[0] != '\n' {
-		return errors.New("does not end with a newline: a part must be a complete file")
 	}
 	return nil
 }

@@ -28,13 +28,18 @@ func benchWrite(b *testing.B, f Format, rec arrow.Record, compressions ...string
 	}
 }
 
-// benchMerge measures merging four copies of the file that writing rec with format f gives.
+// benchMerge measures joining four copies of the body that writing rec with format f gives.
 func benchMerge(b *testing.B, f Format, rec arrow.Record, o Options) {
-	part := writeText(b, f, []arrow.Record{rec}, o)
-	files := [][]byte{part, part, part, part}
-	b.SetBytes(int64(len(part) * len(files)))
+	l := layoutOf(f, rec, o)
+	benchJoin(b, l, writeBody(b, l, []arrow.Record{rec}))
+}
+
+// benchJoin measures joining four copies of one body into a file of l.
+func benchJoin(b *testing.B, l *Layout, one body) {
+	bodies := []body{one, one, one, one}
+	b.SetBytes(int64(len(one.data) * len(bodies)))
 	for b.Loop() {
-		if err := Merge(io.Discard, f, asParts(files)); err != nil {
+		if err := Merge(io.Discard, l, asParts(bodies)); err != nil {
 			b.Fatal(err)
 		}
 	}

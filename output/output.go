@@ -1,6 +1,7 @@
 // Package output writes Arrow records to the export formats (parquet, arrow, avro, csv, ndjson),
-// copies wire payloads straight into files where the wire format is the output format
-// (passthrough), and merges part files into one output file without re-encoding rows. It works on
+// copies wire payloads straight into bodies where the wire format is the output format
+// (passthrough), and lays files out as a header, bodies and a footer so that bodies written apart
+// join into one file without re-encoding rows (Layout). It works on
 // io.Writer and io.ReaderAt only: where files live is the caller's business.
 package output
 
@@ -58,18 +59,12 @@ type Writer interface {
 	Close() error
 }
 
-// RawWriter writes wire payloads that are already in the output's row encoding (Arrow IPC
-// record-batch messages into an Arrow file, Avro binary rows into an Avro file) without decoding
-// them. Close is as for Writer.
-type RawWriter interface {
-	WriteRaw(payload []byte, rows int64) error
-	Close() error
-}
-
-// Part is one part file to merge: a complete file of the merged format.
+// Part is one body to merge (see Layout).
 type Part struct {
 	R    io.ReaderAt
 	Size int64
+	// Meta is what the body's writer returned at Close.
+	Meta []byte
 	// Order is the part's place in the merged file, compared element by element (a segment's
 	// stream and first row, say); nil places it after the parts added before it.
 	Order []int64

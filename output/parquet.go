@@ -56,8 +56,10 @@ func init() {
 		newWriter: func(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
 			return newParquetWriter(w, s, o, memory.DefaultAllocator, parquetRowGroupBytes)
 		},
-		newMerger: newParquetMerger,
-		anyOrder:  true,
+		newBody:  newParquetBody,
+		header:   writeParquetHeader,
+		footer:   writeParquetFooter,
+		anyOrder: true,
 	})
 }
 

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"io"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,12 +26,6 @@ func BenchmarkParquetWrite(b *testing.B) {
 
 func BenchmarkParquetMerge(b *testing.B) {
 	rec := benchRecord(b)
-	part := writeParquet(b, []arrow.Record{rec}, Options{}, memory.DefaultAllocator, parquetRowGroupBytes)
-	files := [][]byte{part, part, part, part}
-	b.SetBytes(int64(len(part) * len(files)))
-	for b.Loop() {
-		if err := Merge(io.Discard, Parquet, asParts(files)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	l := layoutOf(Parquet, rec, Options{})
+	benchJoin(b, l, writeBody(b, l, []arrow.Record{rec}))
 }

@@ -439,23 +439,35 @@ func nodeReader(t *testing.T, script, path string, v any) {
 	}
 }
 
-// parquetParts writes the corpus as three parts: two row groups of different codecs, one row
-// group, and no rows at all.
-func parquetParts(t testing.TB, rec arrow.Record, mem memory.Allocator) [][]byte {
+// parquetParts writes the corpus as three bodies: two row groups of zstd, one row group of snappy,
+// and no rows at all.
+func parquetParts(t testing.TB, rec arrow.Record, mem memory.Allocator) []body {
 	recs := cut(t, rec, 0, 1, 2)
-	return [][]byte{
-		writeParquet(t, recs[1:3], Options{Compression: "zstd"}, mem, 1),
-		writeParquet(t, recs[3:], Options{}, mem, parquetRowGroupBytes),
-		writeParquet(t, recs[:1], Options{}, mem, parquetRowGroupBytes),
+	return []body{
+		writeParquetBody(t, recs[1:3], Options{Compression: "zstd"}, 1),
+		writeParquetBody(t, recs[3:], Options{}, parquetRowGroupBytes),
+		writeParquetBody(t, recs[:1], Options{}, parquetRowGroupBytes),
 	}
 }
 
-func asParts(files [][]byte) []Part {
-	parts := make([]Part, len(files))
-	for i, f := range files {
-		parts[i] = Part{R: bytes.NewReader(f), Size: int64(len(f))}
+// writeParquetBody writes recs as one Parquet body, row groups ending after maxBytes.
+func writeParquetBody(t testing.TB, recs []arrow.Record, o Options, maxBytes int64) body {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := newParquetBodySized(layoutOf(Parquet, recs[0], o), &buf, maxBytes)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return parts
+	for _, r := range recs {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meta, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body{buf.Bytes(), meta}
 }
 
 // chunkBytes returns the bytes of every column chunk of a Parquet file, row group by row group.
@@ -487,12 +499,9 @@ func chunkBytes(t testing.TB, data []byte) [][]byte {
 func TestParquetMerge(t *testing.T) {
 	mem := checkedMem(t)
 	rec := corpus(t, mem)
-	files := parquetParts(t, rec, mem)
-	var merged bytes.Buffer
-	if err := Merge(&merged, Parquet, asParts(files)); err != nil {
-		t.Fatal(err)
-	}
-	s, cols, md := readParquet(t, merged.Bytes(), mem)
+	bodies := parquetParts(t, rec, mem)
+	merged := join(t, layoutOf(Parquet, rec, Options{}), bodies)
+	s, cols, md := readParquet(t, merged, mem)
 	sameValues(t, parquetWant(t, rec, mem), cols)
 	if got, want := md.NumRows, rec.NumRows(); got != want {
 		t.Errorf("rows = %d, want %d", got, want)
@@ -500,17 +509,17 @@ func TestParquetMerge(t *testing.T) {
 	if got, want := md.NumRowGroups(), 3; got != want {
 		t.Errorf("row groups = %d, want %d", got, want)
 	}
-	_, _, first := readParquet(t, files[0], mem)
-	if got, want := s.String(), mustArrowSchema(t, first).String(); got != want {
-		t.Errorf("merged Arrow schema\n%s\nwant the parts'\n%s", got, want)
+	_, _, whole := readParquet(t, writeParquet(t, []arrow.Record{rec}, Options{}, mem, parquetRowGroupBytes), mem)
+	if got, want := s.String(), mustArrowSchema(t, whole).String(); got != want {
+		t.Errorf("merged Arrow schema\n%s\nwant a whole file's\n%s", got, want)
 	}
-	// No re-encoding: the merged file's column chunks are the parts' bytes.
-	var want [][]byte
-	for _, f := range files {
-		want = append(want, chunkBytes(t, f)...)
+	// No re-encoding: the merged file's column chunks are the bodies' bytes, in order.
+	var want []byte
+	for _, b := range bodies {
+		want = append(want, b.data...)
 	}
-	if got := chunkBytes(t, merged.Bytes()); !cmp.Equal(got, want) {
-		t.Errorf("merged column chunks differ from the parts' (%d chunks, want %d)", len(got), len(want))
+	if got := bytes.Join(chunkBytes(t, merged), nil); !bytes.Equal(got, want) {
+		t.Errorf("merged column chunks (%d bytes) differ from the bodies' (%d bytes)", len(got), len(want))
 	}
 }
 
@@ -523,38 +532,37 @@ func mustArrowSchema(t testing.TB, md *metadata.FileMetaData) *arrow.Schema {
 	return s
 }
 
-// TestParquetMergeOne checks that merging one part reproduces its data section unchanged.
+// TestParquetMergeOne checks that a file of one body is the magic, the body and a footer.
 func TestParquetMergeOne(t *testing.T) {
 	mem := checkedMem(t)
-	part := parquetParts(t, corpus(t, mem), mem)[0]
-	var merged bytes.Buffer
-	if err := Merge(&merged, Parquet, asParts([][]byte{part})); err != nil {
-		t.Fatal(err)
+	rec := corpus(t, mem)
+	b := parquetParts(t, rec, mem)[0]
+	merged := join(t, layoutOf(Parquet, rec, Options{}), []body{b})
+	if !bytes.Equal(bytes.Join(chunkBytes(t, merged), nil), b.data) {
+		t.Error("merged column chunks differ from the body")
 	}
-	if !cmp.Equal(chunkBytes(t, merged.Bytes()), chunkBytes(t, part)) {
-		t.Error("merged column chunks differ from the part's")
-	}
-	if got, want := merged.Len(), len(part); got != want {
-		t.Errorf("merged size = %d, want the part's %d", got, want)
+	if !bytes.Equal(merged[4:4+len(b.data)], b.data) {
+		t.Error("the body does not follow the magic")
 	}
 }
 
+// TestParquetMergeErrors: a footer is made only of bodies whose metadata is a Parquet footer whose
+// chunks lie within the body, all of one schema.
 func TestParquetMergeErrors(t *testing.T) {
 	mem := checkedMem(t)
 	rec := corpus(t, mem)
-	good := writeParquet(t, []arrow.Record{rec}, Options{}, mem, parquetRowGroupBytes)
-	other := writeParquetSchema(t, schema.Schema{{Name: "id", Type: schema.Int64}})
+	good := writeParquetBody(t, []arrow.Record{rec}, Options{}, parquetRowGroupBytes)
+	other := writeParquetBody(t, []arrow.Record{flatRecord(t, rec)}, Options{}, parquetRowGroupBytes)
 	for _, tc := range []struct {
-		name  string
-		parts [][]byte
+		name   string
+		bodies []body
 	}{
-		{"no parts", nil},
-		{"not parquet", [][]byte{good, []byte("PAR1 but not really PAR1")}},
-		{"truncated", [][]byte{good[:len(good)-1]}},
-		{"other schema", [][]byte{good, other}},
+		{"metadata not a footer", []body{good, {good.data, []byte("not thrift")}}},
+		{"body shorter than its chunks", []body{{good.data[:len(good.data)-1], good.meta}}},
+		{"other schema", []body{good, other}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := Merge(&bytes.Buffer{}, Parquet, asParts(tc.parts)); err == nil {
+			if err := Merge(&bytes.Buffer{}, layoutOf(Parquet, rec, Options{}), asParts(tc.bodies)); err == nil {
 				t.Error("no error")
 			}
 		})
@@ -647,7 +655,7 @@ func jsRows(rec arrow.Record) []map[string]any {
 func TestParquetHyparquet(t *testing.T) {
 	mem := checkedMem(t)
 	rec := corpus(t, mem)
-	merged := mergeReversed(t, Parquet, parquetParts(t, rec, mem))
+	merged := mergeReversed(t, layoutOf(Parquet, rec, Options{}), parquetParts(t, rec, mem))
 	path := filepath.Join(t.TempDir(), "merged.parquet")
 	if err := os.WriteFile(path, merged, 0o644); err != nil {
 		t.Fatal(err)
@@ -693,47 +701,12 @@ func TestParquetHyparquet(t *testing.T) {
 	}
 }
 
-// mergeFiles merges files through real files, the path where the kernel copies the bytes.
-func mergeFiles(t testing.TB, f Format, files [][]byte) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	var parts []Part
-	for i, data := range files {
-		path := filepath.Join(dir, fmt.Sprintf("part-%d", i))
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fh, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { fh.Close() })
-		parts = append(parts, Part{R: fh, Size: int64(len(data))})
-	}
-	out, err := os.Create(filepath.Join(dir, "merged"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	if err := Merge(out, f, parts); err != nil {
-		t.Fatal(err)
-	}
-	merged, err := os.ReadFile(out.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return merged
-}
-
 func TestParquetMergeOSFiles(t *testing.T) {
 	mem := checkedMem(t)
 	rec := corpus(t, mem)
-	files := parquetParts(t, rec, mem)
-	var inMemory bytes.Buffer
-	if err := Merge(&inMemory, Parquet, asParts(files)); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(mergeFiles(t, Parquet, files), inMemory.Bytes()) {
+	l := layoutOf(Parquet, rec, Options{})
+	bodies := parquetParts(t, rec, mem)
+	if !bytes.Equal(mergeFiles(t, l, bodies), join(t, l, bodies)) {
 		t.Error("merging files gives other bytes than merging in memory")
 	}
 }

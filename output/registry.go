@@ -12,19 +12,16 @@ import (
 // its own file, so that formats stay independent of each other.
 type formatImpl struct {
 	newWriter func(w io.Writer, s *arrow.Schema, o Options) (Writer, error)
-	// newMerger merges parts written with o.
-	newMerger func(dst io.Writer, o Options) partMerger
-	// anyOrder: the file lists its row blocks in a footer, so parts may be copied in any order and
-	// close lists them in merged order.
+	// newBody writes one body of l's files (records of l.Schema); nil: the format's whole file,
+	// with no header, is a body.
+	newBody func(l *Layout, w io.Writer) (Body, error)
+	// header writes what starts every file of l; nil for none.
+	header func(l *Layout, w io.Writer) error
+	// footer writes what ends a file of l made of bodies, listed in file order; nil for none.
+	footer func(l *Layout, w io.Writer, bodies []BodyRef) error
+	// anyOrder: the footer lists the row blocks, so bodies may be copied in any order and the
+	// footer lists them in merged order.
 	anyOrder bool
-}
-
-// partMerger is one format's merge, a part at a time: add is called with parts 0, 1, 2... (in
-// the order they come) and close after at least one, with the add indexes in merged order
-// (always 0, 1, 2... for formats that are not anyOrder).
-type partMerger interface {
-	add(i int, p Part) error
-	close(order []int) error
 }
 
 var impls = map[Format]formatImpl{}
@@ -40,7 +37,7 @@ func lookup(f Format) (formatImpl, error) {
 }
 
 // NewWriter returns a Writer of format f for records of schema s (the Storage API Arrow schema,
-// with google:sqlType metadata), writing to w.
+// with google:sqlType metadata), writing to w: one complete file.
 func NewWriter(w io.Writer, f Format, s *arrow.Schema, o Options) (Writer, error) {
 	impl, err := lookup(f)
 	if err != nil {
@@ -52,10 +49,9 @@ func NewWriter(w io.Writer, f Format, s *arrow.Schema, o Options) (Writer, error
 	return impl.newWriter(w, s, o)
 }
 
-// Merge writes the parts, complete files of format f written with the zero Options, in order, as
-// one file of format f to dst, without decoding rows where the format allows it.
-func Merge(dst io.Writer, f Format, parts []Part) error {
-	m, err := NewMerger(dst, f, Options{})
+// Merge writes one file of layout l to dst from the bodies parts, in order.
+func Merge(dst io.Writer, l *Layout, parts []Part) error {
+	m, err := NewMerger(dst, l)
 	if err != nil {
 		return err
 	}
@@ -67,67 +63,94 @@ func Merge(dst io.Writer, f Format, parts []Part) error {
 	return m.Close()
 }
 
-// Merger merges parts as they come: Add copies each part after the ones before it, Close finishes
-// the file (a footer, for formats that have one). It is Merge for parts that are not all there yet.
-// Arrow and Parquet files list their row blocks in the footer: their parts may be added in any
-// order (AnyOrder), as they become ready, and the merged file lists them by Part.Order. The other
-// formats take the parts in Order.
+// Merger writes one file of a Layout as its bodies come: the header first, then each body Add
+// is given, copied byte for byte, then at Close the footer, made from the bodies' metadata and
+// places. Where the footer lists the row blocks (Arrow, Parquet), bodies may be added in any
+// order (AnyOrder), as they become ready, and the footer lists them by Part.Order; the other
+// formats take the bodies in Order. A Merger never decodes a row.
 type Merger struct {
-	f        Format
-	m        partMerger
-	anyOrder bool
-	orders   [][]int64 // each added part's Order
+	l      *Layout
+	impl   formatImpl
+	out    *CountingWriter
+	header bool      // written
+	orders [][]int64 // each added part's Order
+	refs   []BodyRef // each added part's place
 }
 
-// NewMerger returns a Merger writing one file of format f to dst from parts that were written with
-// the options o (a CSV part starts with a header row unless o.NoHeader).
-func NewMerger(dst io.Writer, f Format, o Options) (*Merger, error) {
-	impl, err := lookup(f)
+// NewMerger returns a Merger writing one file of layout l to dst.
+func NewMerger(dst io.Writer, l *Layout) (*Merger, error) {
+	impl, err := l.impl()
 	if err != nil {
 		return nil, err
 	}
-	return &Merger{f: f, m: impl.newMerger(dst, o), anyOrder: impl.anyOrder}, nil
+	return &Merger{l: l, impl: impl, out: &CountingWriter{W: dst}}, nil
 }
 
-// AnyOrder reports whether parts may be added in any order (Arrow, Parquet).
-func (m *Merger) AnyOrder() bool { return m.anyOrder }
+// AnyOrder reports whether bodies may be added in any order (Arrow, Parquet).
+func (m *Merger) AnyOrder() bool { return m.impl.anyOrder }
 
-// Add appends part p, a complete file of the Merger's format. Unless AnyOrder, p must come after
-// the parts added before it.
+// Written is the number of bytes written to dst so far.
+func (m *Merger) Written() int64 { return m.out.N }
+
+func (m *Merger) writeHeader() error {
+	if m.header {
+		return nil
+	}
+	m.header = true
+	if m.impl.header == nil {
+		return nil
+	}
+	if err := m.impl.header(m.l, m.out); err != nil {
+		return fmt.Errorf("%s header: %w", m.l.Format, err)
+	}
+	return nil
+}
+
+// Add appends body p. Unless AnyOrder, p must come after the bodies added before it.
 func (m *Merger) Add(p Part) error {
 	i, order := len(m.orders), p.Order
 	if order == nil {
 		order = []int64{int64(i)}
 	}
-	if i > 0 && !m.anyOrder && slices.Compare(order, m.orders[i-1]) <= 0 {
+	f := m.l.Format
+	if i > 0 && !m.impl.anyOrder && slices.Compare(order, m.orders[i-1]) <= 0 {
 		return fmt.Errorf("%s merge: part %d (order %v) does not come after part %d (order %v): %s parts must be added in order",
-			m.f, i, order, i-1, m.orders[i-1], m.f)
+			f, i, order, i-1, m.orders[i-1], f)
 	}
-	if err := m.m.add(i, p); err != nil {
-		return fmt.Errorf("%s merge: part %d: %w", m.f, i, err)
+	if err := m.writeHeader(); err != nil {
+		return err
 	}
-	m.orders = append(m.orders, order)
+	ref := BodyRef{Offset: m.out.N, Size: p.Size, Meta: p.Meta}
+	if err := copyRange(m.out, p.R, 0, p.Size); err != nil {
+		return fmt.Errorf("%s merge: part %d: %w", f, i, err)
+	}
+	m.orders, m.refs = append(m.orders, order), append(m.refs, ref)
 	return nil
 }
 
-// Close finishes the file, listing the parts by Order. Merging no part at all is an error: there is
-// no schema to write (write an empty file with NewWriter instead).
+// Close writes the footer, listing the bodies by Order. With no body it finishes a valid file
+// with the schema and no rows.
 func (m *Merger) Close() error {
-	if len(m.orders) == 0 {
-		return fmt.Errorf("%s merge: no parts: write an empty file with NewWriter instead", m.f)
+	if err := m.writeHeader(); err != nil {
+		return err
 	}
 	order := make([]int, len(m.orders))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return slices.Compare(m.orders[a], m.orders[b]) })
-	for k := 1; k < len(order); k++ {
-		if a, b := order[k-1], order[k]; slices.Equal(m.orders[a], m.orders[b]) {
-			return fmt.Errorf("%s merge: parts %d and %d have the same order %v", m.f, a, b, m.orders[a])
+	refs := make([]BodyRef, len(order))
+	for k, i := range order {
+		if k > 0 && slices.Equal(m.orders[order[k-1]], m.orders[i]) {
+			return fmt.Errorf("%s merge: parts %d and %d have the same order %v", m.l.Format, order[k-1], i, m.orders[i])
 		}
+		refs[k] = m.refs[i]
 	}
-	if err := m.m.close(order); err != nil {
-		return fmt.Errorf("%s merge: %w", m.f, err)
+	if m.impl.footer == nil {
+		return nil
+	}
+	if err := m.impl.footer(m.l, m.out, refs); err != nil {
+		return fmt.Errorf("%s footer: %w", m.l.Format, err)
 	}
 	return nil
 }

@@ -6,38 +6,17 @@ import (
 	"testing"
 )
 
-// mergeReversed merges the files last first, each with its place as its Order.
-func mergeReversed(t *testing.T, f Format, files [][]byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	m, err := NewMerger(&out, f, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := asParts(files)
-	for i := len(parts) - 1; i >= 0; i-- {
-		parts[i].Order = []int64{7, int64(i)}
-		if err := m.Add(parts[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
 // TestMergerAnyOrder checks that Arrow and Parquet parts added in reverse come out in Order.
 func TestMergerAnyOrder(t *testing.T) {
 	mem := checkedMem(t)
 	rec := corpus(t, mem)
 	t.Run("arrow", func(t *testing.T) {
 		recs := cut(t, rec, 1, 3)
-		s, got := readArrow(t, mergeReversed(t, Arrow, arrowParts(t, recs, mem)), mem)
+		s, got := readArrow(t, mergeReversed(t, layoutOf(Arrow, rec, Options{}), arrowParts(t, recs, mem)), mem)
 		sameRecords(t, recs, s, got)
 	})
 	t.Run("parquet", func(t *testing.T) {
-		_, cols, md := readParquet(t, mergeReversed(t, Parquet, parquetParts(t, rec, mem)), mem)
+		_, cols, md := readParquet(t, mergeReversed(t, layoutOf(Parquet, rec, Options{}), parquetParts(t, rec, mem)), mem)
 		sameValues(t, parquetWant(t, rec, mem), cols)
 		for i, rg := range md.RowGroups {
 			if rg.Ordinal != nil && int(*rg.Ordinal) != i {
@@ -52,8 +31,9 @@ func TestMergerAnyOrder(t *testing.T) {
 func TestMergerOrderErrors(t *testing.T) {
 	mem := checkedMem(t)
 	rec := corpus(t, mem)
-	parts := asParts(textParts(t, NDJSON, flatRecord(t, rec), Options{}))
-	m, err := NewMerger(&bytes.Buffer{}, NDJSON, Options{})
+	l := layoutOf(NDJSON, rec, Options{})
+	parts := asParts(textParts(t, l, rec))
+	m, err := NewMerger(&bytes.Buffer{}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +45,7 @@ func TestMergerOrderErrors(t *testing.T) {
 		t.Errorf("ndjson part out of order: err = %v", err)
 	}
 	files := arrowParts(t, cut(t, rec, 1, 3), mem)
-	if m, err = NewMerger(&bytes.Buffer{}, Arrow, Options{}); err != nil {
+	if m, err = NewMerger(&bytes.Buffer{}, layoutOf(Arrow, rec, Options{})); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range asParts(files[:2]) {

@@ -19,8 +19,9 @@ import (
 )
 
 // manifestVersion changes when a reader of older manifests would misread newer ones. Version 2:
-// segments count only with a commit record (package workdir).
-const manifestVersion = 2
+// segments count only with a commit record (package workdir). Version 3: a segment is a body of
+// the output's layout (package output), not a whole file, and Avro has one sync marker.
+const manifestVersion = 3
 
 // ErrManifest is wrapped by errors for a manifest that cannot be read or used.
 var ErrManifest = errors.New("session: invalid manifest")
@@ -87,6 +88,9 @@ type Output struct {
 	NullMarker     string `json:"null_marker,omitempty"`
 	SegmentRows    int64  `json:"segment_rows"`  // a segment is committed at this many rows
 	SegmentBytes   int64  `json:"segment_bytes"` // or at this many wire bytes, whichever comes first
+	// AvroSync is the sync marker of every Avro segment and of the merged file, chosen once for
+	// the export so that segments' blocks join unchanged.
+	AvroSync []byte `json:"avro_sync,omitempty"`
 }
 
 // NewManifest describes the session rs created for r on endpoint, to be written as out.

@@ -98,18 +98,27 @@ func fakeWorker(mode string, args []string) int {
 	return 0
 }
 
-// writeArrowSegment commits segment [0, rows) of stream i: an Arrow file of x = 1000*i + row.
+// writeArrowSegment commits segment [0, rows) of stream i: an Arrow body of x = 1000*i + row.
 func writeArrowSegment(dir string, i int, rows int64) error {
+	ctx := context.Background()
 	d, err := workdir.Open(dir)
 	if err != nil {
 		return err
 	}
-	p, err := d.Store().Create(context.Background(), workdir.StreamDir(i))
+	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
 		return err
 	}
-	s := schema.ArrowSchema(schema.Schema{{Name: "x", Type: schema.Int64}})
-	w, err := output.NewWriter(p, output.Arrow, s, output.Options{})
+	m.Output.Format = "arrow" // as liveMerger merges it
+	l, err := manifestLayout(m)
+	if err != nil {
+		return err
+	}
+	p, err := d.Store().Create(ctx, workdir.StreamDir(i))
+	if err != nil {
+		return err
+	}
+	w, err := l.NewBody(p)
 	if err != nil {
 		return err
 	}
@@ -117,15 +126,19 @@ func writeArrowSegment(dir string, i int, rows int64) error {
 	for k := range rows {
 		b.Append(int64(1000*i) + k)
 	}
-	rec := array.NewRecord(s, []arrow.Array{b.NewArray()}, rows)
+	rec := array.NewRecord(l.Schema, []arrow.Array{b.NewArray()}, rows)
 	defer rec.Release()
-	if err := errors.Join(w.Write(rec), w.Close()); err != nil {
+	if err := w.Write(rec); err != nil {
 		return err
 	}
-	if _, err = d.CommitSegment(context.Background(), p, i, 0, rows, "arrow"); err != nil {
+	meta, err := w.Close()
+	if err != nil {
 		return err
 	}
-	return d.MarkDone(context.Background(), i, rows)
+	if _, err = d.CommitSegment(ctx, p, i, 0, rows, segmentExt(output.Arrow), meta); err != nil {
+		return err
+	}
+	return d.MarkDone(ctx, i, rows)
 }
 
 // writeManifest writes a manifest of n streams into a new work dir and returns the dir.

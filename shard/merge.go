@@ -23,20 +23,20 @@ type MergeStats struct {
 }
 
 // Merger writes the committed segments of a manifest's streams to dst as one file of the
-// manifest's output format, in (stream, offset) order, without re-encoding where the format
-// allows, and while the streams are read: where the format lists its row blocks in a footer
-// (Arrow, Parquet), Add copies each segment as soon as it is committed and the footer lists them
-// in (stream, offset) order; for the other formats (Avro, CSV, NDJSON), whose bytes are in row
-// order, Add and StreamDone copy the segments that come next in that order, so that a stream
-// output gets the first stream's rows while the others are still read. Finish copies the rest.
+// manifest's output format: the header of the output's layout (output.Layout), the segments,
+// which are bodies of that layout, copied byte for byte in (stream, offset) order, and the footer
+// made from their commit records' metadata. No row is re-encoded. It merges while the streams are
+// read: where the format lists its row blocks in a footer (Arrow, Parquet), Add copies each
+// segment as soon as it is committed and the footer lists them in (stream, offset) order; for
+// the other formats (Avro, CSV, NDJSON), whose bytes are in row order, Add and StreamDone copy
+// the segments that come next in that order, so that a stream output gets the first stream's
+// rows while the others are still read. Finish copies the rest and writes the footer.
 type Merger struct {
-	dir    *workdir.Dir
-	m      *session.Manifest
-	format output.Format
-	out    *output.CountingWriter
-	parts  *output.Merger
-	added  map[string]bool // segments copied
-	next   struct {        // in row order: where the next segment to copy starts
+	dir   *workdir.Dir
+	m     *session.Manifest
+	parts *output.Merger
+	added map[string]bool // segments copied
+	next  struct {        // in row order: where the next segment to copy starts
 		stream int
 		lo     int64
 	}
@@ -44,16 +44,15 @@ type Merger struct {
 
 // NewMerger returns a Merger of the segments of m in the work dir d, writing to dst.
 func NewMerger(d *workdir.Dir, m *session.Manifest, dst io.Writer) (*Merger, error) {
-	format, err := output.ParseFormat(m.Output.Format)
+	l, err := manifestLayout(m)
 	if err != nil {
 		return nil, err
 	}
-	out := &output.CountingWriter{W: dst}
-	parts, err := output.NewMerger(out, format, writerOptions(m.Output))
+	parts, err := output.NewMerger(dst, l)
 	if err != nil {
 		return nil, err
 	}
-	return &Merger{dir: d, m: m, format: format, out: out, parts: parts, added: map[string]bool{}}, nil
+	return &Merger{dir: d, m: m, parts: parts, added: map[string]bool{}}, nil
 }
 
 // Add is told that the segment of stream i's rows [lo, hi) was committed. Where the format takes
@@ -113,7 +112,8 @@ func (mg *Merger) drain(ctx context.Context) error {
 	return nil
 }
 
-// add copies segment s after checking its size and checksum against its commit record.
+// add copies segment s after checking its size and checksum against its commit record, whose
+// metadata goes into the footer.
 func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 	o, err := mg.dir.OpenSegment(ctx, s)
 	if err != nil {
@@ -124,7 +124,7 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 	if f, ok := store.File(o); ok {
 		r = f // lets the merge copy between files in the kernel
 	}
-	if err := mg.parts.Add(output.Part{R: r, Size: o.Size(), Order: []int64{int64(s.Stream), s.Lo}}); err != nil {
+	if err := mg.parts.Add(output.Part{R: r, Size: o.Size(), Meta: s.Meta, Order: []int64{int64(s.Stream), s.Lo}}); err != nil {
 		return diskFull(fmt.Errorf("merge segment %s: %w", s.Name, err))
 	}
 	mg.added[s.Name] = true
@@ -133,9 +133,9 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 
 // Finish checks that every stream was read to its end (its done record) and that its committed
 // segments tile exactly the rows its reader recorded, copies the segments Add did not, and
-// finishes the file. With no segments at all (an empty table, a filter that matched nothing,
-// zero streams) it writes a valid empty file with the schema. Streams not read to their end give
-// an *IncompleteError.
+// writes the footer. With no segments at all (an empty table, a filter that matched nothing,
+// zero streams) the header and the footer make a valid empty file with the schema. Streams not
+// read to their end give an *IncompleteError.
 func (mg *Merger) Finish(ctx context.Context) (MergeStats, error) {
 	segs, rows, err := checkSegments(ctx, mg.dir, mg.m)
 	if err != nil {
@@ -144,15 +144,10 @@ func (mg *Merger) Finish(ctx context.Context) (MergeStats, error) {
 	if err := mg.addRest(ctx, segs); err != nil {
 		return MergeStats{}, err
 	}
-	if len(segs) == 0 {
-		err = writeEmpty(mg.out, mg.m, mg.format)
-	} else {
-		err = mg.parts.Close()
-	}
-	if err != nil {
+	if err := mg.parts.Close(); err != nil {
 		return MergeStats{}, diskFull(fmt.Errorf("merge %d segments: %w", len(segs), err))
 	}
-	return MergeStats{Segments: len(segs), Rows: rows, Bytes: mg.out.N}, nil
+	return MergeStats{Segments: len(segs), Rows: rows, Bytes: mg.parts.Written()}, nil
 }
 
 // addRest copies the segments not copied yet, after checking that every segment copied is still
@@ -233,24 +228,6 @@ func (e *IncompleteError) Error() string {
 }
 
 func (e *IncompleteError) Unwrap() error { return ErrIncomplete }
-
-// writeEmpty writes a file of format with the manifest's schema and no rows, through the same
-// writer a worker would use.
-func writeEmpty(dst io.Writer, m *session.Manifest, format output.Format) error {
-	w := &worker{m: m, format: format, opts: writerOptions(m.Output)}
-	if !w.passthrough() {
-		dec, err := newDecoder(m)
-		if err != nil {
-			return err
-		}
-		w.dec = dec
-	}
-	s, err := w.newSink(dst)
-	if err != nil {
-		return err
-	}
-	return s.close()
-}
 
 // diskFull adds what to do to an error of a full disk (ENOSPC); other errors are returned as is.
 func diskFull(err error) error {

@@ -14,7 +14,7 @@ import (
 	"github.com/bqread/bqread/session"
 )
 
-// segment is the open segment file of a worker.
+// segment is the open segment file of a worker: a body of the output's layout (output.Layout).
 type segment struct {
 	lo, rows int64
 	wire     int64 // wire payload bytes written into it
@@ -23,16 +23,17 @@ type segment struct {
 	sink     sink
 }
 
-// sink writes wire payloads into a segment: decoded into a format writer, or copied.
+// sink writes wire payloads into a segment: decoded into a body writer, or copied.
 type sink interface {
 	// write writes the first keep of a payload's rows rows (keep < rows only when decoded).
 	write(payload []byte, rows, keep int64) error
-	close() error
+	// close returns the body's metadata, which its commit record keeps.
+	close() ([]byte, error)
 }
 
 type decodeSink struct {
 	dec decode.Decoder
-	w   output.Writer
+	w   output.Body
 }
 
 func (s decodeSink) write(payload []byte, rows, keep int64) error {
@@ -52,9 +53,9 @@ func (s decodeSink) write(payload []byte, rows, keep int64) error {
 	return s.w.Write(rec)
 }
 
-func (s decodeSink) close() error { return s.w.Close() }
+func (s decodeSink) close() ([]byte, error) { return s.w.Close() }
 
-type rawSink struct{ w output.RawWriter }
+type rawSink struct{ w output.RawBody }
 
 func (s rawSink) write(payload []byte, rows, keep int64) error {
 	if keep < rows {
@@ -63,22 +64,54 @@ func (s rawSink) write(payload []byte, rows, keep int64) error {
 	return s.w.WriteRaw(payload, rows)
 }
 
-func (s rawSink) close() error { return s.w.Close() }
+func (s rawSink) close() ([]byte, error) { return s.w.Close() }
 
-// newSink returns the writer of one segment file.
+// newSink returns the writer of one segment's body.
 func (w *worker) newSink(dst io.Writer) (sink, error) {
-	m := w.m
-	switch {
-	case w.passthrough() && m.DataFormat == session.FormatArrow:
-		raw, err := output.NewArrowPassthrough(dst, m.ArrowSchema)
-		return rawSink{raw}, err
-	case w.passthrough():
-		raw, err := output.NewAvroPassthrough(dst, m.AvroSchema, w.opts)
+	if w.dec == nil {
+		raw, err := w.layout.NewRawBody(dst)
 		return rawSink{raw}, err
 	}
-	fw, err := output.NewWriter(dst, w.format, w.dec.Schema(), w.opts)
-	return decodeSink{dec: w.dec, w: fw}, err
+	body, err := w.layout.NewBody(dst)
+	return decodeSink{dec: w.dec, w: body}, err
 }
+
+// newLayout returns the layout of m's output in format f, whose bodies the segments are: bodies
+// of wire payloads copied as they are when dec is nil (passthrough), else of the records dec
+// decodes.
+func newLayout(m *session.Manifest, f output.Format, dec decode.Decoder) (*output.Layout, error) {
+	l := &output.Layout{Format: f, Options: writerOptions(m.Output)}
+	if f == output.Avro && copy(l.AvroSync[:], m.Output.AvroSync) != len(l.AvroSync) {
+		return nil, fmt.Errorf("%w: the manifest has no Avro sync marker of 16 bytes", session.ErrManifest)
+	}
+	switch {
+	case dec != nil:
+		l.Schema = dec.Schema()
+	case m.DataFormat == session.FormatArrow:
+		l.RawArrowSchema = m.ArrowSchema
+	default:
+		l.RawAvroSchema = m.AvroSchema
+	}
+	return l, nil
+}
+
+// manifestLayout returns the layout of m's output, as its workers write it.
+func manifestLayout(m *session.Manifest) (*output.Layout, error) {
+	f, err := output.ParseFormat(m.Output.Format)
+	if err != nil {
+		return nil, err
+	}
+	var dec decode.Decoder
+	if !passthrough(m, f) {
+		if dec, err = newDecoder(m); err != nil {
+			return nil, err
+		}
+	}
+	return newLayout(m, f, dec)
+}
+
+// segmentExt ends the names of the segments of format f: a body alone is not a file of f.
+func segmentExt(f output.Format) string { return string(f) + "-body" }
 
 // open starts a segment at the current offset.
 func (w *worker) open(ctx context.Context) error {
@@ -103,7 +136,7 @@ func (w *worker) commit(ctx context.Context) error {
 		return nil
 	}
 	w.seg = nil
-	err := s.sink.close()
+	meta, err := s.sink.close()
 	if err == nil {
 		err = s.buf.Flush()
 	}
@@ -111,7 +144,7 @@ func (w *worker) commit(ctx context.Context) error {
 		s.pending.Abort()
 		return diskFull(fmt.Errorf("finish the segment of rows %d to %d: %w", s.lo, w.offset, err))
 	}
-	seg, err := w.dir.CommitSegment(ctx, s.pending, w.index, s.lo, w.offset, string(w.format))
+	seg, err := w.dir.CommitSegment(ctx, s.pending, w.index, s.lo, w.offset, segmentExt(w.format), meta)
 	if err != nil {
 		return diskFull(err)
 	}

@@ -19,7 +19,7 @@ func commitSegment(t *testing.T, d *workdir.Dir, i int, lo, hi int64) {
 		t.Fatal(err)
 	}
 	io.WriteString(p, "rows\n")
-	if _, err := d.CommitSegment(ctx, p, i, lo, hi, "parquet"); err != nil {
+	if _, err := d.CommitSegment(ctx, p, i, lo, hi, "parquet-body", nil); err != nil {
 		t.Fatal(err)
 	}
 }

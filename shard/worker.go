@@ -155,7 +155,7 @@ type worker struct {
 	index  int
 	ev     *event.Writer
 	format output.Format
-	opts   output.Options
+	layout *output.Layout
 	dec    decode.Decoder // nil when payloads pass through
 
 	idle    time.Duration
@@ -184,7 +184,7 @@ func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writ
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	w := &worker{dir: dir, st: dir.Store(), m: &m, index: i, ev: ev, format: f, opts: writerOptions(m.Output),
+	w := &worker{dir: dir, st: dir.Store(), m: &m, index: i, ev: ev, format: f,
 		idle: DefaultIdleTimeout, backoff: backoff{p: DefaultRetryPolicy}}
 	if m.StallTimeout > 0 {
 		w.idle = m.StallTimeout
@@ -202,10 +202,13 @@ func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writ
 	for _, o := range opts {
 		o(w)
 	}
-	if !w.passthrough() {
+	if !passthrough(&m, f) {
 		if w.dec, err = newDecoder(&m); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
+	}
+	if w.layout, err = newLayout(&m, f, w.dec); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	return w, nil
 }
@@ -218,11 +221,12 @@ func newDecoder(m *session.Manifest) (decode.Decoder, error) {
 	return decode.NewArrow(m.ArrowSchema, memory.DefaultAllocator)
 }
 
-// passthrough reports whether wire payloads are copied into segments without decoding: when the
-// wire format is the output format, and no row limit may cut a payload.
-func (w *worker) passthrough() bool {
-	return w.m.Limit == 0 && ((w.m.DataFormat == session.FormatArrow && w.format == output.Arrow) ||
-		(w.m.DataFormat == session.FormatAvro && w.format == output.Avro))
+// passthrough reports whether wire payloads are copied into the segments of m's output in format
+// f without decoding: when the wire format is the output format, and no row limit may cut a
+// payload.
+func passthrough(m *session.Manifest, f output.Format) bool {
+	return m.Limit == 0 && ((m.DataFormat == session.FormatArrow && f == output.Arrow) ||
+		(m.DataFormat == session.FormatAvro && f == output.Avro))
 }
 
 // errLimit ends a ReadRows call once the manifest's row limit is reached.

@@ -275,7 +275,7 @@ func TestResumeTrustsOnlyRecordedSegments(t *testing.T) {
 	for _, r := range records {
 		os.Remove(r)
 	}
-	planted := filepath.Join(wd, workdir.StreamDir(0), fmt.Sprintf("seg-%012d-%012d-0123456789ab.ndjson", 0, testRows))
+	planted := filepath.Join(wd, workdir.StreamDir(0), fmt.Sprintf("seg-%012d-%012d-0123456789ab.ndjson-body", 0, testRows))
 	write(t, planted, `{"id":"forged"}`+"\n")
 	runOK("--resume", "--keep-parts")
 	if got := readNDJSON(t, out); len(got) != testRows || strings.Contains(strings.Join(got, ""), "forged") {
@@ -283,7 +283,7 @@ func TestResumeTrustsOnlyRecordedSegments(t *testing.T) {
 	}
 	// A committed segment changed after its commit: the merge refuses it and writes nothing.
 	os.Remove(out)
-	segs, _ := filepath.Glob(filepath.Join(wd, "stream-000001", "seg-*.ndjson"))
+	segs, _ := filepath.Glob(filepath.Join(wd, "stream-000001", "seg-*.ndjson-body"))
 	if len(segs) == 0 {
 		t.Fatal("no segment of stream 1")
 	}

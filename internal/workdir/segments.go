@@ -24,7 +24,8 @@ const recordSuffix = ".commit"
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Segment is one committed segment: rows [Lo, Hi) of stream Stream, in the file Name of Size
-// bytes whose CRC-32C is CRC32C. It is what the commit record of the segment holds.
+// bytes whose CRC-32C is CRC32C, and the metadata Meta its writer returned (for the footer of
+// the output, package output). It is what the commit record of the segment holds.
 type Segment struct {
 	Name   string `json:"name"`
 	Stream int    `json:"stream"`
@@ -32,6 +33,7 @@ type Segment struct {
 	Hi     int64  `json:"hi"`
 	Size   int64  `json:"size"`
 	CRC32C uint32 `json:"crc32c"`
+	Meta   []byte `json:"meta,omitempty"`
 }
 
 // StreamDir returns the folder of stream i's segments.
@@ -46,15 +48,16 @@ func rangeName(i int, lo, hi int64) string {
 // RecordName returns the name of the commit record of stream i's rows [lo, hi).
 func RecordName(i int, lo, hi int64) string { return rangeName(i, lo, hi) + recordSuffix }
 
-// CommitSegment commits the written file p as the segment of stream i holding rows [lo, hi), in
-// the format whose extension is ext: first the file, under a name of its own, then the commit
-// record (stream, rows, size, checksum), which only one writer of a range can create. If another
+// CommitSegment commits the written file p as the segment of stream i holding rows [lo, hi), its
+// name ending in ext, with its writer's metadata meta: first the file, under a name of its own,
+// then the commit record (stream, rows, size, checksum, meta), which only one writer of a range
+// can create. If another
 // writer (a second copy of the same task) recorded the range first, p's file is removed and that
 // writer's segment returned: the rows are the same. A crash between the two leaves a file without
 // a record, which Segments never counts and Remove deletes.
-func (d *Dir) CommitSegment(ctx context.Context, p store.Pending, i int, lo, hi int64, ext string) (Segment, error) {
+func (d *Dir) CommitSegment(ctx context.Context, p store.Pending, i int, lo, hi int64, ext string, meta []byte) (Segment, error) {
 	size, sum := p.Written()
-	s := Segment{Name: rangeName(i, lo, hi) + "-" + tag() + "." + ext, Stream: i, Lo: lo, Hi: hi, Size: size, CRC32C: sum}
+	s := Segment{Name: rangeName(i, lo, hi) + "-" + tag() + "." + ext, Stream: i, Lo: lo, Hi: hi, Size: size, CRC32C: sum, Meta: meta}
 	if err := p.Commit(s.Name); err != nil {
 		return Segment{}, err
 	}

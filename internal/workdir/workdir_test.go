@@ -41,7 +41,7 @@ func fill(t *testing.T, d *Dir) {
 			t.Fatal(err)
 		}
 		io.WriteString(p, "rows")
-		if _, err := d.CommitSegment(ctx, p, s.stream, s.lo, s.hi, "csv"); err != nil {
+		if _, err := d.CommitSegment(ctx, p, s.stream, s.lo, s.hi, "csv", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -289,13 +289,13 @@ func TestCommitSegmentOneWins(t *testing.T) {
 			t.Fatal(err)
 		}
 		io.WriteString(p, data)
-		s, err := d.CommitSegment(ctx, p, 2, 0, 7, "csv")
+		s, err := d.CommitSegment(ctx, p, 2, 0, 7, "csv", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, s)
 	}
-	if got[0] != got[1] || got[0].Size != int64(len("first")) {
+	if got[0].Name != got[1].Name || got[0].Size != int64(len("first")) {
 		t.Errorf("segments %+v, want the first writer's twice", got)
 	}
 	files, _ := filepath.Glob(filepath.Join(d.Path(), StreamDir(2), "seg-*.csv"))

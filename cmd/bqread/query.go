@@ -68,8 +68,8 @@ func (q *queryFlags) apply(f *pflag.FlagSet, o *export.Options, args []string, s
 		}
 		o.Labels[k] = v
 	}
-	if o.Query == "" && (len(q.labels) > 0 || o.MaximumBytesBilled != 0 || o.DestinationTable != "" || o.RESTEndpoint != "" && f.Changed("rest-endpoint")) {
-		return usageErrorf("export: --labels, --maximum-bytes-billed, --destination-table and --rest-endpoint apply to a --query only")
+	if o.Query == "" && (len(q.labels) > 0 || o.MaximumBytesBilled != 0 || o.DestinationTable != "") {
+		return usageErrorf("export: --labels, --maximum-bytes-billed and --destination-table apply to a --query only")
 	}
 	return nil
 }

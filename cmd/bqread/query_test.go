@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/export"
 )
 
 // dryRunSummary is the part of a dry run's --summary JSON the tests check.
@@ -517,4 +519,98 @@ func TestExportDryRunQuery(t *testing.T) {
 		t.Errorf("%d jobs run by a dry run", n)
 	}
 	checkNothingWritten(t, dir)
+}
+
+// TestJobDisplay checks how a query job's polls are shown: a line redrawn in place on a terminal,
+// ended at DONE; log records when the state changes (and every interval) otherwise.
+func TestJobDisplay(t *testing.T) {
+	var out bytes.Buffer
+	d := newJobDisplay("bar", &out, slog.New(slog.DiscardHandler), time.Hour)
+	d.event(export.JobProgress{Job: "p:US.j1", State: "RUNNING"})
+	d.event(export.JobProgress{Job: "p:US.j1", State: "DONE", BytesProcessed: 3 << 20})
+	if got := out.String(); strings.Count(got, "\r\x1b[2K") != 2 || !strings.Contains(got, "query job p:US.j1  DONE") ||
+		!strings.Contains(got, "3.0 MiB processed") || !strings.HasSuffix(got, "\n") {
+		t.Errorf("bar output %q", got)
+	}
+	var logs bytes.Buffer
+	d = newJobDisplay("plain", &bytes.Buffer{}, slog.New(slog.NewTextHandler(&logs, nil)), time.Hour)
+	for _, st := range []string{"PENDING", "RUNNING", "RUNNING", "RUNNING", "DONE"} {
+		d.event(export.JobProgress{Job: "p:US.j1", State: st, BytesProcessed: 7})
+	}
+	if got := logs.String(); strings.Count(got, "msg=\"query job\"") != 3 || !strings.Contains(got, "state=DONE bytes_processed=7") {
+		t.Errorf("plain records (one per state within the interval):\n%s", got)
+	}
+}
+
+// TestExportQueryOptions checks the job options a query export passes and their effects: the
+// query read from stdin, the labels (jobs.get through Google's client), --destination-table
+// keeping the result (exported again as a table, the same rows) and refused the second time
+// without --overwrite, --location naming where the job runs, and a resume with another query
+// refused.
+func TestExportQueryOptions(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	jobs := countJobs(t, inst)
+	dir := t.TempDir()
+	srv := []string{"--endpoint", inst.GRPCAddr(), "--rest-endpoint", jobs.URL, "--project", "bqread-test", "--progress", "none"}
+	exp := func(stdin string, args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), append(append([]string{"export"}, args...), srv...), strings.NewReader(stdin), &stdout, &stderr)
+		return code, stderr.String()
+	}
+	const sql = "SELECT id, name FROM `bqread-test.ds.items` WHERE id < 300"
+	want := wantRows(t, func(i int) bool { return i < 300 }, "id", "name")
+	args := []string{"--query-file", "-", "--labels", "team=data", "--labels", "run=7", "--destination-table", "bqread-test.ds.kept"}
+	if code, stderr := exp(sql, append(args, "-o", filepath.Join(dir, "q.ndjson"))...); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if diff := cmp.Diff(want, readNDJSON(t, filepath.Join(dir, "q.ndjson"))); diff != "" {
+		t.Errorf("rows of the query from stdin (-want +got):\n%s", diff)
+	}
+	client, err := bigquery.NewClient(t.Context(), "bqread-test",
+		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	job, err := client.JobFromID(t.Context(), jobs.jobs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := job.Config()
+	if qc, ok := cfg.(*bigquery.QueryConfig); !ok || qc.Q != sql || !cmp.Equal(qc.Labels, map[string]string{"team": "data", "run": "7"}) ||
+		qc.Dst == nil || qc.Dst.TableID != "kept" {
+		t.Errorf("job configuration %+v: want the query, its labels and the destination table", cfg)
+	}
+	if code, stderr := exp("", "bqread-test.ds.kept", "-o", filepath.Join(dir, "kept.ndjson")); code != 0 {
+		t.Fatalf("export of the destination table: exit %d\n%s", code, stderr)
+	}
+	if diff := cmp.Diff(want, readNDJSON(t, filepath.Join(dir, "kept.ndjson"))); diff != "" {
+		t.Errorf("rows of the destination table (-want +got):\n%s", diff)
+	}
+	code, stderr := exp(sql, append(args, "-o", filepath.Join(dir, "again.ndjson"))...)
+	if code != exitUsage || !strings.Contains(stderr, "duplicate: ") || !strings.Contains(stderr, "--overwrite") {
+		t.Errorf("a second export to the same destination table: exit %d, %q; want 2 and a hint at --overwrite", code, stderr)
+	}
+	if code, stderr := exp(sql, append(args, "-o", filepath.Join(dir, "again.ndjson"), "--overwrite")...); code != 0 {
+		t.Errorf("with --overwrite: exit %d\n%s", code, stderr)
+	}
+	code, stderr = exp("", "--query", sql, "--location", "EU", "-o", filepath.Join(dir, "eu.ndjson"))
+	if code != exitUsage || !strings.Contains(stderr, "notFound: ") || !strings.Contains(stderr, "EU") {
+		t.Errorf("--location EU on the emulator (US): exit %d, %q; want 2, notFound", code, stderr)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "keep.bqread"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := exp("", "--query", sql, "-o", filepath.Join(dir, "keep.ndjson"), "--keep-parts"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.Remove(filepath.Join(dir, "keep.ndjson"))
+	code, stderr = exp("", "--query", sql+" AND id > 5", "-o", filepath.Join(dir, "keep.ndjson"), "--resume")
+	if code != exitUsage || !strings.Contains(stderr, "was started with --query") {
+		t.Errorf("resume with another query: exit %d, %q; want 2, naming --query", code, stderr)
+	}
 }

@@ -105,6 +105,12 @@ type tableVersion struct {
 	kind    string    // BigQuery's table type: TABLE, VIEW, MATERIALIZED_VIEW or EXTERNAL (from table.json)
 	query   string    // the query of a VIEW or MATERIALIZED_VIEW
 	expires time.Time // when a query's result table goes away; zero: never
+	// partitioning is the table's partitioning and clustering (table.json); nil for neither.
+	partitioning *partitioning
+	// readSchema is schema followed by the pseudo-columns of an ingestion-time partitioned table:
+	// the columns a session may select and filter on, and those of the records rows.read returns.
+	// Nil means schema (see columns).
+	readSchema schema.Schema
 }
 
 // Table types (BigQuery's Table.type). The Storage Read API reads only TABLE.
@@ -358,48 +364,58 @@ func (c *catalog) stamp(dir string) (string, time.Time, error) {
 // tableMeta is the content of table.json: the part of BigQuery's Table resource that the emulator
 // uses. Other fields are ignored, so that `bq show --format=json` output can be used as it is.
 type tableMeta struct {
-	Type             string     `json:"type"`
-	View             *queryMeta `json:"view"`
-	MaterializedView *queryMeta `json:"materializedView"`
+	Type                   string                `json:"type"`
+	View                   *queryMeta            `json:"view"`
+	MaterializedView       *queryMeta            `json:"materializedView"`
+	TimePartitioning       *timePartitioningMeta `json:"timePartitioning"`
+	RequirePartitionFilter bool                  `json:"requirePartitionFilter"`
+	Clustering             *clusteringMeta       `json:"clustering"`
 }
 
 type queryMeta struct {
 	Query string `json:"query"`
 }
 
-// loadMeta reads the optional table.json of a table directory and returns the table's type and,
-// for a view or materialized view, its query. Without table.json the table is a TABLE.
-func loadMeta(dir fs.FS) (kind, query string, err error) {
+// loadMeta reads the optional table.json of a table directory and checks the table's type.
+// Without table.json the table is a TABLE.
+func loadMeta(dir fs.FS) (tableMeta, error) {
 	raw, err := fs.ReadFile(dir, "table.json")
 	if errors.Is(err, fs.ErrNotExist) {
-		return kindTable, "", nil
+		return tableMeta{Type: kindTable}, nil
 	}
 	if err != nil {
-		return "", "", err
+		return tableMeta{}, err
 	}
 	var m tableMeta
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return "", "", fmt.Errorf("table.json: want {\"type\": \"VIEW\", \"view\": {\"query\": \"...\"}}: %w", err)
+		return tableMeta{}, fmt.Errorf("table.json: want {\"type\": \"VIEW\", \"view\": {\"query\": \"...\"}}: %w", err)
 	}
 	switch {
 	case m.Type != kindTable && m.Type != kindView && m.Type != kindMaterializedView && m.Type != kindExternal:
-		return "", "", fmt.Errorf("table.json: type %q: use TABLE, VIEW, MATERIALIZED_VIEW or EXTERNAL", m.Type)
+		return tableMeta{}, fmt.Errorf("table.json: type %q: use TABLE, VIEW, MATERIALIZED_VIEW or EXTERNAL", m.Type)
 	case m.View != nil && m.Type != kindView:
-		return "", "", fmt.Errorf("table.json: \"view\" is for type VIEW, not %s", m.Type)
+		return tableMeta{}, fmt.Errorf("table.json: \"view\" is for type VIEW, not %s", m.Type)
 	case m.MaterializedView != nil && m.Type != kindMaterializedView:
-		return "", "", fmt.Errorf("table.json: \"materializedView\" is for type MATERIALIZED_VIEW, not %s", m.Type)
-	case m.View != nil:
-		query = m.View.Query
-	case m.MaterializedView != nil:
-		query = m.MaterializedView.Query
+		return tableMeta{}, fmt.Errorf("table.json: \"materializedView\" is for type MATERIALIZED_VIEW, not %s", m.Type)
 	}
-	return m.Type, query, nil
+	return m, nil
+}
+
+// query returns the query of a view or materialized view.
+func (m tableMeta) query() string {
+	switch {
+	case m.View != nil:
+		return m.View.Query
+	case m.MaterializedView != nil:
+		return m.MaterializedView.Query
+	}
+	return ""
 }
 
 // loadVersion reads schema.json, table.json if there is one, and data.ndjson or synthetic.json from
 // a table directory. A table that is not a TABLE (a view) needs no data: it has no rows then.
 func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) {
-	kind, query, err := loadMeta(dir)
+	meta, err := loadMeta(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -411,9 +427,17 @@ func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) 
 	if err != nil {
 		return nil, fmt.Errorf("schema.json: %w", err)
 	}
-	v := &tableVersion{ref: r, schema: s, arrow: schema.ArrowSchema(s), since: since, kind: kind, query: query}
+	if err := checkReservedNames(s); err != nil {
+		return nil, err
+	}
+	part, err := partitioningOf(meta, s)
+	if err != nil {
+		return nil, err
+	}
+	v := &tableVersion{ref: r, schema: s, arrow: schema.ArrowSchema(s), since: since, kind: meta.Type, query: meta.query(),
+		partitioning: part, readSchema: append(s[:len(s):len(s)], part.pseudo()...)}
 	if !hasData(dir) {
-		if kind == kindTable {
+		if v.kind == kindTable {
 			return nil, errors.New("table.json says TABLE, but there is no data.ndjson or synthetic.json: add one, or make the type VIEW")
 		}
 		v.rows = &syntheticSource{schema: s, arrow: v.arrow} // no rows
@@ -421,6 +445,8 @@ func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) 
 	}
 	data, err := fs.ReadFile(dir, "synthetic.json")
 	switch {
+	case err == nil && part.ingestion():
+		return nil, errors.New("synthetic.json: an ingestion-time partitioned table needs data.ndjson, whose rows give their _PARTITIONTIME; partition a synthetic table by a column (timePartitioning.field)")
 	case err == nil:
 		src, err := newSynthetic(s, data)
 		if err != nil {
@@ -431,7 +457,7 @@ func loadVersion(r tableRef, dir fs.FS, since time.Time) (*tableVersion, error) 
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	if v.rows, v.bytes, err = loadData(dir, s); err != nil {
+	if v.rows, v.bytes, err = loadData(dir, s, part); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -448,8 +474,10 @@ func hasData(dir fs.FS) bool {
 	return false
 }
 
-// loadData loads data.ndjson, streaming it from the file, and returns its rows and size.
-func loadData(dir fs.FS, s schema.Schema) (rowSource, int64, error) {
+// loadData loads data.ndjson, streaming it from the file, and returns its rows and size. The rows
+// of an ingestion-time partitioned table may give their _PARTITIONTIME (none is NULL, as for rows
+// still in the streaming buffer).
+func loadData(dir fs.FS, s schema.Schema, part *partitioning) (rowSource, int64, error) {
 	f, err := dir.Open("data.ndjson")
 	if err != nil {
 		return nil, 0, err
@@ -459,7 +487,13 @@ func loadData(dir fs.FS, s schema.Schema) (rowSource, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if part.ingestion() {
+		s = append(s[:len(s):len(s)], part.pseudo()[0])
+	}
 	rec, err := LoadNDJSON(s, f, memory.DefaultAllocator)
+	if err == nil && part.ingestion() {
+		rec, err = withPseudo(rec, part, memory.DefaultAllocator)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("data.ndjson: %w", err)
 	}

@@ -51,11 +51,11 @@ func (c *catalog) tablesOf(r tableRef) map[string]string {
 		if err != nil {
 			continue
 		}
-		kind, _, err := loadMeta(sub)
+		meta, err := loadMeta(sub)
 		if err != nil {
-			kind = kindTable // tables.get says what is wrong with it
+			meta.Type = kindTable // tables.get says what is wrong with it
 		}
-		out[t] = kind
+		out[t] = meta.Type
 	}
 	for _, t := range c.resultTables(r) {
 		out[t] = kindTable

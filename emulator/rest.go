@@ -72,6 +72,7 @@ func restTable(v *tableVersion) *bq.Table {
 		CreationTime:     v.created.UnixMilli(),
 		LastModifiedTime: uint64(v.since.UnixMilli()),
 	}
+	restPartitioning(t, v.partitioning)
 	switch v.kind {
 	case kindView:
 		t.View = &bq.ViewDefinition{Query: v.query}

@@ -188,16 +188,19 @@ func tableError(err error) error {
 
 func (s *readServer) newSession(ctx context.Context, billing string, v *tableVersion, rs *storagepb.ReadSession) (*session, error) {
 	opts := rs.GetReadOptions()
-	selected, err := v.schema.Select(opts.GetSelectedFields())
+	selected, err := v.selectColumns(opts.GetSelectedFields())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "selected_fields: %v", err)
 	}
 	now := s.now()
 	var f *filter.Filter
 	if expr := opts.GetRowRestriction(); strings.TrimSpace(expr) != "" {
-		if f, err = filter.Parse(expr, v.schema, filter.WithNow(now)); err != nil {
+		if f, err = filter.Parse(expr, v.columns(), filter.WithNow(now)); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "row_restriction: %v", err)
 		}
+	}
+	if err := v.checkPartitionFilter(f); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	compression, err := arrowCompression(opts.GetArrowSerializationOptions())
 	if err != nil {
@@ -217,6 +220,7 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 		lz4:         lz4Responses,
 		expire:      now.Add(sessionTTL),
 		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression) + clockKey(f, now),
+		scanned:     v.scannedRows(f),
 	}
 	if err := setWireSchemas(sess, opts); err != nil {
 		return nil, err
@@ -274,8 +278,8 @@ func streamCount(rows int64, maxN, minN int32) int {
 	return int(min(n, maxStreams, rows))
 }
 
-// estimateBytes is the table's estimated bytes scaled to the session's columns, computed in 128 bits
-// so that a large table does not overflow.
+// estimateBytes is the table's estimated bytes scaled to the session's columns and to the rows of
+// the partitions it scans, computed in 128 bits so that a large table does not overflow.
 func estimateBytes(v *tableVersion, sess *session) int64 {
 	all, sel := estimateRowBytes(v.schema), estimateRowBytes(sess.selected)
 	if v.rows.numRows() == 0 || all <= 0 {
@@ -283,7 +287,7 @@ func estimateBytes(v *tableVersion, sess *session) int64 {
 	}
 	hi, lo := bits.Mul64(uint64(v.bytes), uint64(min(sel, all)))
 	q, _ := bits.Div64(hi, lo, uint64(all)) // q <= v.bytes: the quotient fits
-	return int64(q)
+	return prune(int64(q), sess.scanned, v.rows.numRows())
 }
 
 func newID() string {

@@ -48,6 +48,7 @@ type session struct {
 	spans       []span  // the rows the session reads, in order (all rows when there is no filter)
 	starts      []int64 // starts[i] is the position of spans[i]'s first row among the session's rows
 	rows        int64   // total of spans
+	scanned     int64   // rows of the partitions the row restriction does not prune
 	expire      time.Time
 	cacheKey    string // identifies everything that determines payload bytes except the row range
 

@@ -20,7 +20,7 @@ const testSchema = `[
  {"name": "ts", "type": "TIMESTAMP"}, {"name": "by", "type": "BYTES"},
  {"name": "arr", "type": "INT64", "mode": "REPEATED"},
  {"name": "st", "type": "RECORD", "fields": [{"name": "a", "type": "INT64"}]},
- {"name": "j", "type": "JSON"}]`
+ {"name": "j", "type": "JSON"}, {"name": "pico", "type": "TIMESTAMP", "timestampPrecision": 12}]`
 
 // Rows in Arrow's JSON form: decimals as strings, dates as days, times and timestamps as micros.
 const testRows = `[
@@ -139,6 +139,7 @@ func TestParseErrors(t *testing.T) {
 		{"nope = 1", "unrecognized name: nope"},
 		{"st.a = 1", "nested field"},
 		{"arr = 1", "ARRAY column"},
+		{"pico > '2024-01-01'", "TIMESTAMP(12) column pico"},
 		{"j = '{}'", "JSON column"},
 		{"i = 'abc'", "could not cast"},
 		{"i = s", "no matching signature"},

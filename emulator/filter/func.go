@@ -415,48 +415,12 @@ func buildTrunc(t schema.Type) func(p *parser, c *call) (operand, error) {
 		}
 		return c.apply(t, func(v [3]int64) (int64, bool) {
 			if t == schema.Date {
-				return checkDays(truncDays(v[0], pt))
+				return checkDays(civil.TruncDays(v[0], pt.part, pt.weekday))
 			}
-			return checkMicros(fromLocal(truncMicros(toLocal(v[0], loc), pt), loc))
+			return checkMicros(fromLocal(civil.TruncMicros(toLocal(v[0], loc), pt.part, pt.weekday), loc))
 		}, c.args[0].operand)
 	}
 }
-
-// truncDays truncates a date to the start of its part: DAY, WEEK, ISOWEEK, MONTH, QUARTER, YEAR or
-// ISOYEAR.
-func truncDays(d int64, pt arg) int64 {
-	switch pt.part {
-	case "WEEK":
-		return d - floorMod(weekday(d)-pt.weekday, 7)
-	case "ISOWEEK":
-		return d - floorMod(weekday(d)-1, 7)
-	case "ISOYEAR":
-		y, _, _ := civil.Date(truncDays(d, arg{part: "ISOWEEK"}) + 3) // the week's Thursday
-		jan4 := civil.Days(y, 1, 4)
-		return jan4 - floorMod(weekday(jan4)-1, 7)
-	}
-	y, m, day := civil.Date(d)
-	switch pt.part {
-	case "MONTH":
-		day = 1
-	case "QUARTER":
-		m, day = (m-1)/3*3+1, 1
-	case "YEAR":
-		m, day = 1, 1
-	}
-	return civil.Days(y, m, day)
-}
-
-// truncMicros truncates microseconds since the epoch (in no zone) to the start of its part.
-func truncMicros(us int64, pt arg) int64 {
-	if n := partUnits[pt.part]; n != 0 && pt.part != "DAY" {
-		return floorDiv(us, n) * n
-	}
-	return truncDays(floorDiv(us, microsPerDay), pt) * microsPerDay
-}
-
-// weekday is 0 for Sunday to 6 for Saturday (1970-01-01 was a Thursday).
-func weekday(d int64) int64 { return floorMod(d+4, 7) }
 
 func buildAdd(t schema.Type, sub bool) func(p *parser, c *call) (operand, error) {
 	return func(p *parser, c *call) (operand, error) {

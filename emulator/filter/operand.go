@@ -104,6 +104,8 @@ func (p *parser) column(t token) (operand, error) {
 		case f.Type == schema.Struct, f.Type == schema.JSON, f.Type == schema.Geography,
 			f.Type == schema.Range, f.Type == schema.Interval:
 			return operand{}, invalid(t.pos, "%s column %s cannot be filtered on", f.Type, f.Name)
+		case f.PicosColumn():
+			return operand{}, invalid(t.pos, "TIMESTAMP(12) column %s cannot be filtered on", f.Name)
 		}
 		p.used[f.Name] = true
 		p.refs = append(p.refs, i)

@@ -300,7 +300,8 @@ func (s *jobStore) run(j *job) {
 		return
 	}
 	if err != nil {
-		j.err = &jobError{code: http.StatusInternalServerError, reason: "internalError", msg: err.Error()}
+		// Not "internalError": the official clients retry that for ever.
+		j.err = invalidQuery(fmt.Errorf("%s%v", sql.UnsupportedPrefix, err))
 	} else {
 		s.cat.putResult(v)
 		j.result = v

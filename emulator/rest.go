@@ -73,6 +73,9 @@ func restTable(v *tableVersion) *bq.Table {
 		LastModifiedTime: uint64(v.since.UnixMilli()),
 	}
 	restPartitioning(t, v.partitioning)
+	if !v.expires.IsZero() {
+		t.ExpirationTime = v.expires.UnixMilli()
+	}
 	switch v.kind {
 	case kindView:
 		t.View = &bq.ViewDefinition{Query: v.query}

@@ -52,7 +52,7 @@ func restCell(v any) *bq.TableCell {
 	if v == nil {
 		return &bq.TableCell{NullFields: []string{"V"}}
 	}
-	return &bq.TableCell{V: v}
+	return &bq.TableCell{V: v, ForceSendFields: []string{"V"}} // an empty ARRAY is "v": [], not left out
 }
 
 func restValue(f *schema.Field, col arrow.Array, i int, int64Timestamps bool) (any, error) {

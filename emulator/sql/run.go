@@ -93,7 +93,7 @@ func (p *Plan) stage(ctx context.Context, rec arrow.Record, mem memory.Allocator
 	var cols []arrow.Array
 	for _, src := range p.staged() {
 		col := column(rec, src.path, mem)
-		taken, err := compute.TakeArray(ctx, col, indices)
+		taken, err := takeArray(ctx, col, indices)
 		col.Release()
 		if err != nil {
 			releaseAll(cols)
@@ -171,13 +171,37 @@ func (p *Plan) take(ctx context.Context, cols []arrow.Array, indices arrow.Array
 	out := make([]arrow.Array, 0, len(cols))
 	defer func() { releaseAll(out) }()
 	for i, c := range cols {
-		taken, err := compute.TakeArray(ctx, c, indices)
+		taken, err := takeArray(ctx, c, indices)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", p.schema[i].Name, err)
 		}
 		out = append(out, taken)
 	}
 	return array.NewRecord(schema.ArrowSchema(p.schema), out, int64(indices.Len())), nil
+}
+
+// takeArray returns the values of arr at indices (an Int64 array). Arrow's Take kernel does not
+// handle every type (not INTERVAL's month_day_nano, nor lists or structs holding one); those are
+// put together from slices of arr, one per run of consecutive indices.
+func takeArray(ctx context.Context, arr arrow.Array, indices arrow.Array) (arrow.Array, error) {
+	if taken, err := compute.TakeArray(ctx, arr, indices); err == nil {
+		return taken, nil
+	}
+	idx := indices.(*array.Int64).Int64Values()
+	var slices []arrow.Array
+	defer func() { releaseAll(slices) }()
+	for i := 0; i < len(idx); {
+		j := i + 1
+		for j < len(idx) && idx[j] == idx[j-1]+1 {
+			j++
+		}
+		slices = append(slices, array.NewSlice(arr, idx[i], idx[j-1]+1))
+		i = j
+	}
+	if len(slices) == 0 {
+		slices = append(slices, array.NewSlice(arr, 0, 0))
+	}
+	return array.Concatenate(slices, compute.GetAllocator(ctx))
 }
 
 // column returns the array of a column or STRUCT field of rec. A field of a STRUCT is NULL where

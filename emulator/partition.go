@@ -225,8 +225,11 @@ func (v *tableVersion) checkPartitionFilter(f *filter.Filter) error {
 }
 
 // scannedRows returns how many rows the service scans for filter f: the rows of the partitions f
-// does not prune. It knows the partitions of tables held in memory (data.ndjson); for the others
-// (synthetic.json) it returns all rows.
+// does not prune, those holding a row whose partitioning value f can match. (The service prunes by
+// a partition's bounds, so it may read a partition none of whose values match: the estimate of a
+// column-partitioned table can be lower than the service's; by ingestion time it is the same.) It
+// knows the partitions of tables held in memory (data.ndjson); for the others (synthetic.json) it
+// returns all rows.
 func (v *tableVersion) scannedRows(f *filter.Filter) int64 {
 	p, src := v.partitioning, v.rows
 	mem, ok := src.(recordSource)

@@ -83,6 +83,12 @@ func (p *plan) report(sum *Summary, err error, e *Export) (*Summary, error) {
 	}
 	if sum == nil {
 		sum = &Summary{Table: p.opts.Table, Format: string(p.opts.Format), OutputFiles: []string{p.opts.Out}, PerStream: []shard.StreamResult{}}
+		if p.opts.Query != "" {
+			sum.Query = &session.QueryJob{SQL: p.opts.Query, DestinationTable: p.opts.DestinationTable}
+			if je := (*JobError)(nil); errors.As(err, &je) {
+				sum.Query.Job = je.Job
+			}
+		}
 	}
 	start := time.Now()
 	if e != nil {

@@ -26,8 +26,8 @@ func (q *queryFlags) addFlags(f *pflag.FlagSet, o *export.Options) {
 	f.StringVar(&q.file, "query-file", "", "read the --query from this file; - for stdin")
 	f.StringArrayVar(&q.labels, "labels", nil, "with --query, a label KEY=VALUE of the job; repeatable")
 	f.Int64Var(&o.MaximumBytesBilled, "maximum-bytes-billed", 0, "with --query, fail the job rather than bill more than this many bytes (default the project's)")
-	f.StringVar(&o.DestinationTable, "destination-table", "", "with --query, keep the result in this table, project.dataset.table (default the job's anonymous table)")
-	f.StringVar(&o.RESTEndpoint, "rest-endpoint", "", "with --query, BigQuery's REST API, http://HOST:PORT (env BQREAD_REST_ENDPOINT; with --endpoint, `bqread serve`'s http address)")
+	f.StringVar(&o.DestinationTable, "destination-table", "", "with --query, keep the result in this `TABLE`, project.dataset.table (default the job's anonymous table)")
+	f.StringVar(&o.RESTEndpoint, "rest-endpoint", "", "with --query, the `URL` of BigQuery's REST API, http://HOST:PORT (env BQREAD_REST_ENDPOINT; with --endpoint, the http address of bqread serve)")
 	f.BoolVar(&q.dryRun, "dry-run", false, "read and write nothing: say what would be read (a table's estimated rows, bytes and streams, a query's bytes processed)")
 }
 

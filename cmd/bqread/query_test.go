@@ -365,7 +365,8 @@ func TestExportQueryFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			args := append(append([]string{"export", "-o", filepath.Join(dir, "q.ndjson"), "--query", tt.sql}, srv...), tt.more...)
+			args := append(append([]string{"export", "-o", filepath.Join(dir, "q.ndjson"), "--query", tt.sql,
+				"--summary", filepath.Join(dir, "s.json")}, srv...), tt.more...)
 			var stdout, stderr bytes.Buffer
 			code := run(t.Context(), args, nil, &stdout, &stderr)
 			msg := stderr.String()
@@ -380,7 +381,20 @@ func TestExportQueryFailures(t *testing.T) {
 					t.Errorf("stderr should say %q:\n%s", w, msg)
 				}
 			}
-			checkNothingWritten(t, dir)
+			var s struct {
+				Status   string `json:"status"`
+				ExitCode int    `json:"exit_code"`
+				Query    struct {
+					SQL string `json:"sql"`
+					Job string `json:"job"`
+				} `json:"query"`
+			}
+			data, _ := os.ReadFile(filepath.Join(dir, "s.json"))
+			if err := json.Unmarshal(data, &s); err != nil || s.Status != "failed" || s.ExitCode != tt.wantCode || s.Query.SQL != tt.sql ||
+				!strings.Contains(msg, s.Query.Job) || s.Query.Job == "" {
+				t.Errorf("summary %s (%v): want failed, exit %d, the query and its job", data, err, tt.wantCode)
+			}
+			checkNothingWritten(t, dir, "s.json")
 		})
 	}
 }

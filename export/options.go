@@ -113,6 +113,12 @@ type Options struct {
 	// MaxRestarts is how often a stream's worker process is started again after it died
 	// (default 3).
 	MaxRestarts int
+	// NoSplit turns straggler splitting off. By default, when a worker slot is free and no stream
+	// waits for one, Run splits the running stream with the most reading time left (at least a
+	// second, at its pace so far) with SplitReadStream, and reads the remainder in a new worker;
+	// every split is recorded in the manifest first, so that a resume and the merge see it.
+	// Plan and RunWorker (a cluster) never split.
+	NoSplit bool
 	// WorkerCommand is the program, and any arguments, run for each worker process, to which the
 	// worker's own arguments are appended (default: this program, which must then call
 	// RunWorkerIfChild first thing in main).

@@ -41,7 +41,8 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 		return nil, e.failed(ctx, err)
 	}
 	cfg := shard.Config{WorkDir: e.dir.Path(), Parallelism: e.p.opts.Parallelism, MaxRestarts: e.p.opts.MaxRestarts,
-		OnEvent: e.p.opts.OnEvent, Log: e.p.log(), Launch: shard.LocalLauncher(e.p.opts.WorkerCommand, nil), Merger: mg}
+		OnEvent: e.p.opts.OnEvent, Log: e.p.log(), Launch: shard.LocalLauncher(e.p.opts.WorkerCommand, nil), Merger: mg,
+		SplitStragglers: !e.p.opts.NoSplit}
 	read := time.Now()
 	res, err := shard.Run(ctx, cfg)
 	if err != nil {

@@ -32,6 +32,19 @@ type StreamStatus struct {
 	Task          int   `json:"task"`
 	RowsCommitted int64 `json:"rows_committed"`
 	Done          bool  `json:"done"`
+	// SplitFrom is the stream this one was split from (its remainder), nil for the session's.
+	SplitFrom *int `json:"split_from,omitempty"`
+}
+
+// root returns the stream of the session that stream i was split from, i itself if it is one.
+func root(m *session.Manifest, i int) int {
+	for {
+		s, _, ok := m.SplitOf(i)
+		if !ok {
+			return i
+		}
+		i = s.Parent
+	}
 }
 
 // ReadStatus reports the progress of the planned export in workDir from what its workers
@@ -53,7 +66,11 @@ func ReadStatus(ctx context.Context, workDir string) (*Status, error) {
 	for i := range taskDone {
 		taskDone[i] = true
 	}
-	for i := range m.Streams {
+	order, err := shard.StreamOrder(ctx, d, m)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range order {
 		_, end, err := shard.StreamSegments(ctx, d, i)
 		if err != nil {
 			return nil, err
@@ -62,7 +79,10 @@ func ReadStatus(ctx context.Context, workDir string) (*Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		st := StreamStatus{Index: i, Task: i % s.Tasks, RowsCommitted: end, Done: done}
+		st := StreamStatus{Index: i, Task: root(m, i) % s.Tasks, RowsCommitted: end, Done: done}
+		if sp, _, ok := m.SplitOf(i); ok {
+			st.SplitFrom = &sp.Parent
+		}
 		s.Streams = append(s.Streams, st)
 		s.RowsCommitted += end
 		s.Done = s.Done && done

@@ -62,7 +62,11 @@ func RunWorker(ctx context.Context, o WorkerOptions) error {
 	if events == nil {
 		events = io.Discard
 	}
-	err = shard.RunTask(ctx, o.WorkDir, task, tasks, events)
+	var opts []shard.WorkerOption
+	if os.Getenv(shard.ControlEnv) == "1" { // started by Run's coordinator, which splits stragglers
+		opts = append(opts, shard.WithControl(os.Stdin))
+	}
+	err = shard.RunTask(ctx, o.WorkDir, task, tasks, events, opts...)
 	if errors.Is(err, shard.ErrUsage) {
 		return asUsage(err)
 	}

@@ -20,8 +20,14 @@ import (
 
 // manifestVersion changes when a reader of older manifests would misread newer ones. Version 2:
 // segments count only with a commit record (package workdir). Version 3: a segment is a body of
-// the output's layout (package output), not a whole file, and Avro has one sync marker.
-const manifestVersion = 3
+// the output's layout (package output), not a whole file, and Avro has one sync marker. Version
+// 4: streams split by the coordinator (Splits); a manifest is saved as version 4 only once it
+// records a split, so that a bqread that reads version 3 refuses it, and a version 3 manifest is
+// read as one without splits.
+const (
+	manifestVersion = 3
+	splitVersion    = 4
+)
 
 // ErrManifest is wrapped by errors for a manifest that cannot be read or used.
 var ErrManifest = errors.New("session: invalid manifest")
@@ -40,14 +46,17 @@ type Manifest struct {
 	ArrowSchema     []byte        `json:"arrow_schema,omitempty"` // serialized IPC Schema message
 	AvroSchema      string        `json:"avro_schema,omitempty"`
 	Schema          schema.Schema `json:"schema"` // BigQuery schema of the selected columns
-	Streams         []string      `json:"streams"`
-	EstimatedRows   int64         `json:"estimated_rows"`
-	EstimatedBytes  int64         `json:"estimated_bytes_scanned"`
-	ExpireTime      time.Time     `json:"expire_time,omitzero"`
-	Columns         []string      `json:"columns,omitempty"`
-	Where           string        `json:"where,omitempty"`
-	Sample          float64       `json:"sample_percentage,omitempty"`
-	SnapshotTime    time.Time     `json:"snapshot_time,omitzero"`
+	// Streams are the read streams: the session's, then the remainder of each split (Splits).
+	Streams []string `json:"streams"`
+	// Splits are the streams the coordinator split (SplitReadStream), in the order it did.
+	Splits         []Split   `json:"splits,omitempty"`
+	EstimatedRows  int64     `json:"estimated_rows"`
+	EstimatedBytes int64     `json:"estimated_bytes_scanned"`
+	ExpireTime     time.Time `json:"expire_time,omitzero"`
+	Columns        []string  `json:"columns,omitempty"`
+	Where          string    `json:"where,omitempty"`
+	Sample         float64   `json:"sample_percentage,omitempty"`
+	SnapshotTime   time.Time `json:"snapshot_time,omitzero"`
 	// StallTimeout is how long a worker waits for the next ReadRows response before it treats the
 	// stream as stalled and resumes it; 0 means the worker's default.
 	StallTimeout time.Duration `json:"stall_timeout,omitempty"`
@@ -151,8 +160,57 @@ func schemaFromArrow(serialized []byte) (schema.Schema, error) {
 	return schema.FromArrow(s)
 }
 
+// Split records one SplitReadStream of stream Parent: Primary names the stream that reads the
+// head of Parent's rows, and Streams[Remainder] their tail. Whether the reader of Parent moved on
+// to Primary (and so whether the remainder's rows are part of the output) is recorded by that
+// reader in the work dir (workdir.Dir.DecideSplit).
+type Split struct {
+	Parent    int    `json:"parent"`
+	Primary   string `json:"primary"`
+	Remainder int    `json:"remainder"`
+}
+
+// AddSplit records that stream parent was split into primary and remainder, and returns the
+// remainder's index.
+func (m *Manifest) AddSplit(parent int, primary, remainder string) int {
+	m.Streams = append(m.Streams, remainder)
+	k := len(m.Streams) - 1
+	m.Splits = append(m.Splits, Split{Parent: parent, Primary: primary, Remainder: k})
+	return k
+}
+
+// SplitsOf returns the splits of stream i, in the order they were made.
+func (m *Manifest) SplitsOf(i int) []Split {
+	var out []Split
+	for _, s := range m.Splits {
+		if s.Parent == i {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SplitOf returns the split that made stream k, and its rank among its parent's splits (1 for
+// the first); ok is false for a stream of the session.
+func (m *Manifest) SplitOf(k int) (s Split, rank int, ok bool) {
+	ranks := map[int]int{}
+	for _, s := range m.Splits {
+		ranks[s.Parent]++
+		if s.Remainder == k {
+			return s, ranks[s.Parent], true
+		}
+	}
+	return Split{}, 0, false
+}
+
+// Planned returns how many streams the session was created with (Streams less the remainders).
+func (m *Manifest) Planned() int { return len(m.Streams) - len(m.Splits) }
+
 // Save writes m as manifest.json in st, atomically.
 func (m *Manifest) Save(ctx context.Context, st store.Store) error {
+	if len(m.Splits) > 0 {
+		m.Version = splitVersion
+	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
@@ -183,11 +241,27 @@ func LoadManifest(ctx context.Context, st store.Store) (*Manifest, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrManifest, err)
 	}
-	if m.Version != manifestVersion {
-		return nil, fmt.Errorf("%w: version %d, this bqread reads version %d: use the bqread that wrote it", ErrManifest, m.Version, manifestVersion)
+	if m.Version != manifestVersion && m.Version != splitVersion {
+		return nil, fmt.Errorf("%w: version %d, this bqread reads versions %d and %d: use the bqread that wrote it", ErrManifest, m.Version, manifestVersion, splitVersion)
+	}
+	if err := m.checkSplits(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifest, err)
 	}
 	if m.DataFormat != FormatArrow && m.DataFormat != FormatAvro {
 		return nil, fmt.Errorf("%w: data format %q", ErrManifest, m.DataFormat)
 	}
 	return &m, nil
+}
+
+// checkSplits checks that each split's remainder is a stream appended after its parent and named
+// once, so that the streams form a tree in row order.
+func (m *Manifest) checkSplits() error {
+	seen := map[int]bool{}
+	for _, s := range m.Splits {
+		if s.Parent < 0 || s.Remainder <= s.Parent || s.Remainder >= len(m.Streams) || seen[s.Remainder] || s.Remainder < m.Planned() || s.Primary == "" {
+			return fmt.Errorf("split %+v of %d streams", s, len(m.Streams))
+		}
+		seen[s.Remainder] = true
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	storage "cloud.google.com/go/bigquery/storage/apiv1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bqread/bqread/internal/event"
@@ -45,6 +46,12 @@ type Config struct {
 	Merger *Merger
 	// Log receives worker stderr lines and supervision records (default: discarded).
 	Log *slog.Logger
+	// SplitStragglers lets the coordinator split a running stream that has much left when a worker
+	// slot is free, and give the remainder to a new worker (see splitStraggler).
+	SplitStragglers bool
+	// SplitMinLeft is how much reading time a stream must have left, as its progress estimates
+	// it, to be split (default DefaultSplitMinLeft).
+	SplitMinLeft time.Duration
 }
 
 // StreamResult is what one stream's workers did.
@@ -103,19 +110,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCoordinator(cfg, len(m.Streams))
-	if err != nil {
-		return nil, err
-	}
+	c := newCoordinator(cfg, d, m)
+	defer c.closeSplitter()
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	c.live = startLiveMerge(runCtx, cfg.Merger, stop)
-	g, gctx := errgroup.WithContext(runCtx)
-	g.SetLimit(max(cfg.Parallelism, 1))
-	for i := range m.Streams {
-		g.Go(func() error { return c.runStream(gctx, i) })
+	if err = c.plan(ctx); err == nil {
+		err = c.schedule(runCtx)
 	}
-	err = g.Wait()
 	mergeErr := c.live.stop()
 	res := c.result()
 	switch {
@@ -125,6 +127,103 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, mergeErr
 	}
 	return res, err
+}
+
+// plan queues the streams to read: those of the session and the remainders of accepted splits;
+// the remainders of splits not decided yet wait for their parent's reader, and those of refused
+// splits are never read.
+func (c *coordinator) plan(ctx context.Context) error {
+	for i := range c.m.Streams {
+		switch state, err := splitState(ctx, c.dir, c.m, i); {
+		case err != nil:
+			return err
+		case state == streamLive:
+			c.queue = append(c.queue, i)
+		case state == streamWaiting:
+			c.waiting[i] = true
+		}
+	}
+	return nil
+}
+
+// schedule starts the queued streams' workers, at most Parallelism at once, splits stragglers
+// when a slot is free, and returns when every stream is read or one failed for good (then the
+// others are stopped with SIGTERM).
+func (c *coordinator) schedule(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	tick := time.NewTicker(splitCheckEvery)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		for len(c.queue) > 0 && c.running < max(c.cfg.Parallelism, 1) && gctx.Err() == nil {
+			i := c.queue[0]
+			c.queue, c.running = c.queue[1:], c.running+1
+			g.Go(func() error {
+				err := c.runStream(gctx, i)
+				c.finished(gctx, i, err)
+				return err
+			})
+		}
+		idle := c.running == 0
+		c.mu.Unlock()
+		if idle || gctx.Err() != nil {
+			return g.Wait()
+		}
+		c.splitStraggler(gctx)
+		select {
+		case <-c.wake:
+		case <-tick.C:
+		case <-gctx.Done():
+		}
+	}
+}
+
+// finished is told that stream i's worker ended with err: the splits of a stream read to its end
+// are all decided, and then a slot is free.
+func (c *coordinator) finished(ctx context.Context, i int, err error) {
+	if err == nil {
+		c.mu.Lock()
+		delete(c.splitting, i)
+		splits := c.m.SplitsOf(i)
+		c.mu.Unlock()
+		for _, s := range splits {
+			c.resolve(ctx, s.Remainder)
+		}
+	}
+	c.mu.Lock()
+	c.running--
+	delete(c.procs, i)
+	c.mu.Unlock()
+	c.poke()
+}
+
+// resolve queues remainder k if its split was accepted, and forgets it if refused, once decided.
+func (c *coordinator) resolve(ctx context.Context, k int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.waiting[k] {
+		return
+	}
+	state, err := splitState(ctx, c.dir, c.m, k)
+	if state == streamWaiting {
+		return
+	}
+	if err != nil {
+		c.log.Warn("read a split's decision", "stream", k, "error", err)
+		return
+	}
+	delete(c.waiting, k)
+	if state == streamLive {
+		c.queue = append(c.queue, k)
+	}
+}
+
+// poke wakes the scheduler.
+func (c *coordinator) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // liveMerge adds segments to a Merger, in its own goroutine, as their workers report them.
@@ -175,32 +274,46 @@ func (l *liveMerge) stop() error {
 
 type coordinator struct {
 	cfg         Config
-	streams     int
+	dir         *workdir.Dir
+	m           *session.Manifest // changed only by the scheduler (splits), under mu
 	log         *slog.Logger
 	workerProcs []string   // added to each worker's environment
 	live        *liveMerge // nil: no live merge
+	wake        chan struct{}
+	client      *storage.BigQueryReadClient // for SplitReadStream, made at the first split
 
-	mu      sync.Mutex // guards results and serializes OnEvent
+	mu      sync.Mutex // guards what follows and serializes OnEvent
 	results []StreamResult
+	queue   []int              // streams to start, in order
+	running int                // worker goroutines
+	waiting map[int]bool       // remainders whose split is not decided yet
+	procs   map[int]*procState // the running worker process of each stream
+	// splitting holds the streams with a split awaiting its decision (never two at once: a second
+	// split would split a name the stream may no longer read), unsplit those not to split again.
+	splitting, unsplit map[int]bool
 }
 
-func newCoordinator(cfg Config, streams int) (*coordinator, error) {
+func newCoordinator(cfg Config, d *workdir.Dir, m *session.Manifest) *coordinator {
 	if cfg.Launch == nil {
 		cfg.Launch = LocalLauncher(nil, nil)
 	}
 	if cfg.WaitDelay == 0 {
 		cfg.WaitDelay = 10 * time.Second
 	}
+	if cfg.SplitMinLeft == 0 {
+		cfg.SplitMinLeft = DefaultSplitMinLeft
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &coordinator{cfg: cfg, streams: streams, log: log,
-		workerProcs: workerProcs(min(max(cfg.Parallelism, 1), streams)), results: make([]StreamResult, streams)}
+	c := &coordinator{cfg: cfg, dir: d, m: m, log: log, wake: make(chan struct{}, 1),
+		workerProcs: workerProcs(min(max(cfg.Parallelism, 1), len(m.Streams))), results: make([]StreamResult, len(m.Streams)),
+		waiting: map[int]bool{}, procs: map[int]*procState{}, splitting: map[int]bool{}, unsplit: map[int]bool{}}
 	for i := range c.results {
 		c.results[i].Index = i
 	}
-	return c, nil
+	return c
 }
 
 func (c *coordinator) result() *Result {
@@ -255,11 +368,23 @@ func workerProcs(running int) []string {
 
 // runProcess runs one worker process for stream i and returns nil once it reported done.
 func (c *coordinator) runProcess(ctx context.Context, i int) error {
-	cmd := c.cfg.Launch(ctx, c.cfg.WorkDir, i, c.streams)
+	c.mu.Lock()
+	streams := len(c.m.Streams)
+	c.mu.Unlock()
+	cmd := c.cfg.Launch(ctx, c.cfg.WorkDir, i, streams)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = c.cfg.WaitDelay
 	cmd.SysProcAttr = workerSysProcAttr()
 	cmd.Env = append(cmd.Env, c.workerProcs...)
+	p := &procState{stream: i}
+	if c.splits() {
+		cmd.Env = append(cmd.Env, ControlEnv+"=1")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return err
+		}
+		p.control = stdin
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -273,13 +398,13 @@ func (c *coordinator) runProcess(ctx context.Context, i int) error {
 	}
 	c.mu.Lock()
 	c.results[i].Pids = append(c.results[i].Pids, cmd.Process.Pid)
+	c.procs[i] = p
 	c.mu.Unlock()
 
 	var wg sync.WaitGroup
 	var lastErrLine string
 	wg.Go(func() { lastErrLine = c.logLines(stderr, i) })
-	p := &procState{stream: i}
-	c.readEvents(stdout, p)
+	c.readEvents(ctx, stdout, p)
 	wg.Wait()
 	waitErr := cmd.Wait()
 	return p.outcome(waitErr, lastErrLine)
@@ -323,11 +448,13 @@ type procState struct {
 	stream    int
 	done      bool
 	failure   *event.Event
-	bytesBase int64 // bytes received by earlier processes of the stream
+	bytesBase int64          // bytes received by earlier processes of the stream
+	control   io.WriteCloser // the worker's stdin, for split commands; nil without splitting
+	pace      pace           // its progress, for the straggler estimate
 }
 
 // readEvents parses the worker's stdout until it closes, updating results and forwarding events.
-func (c *coordinator) readEvents(r io.Reader, p *procState) {
+func (c *coordinator) readEvents(ctx context.Context, r io.Reader, p *procState) {
 	c.mu.Lock()
 	p.bytesBase = c.results[p.stream].Bytes
 	c.mu.Unlock()
@@ -340,11 +467,18 @@ func (c *coordinator) readEvents(r io.Reader, p *procState) {
 			continue
 		}
 		c.apply(p, e)
-		if e.Kind == event.Segment || e.Kind == event.Done {
+		if e.Kind == event.Segment || e.Kind == event.Done || e.Kind == event.Split {
 			c.live.add(e) // outside apply's lock: it waits while the merge catches up
+		}
+		if e.Kind == event.Split {
+			c.resolve(ctx, e.Remainder) // after the merge was told: the remainder's segments follow
+			c.poke()
 		}
 	}
 	io.Copy(io.Discard, r)
+	if p.control != nil {
+		p.control.Close()
+	}
 }
 
 func (c *coordinator) apply(p *procState, e event.Event) {
@@ -359,6 +493,11 @@ func (c *coordinator) apply(p *procState, e event.Event) {
 		s.Attempts++
 	case event.Progress, event.Segment, event.Done:
 		s.Rows, s.Bytes = e.Rows, p.bytesBase+e.Bytes
+		p.pace.observe(e.Progress, time.Now())
+	case event.Split:
+		delete(c.splitting, p.stream)
+		c.unsplit[p.stream] = c.unsplit[p.stream] || !e.Accepted
+		p.pace = pace{} // an accepted split's primary reports progress of its own rows
 	case event.Retry:
 		s.Attempts++
 		s.Retries++

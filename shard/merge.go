@@ -69,10 +69,18 @@ func (mg *Merger) Add(ctx context.Context, i int, lo, hi int64) error {
 	return mg.add(ctx, s)
 }
 
-// tell passes a worker's Segment or Done event on.
+// tell passes a worker's Segment, Done or Split event on. A split was saved in the manifest
+// before its worker was told of it, so the manifest is read again for its remainder's place.
 func (mg *Merger) tell(ctx context.Context, e event.Event) error {
-	if e.Kind == event.Done {
+	switch e.Kind {
+	case event.Done:
 		return mg.StreamDone(ctx)
+	case event.Split:
+		m, err := session.LoadManifest(ctx, mg.dir.Store())
+		if err == nil {
+			mg.m = m
+		}
+		return err
 	}
 	return mg.Add(ctx, e.Stream, e.Lo, e.Hi)
 }
@@ -87,9 +95,9 @@ func (mg *Merger) StreamDone(ctx context.Context) error {
 }
 
 // drain copies, in row order, the committed segments that start where the last one copied ended,
-// moving on to the next stream once a stream's done record says it ended there.
+// moving on to the next stream (StreamOrder) once a stream's done record says it ended there.
 func (mg *Merger) drain(ctx context.Context) error {
-	for mg.next.stream < len(mg.m.Streams) {
+	for mg.next.stream >= 0 && mg.next.stream < len(mg.m.Streams) {
 		segs, end, err := StreamSegments(ctx, mg.dir, mg.next.stream)
 		if err != nil {
 			return err
@@ -107,7 +115,11 @@ func (mg *Merger) drain(ctx context.Context) error {
 		if err != nil || !done || rows != end {
 			return err
 		}
-		mg.next.stream, mg.next.lo = mg.next.stream+1, 0
+		next, err := nextStream(ctx, mg.dir, mg.m, mg.next.stream)
+		if err != nil {
+			return err
+		}
+		mg.next.stream, mg.next.lo = next, 0
 	}
 	return nil
 }
@@ -124,7 +136,7 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 	if f, ok := store.File(o); ok {
 		r = f // lets the merge copy between files in the kernel
 	}
-	if err := mg.parts.Add(output.Part{R: r, Size: o.Size(), Meta: s.Meta, Order: []int64{int64(s.Stream), s.Lo}}); err != nil {
+	if err := mg.parts.Add(output.Part{R: r, Size: o.Size(), Meta: s.Meta, Order: segmentOrder(mg.m, s.Stream, s.Lo)}); err != nil {
 		return diskFull(fmt.Errorf("merge segment %s: %w", s.Name, err))
 	}
 	mg.added[s.Name] = true
@@ -172,13 +184,18 @@ func (mg *Merger) addRest(ctx context.Context, segs []workdir.Segment) error {
 	return nil
 }
 
-// checkSegments returns the segments of every stream of m, in (stream, row) order, and their
-// rows, after checking that each stream was read to its end and that they tile it.
+// checkSegments returns the segments of every stream of m whose rows are part of the output, in
+// row order (StreamOrder), and their rows, after checking that each stream was read to its end
+// and that they tile it.
 func checkSegments(ctx context.Context, d *workdir.Dir, m *session.Manifest) ([]workdir.Segment, int64, error) {
 	var all []workdir.Segment
 	var total int64
 	incomplete := &IncompleteError{}
-	for i := range m.Streams {
+	order, err := StreamOrder(ctx, d, m)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, i := range order {
 		segs, end, err := StreamSegments(ctx, d, i)
 		if err != nil {
 			return nil, 0, err

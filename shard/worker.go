@@ -77,12 +77,19 @@ func RunTask(ctx context.Context, workDir string, task, tasks int, out io.Writer
 		event.NewWriter(out).Send(event.Event{Kind: event.Error, Stream: -1, Pid: os.Getpid(), Class: event.Usage, Message: err.Error()})
 		return err
 	}
-	for _, i := range TaskStreams(task, tasks, len(m.Streams)) {
+	for _, i := range TaskStreams(task, tasks, taskRange(m, tasks)) {
 		if err := runWorker(ctx, d, m, i, out, opts); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// taskRange is how many of the manifest's streams tasks tasks share: the streams of the session,
+// or the first tasks of them when there are more. The remainders of splits are read by workers
+// the coordinator starts for them alone, as task k of more than k tasks, which reads stream k only.
+func taskRange(m *session.Manifest, tasks int) int {
+	return min(len(m.Streams), max(m.Planned(), tasks))
 }
 
 // openWork opens the work dir and loads its manifest; errors wrap ErrUsage.
@@ -167,6 +174,11 @@ type worker struct {
 	attempts int
 	lastSent time.Time
 	seg      *segment // the open segment, nil between segments
+
+	name    string               // the stream name read: the stream's, or the primary of its last accepted split
+	pending *session.Split       // a split of the stream not decided yet: the next call reads its primary
+	decided map[int]bool         // remainders of the splits this process decided
+	control <-chan event.Command // the coordinator's commands (WithControl); nil reads none
 }
 
 // writerOptions are the options that every segment of the manifest's output o is written with.
@@ -246,6 +258,9 @@ func (w *worker) run(ctx context.Context) error {
 		return err
 	}
 	w.offset = end
+	if err := w.resolveName(ctx); err != nil {
+		return err
+	}
 	if err := w.send(event.Event{Kind: event.Start, Offset: end}); err != nil {
 		return err
 	}
@@ -280,6 +295,9 @@ func (w *worker) readAll(ctx context.Context, client *storage.BigQueryReadClient
 		if err == nil {
 			return nil
 		}
+		if errors.Is(err, errSwitch) {
+			continue
+		}
 		delay, ok := w.backoff.next(err, time.Now())
 		if !ok {
 			return err
@@ -294,18 +312,28 @@ func (w *worker) readAll(ctx context.Context, client *storage.BigQueryReadClient
 }
 
 // readOnce makes one ReadRows call at the current offset and consumes its responses. A response
-// not followed by another within the idle timeout cancels the call with errStalled.
+// not followed by another within the idle timeout cancels the call with errStalled. The first
+// answer of a call of a pending split's primary decides the split (decide); a split commanded
+// while the call runs ends it with errSwitch.
 func (w *worker) readOnce(ctx context.Context, client *storage.BigQueryReadClient) error {
+	if err := w.command(); err != nil {
+		return err
+	}
 	callCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	timer := time.AfterFunc(w.idle, func() { cancel(errStalled) })
 	defer timer.Stop()
-	stream, err := client.ReadRows(callCtx, &storagepb.ReadRowsRequest{ReadStream: w.m.Streams[w.index], Offset: w.offset})
+	stream, err := client.ReadRows(callCtx, &storagepb.ReadRowsRequest{ReadStream: w.readName(), Offset: w.offset})
 	if err != nil {
 		return callErr(callCtx, err)
 	}
 	for {
 		resp, err := stream.Recv()
+		if w.pending != nil {
+			if derr := w.decide(ctx, err); derr != nil {
+				return callErr(callCtx, derr)
+			}
+		}
 		if err == io.EOF {
 			return nil
 		}
@@ -315,6 +343,9 @@ func (w *worker) readOnce(ctx context.Context, client *storage.BigQueryReadClien
 		timer.Stop()
 		w.backoff.reset()
 		if err := w.consume(ctx, resp); err != nil {
+			return err
+		}
+		if err := w.command(); err != nil {
 			return err
 		}
 		timer.Reset(w.idle)

@@ -131,6 +131,11 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&o.emulatorData, "emulator-data", "", "with --emulator, also serve the tables under this directory")
 	f.BoolVar(&p.KeepParts, "keep-parts", false, "keep the work dir after a successful merge")
 	f.BoolVar(&p.Resume, "resume", false, "continue the interrupted export in the work dir, from its committed parts (same flags)")
+	f.BoolFunc("split-stragglers", "when a worker is free, split the stream with the most left and read its remainder in a new worker (default true; --split-stragglers=false turns it off)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		p.NoSplit = !on
+		return err
+	})
 	f.StringArrayVar(&o.faultSpecs, "emulator-fault", nil, "with --emulator, inject a fault: KIND@ROWS (see bqread serve --help); repeatable")
 	f.StringVar(&p.Summary, "summary", "", "write a JSON summary to this file; - for stdout")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, bar, plain, none")

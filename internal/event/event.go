@@ -23,6 +23,10 @@ const (
 	Segment Kind = "segment"
 	// Retry: a transient error; the worker resumes reading at Offset after a backoff.
 	Retry Kind = "retry"
+	// Split: at Offset, the worker decided the split of its stream that made stream Remainder:
+	// Accepted, it reads the split's primary from then on and the remainder holds the rest;
+	// otherwise it was past the split point and reads on, and the remainder is never read.
+	Split Kind = "split"
 	// Done: the stream was read to its end; Rows is the stream's total row count.
 	Done Kind = "done"
 	// Error: the worker gives up; Class says whether running it again may help.
@@ -58,6 +62,9 @@ type Event struct {
 	Class    Class   `json:"class,omitempty"`
 	Code     string  `json:"code,omitempty"` // the gRPC code of an Error, when it came from a call
 	Message  string  `json:"message,omitempty"`
+	// Remainder and Accepted are a Split's.
+	Remainder int  `json:"remainder,omitempty"`
+	Accepted  bool `json:"accepted,omitempty"`
 }
 
 // ErrMalformed is wrapped by Parse errors.
@@ -70,7 +77,7 @@ func Parse(line []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	switch e.Kind {
-	case Start, Progress, Segment, Retry, Done, Error:
+	case Start, Progress, Segment, Retry, Split, Done, Error:
 		return e, nil
 	}
 	return Event{}, fmt.Errorf("%w: unknown kind %q", ErrMalformed, e.Kind)
@@ -93,4 +100,29 @@ func (w *Writer) Send(e Event) error {
 		return fmt.Errorf("send %s event: %w", e.Kind, err)
 	}
 	return nil
+}
+
+// Command is a line the coordinator writes on a worker's stdin (ControlEnv): the manifest now
+// records that the stream the worker reads was split into Primary and stream Remainder, and the
+// worker is to move on to Primary if it has not read past the split point.
+type Command struct {
+	Stream    int    `json:"stream"`
+	Primary   string `json:"primary"`
+	Remainder int    `json:"remainder"`
+}
+
+// ParseCommand decodes one command line.
+func ParseCommand(line []byte) (Command, error) {
+	var c Command
+	if err := json.Unmarshal(line, &c); err != nil || c.Primary == "" {
+		return Command{}, fmt.Errorf("%w: command %q", ErrMalformed, line)
+	}
+	return c, nil
+}
+
+// SendCommand writes c as one line on w.
+func SendCommand(w io.Writer, c Command) error {
+	data, _ := json.Marshal(c)
+	_, err := w.Write(append(data, '\n'))
+	return err
 }

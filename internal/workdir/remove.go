@@ -62,8 +62,8 @@ func (d *Dir) clear() ([]string, error) {
 	return left, nil
 }
 
-// clearStream removes a stream folder's files of bqread's own kinds (segment files, commit and
-// done records, unfinished files), then the folder if nothing else is in it.
+// clearStream removes a stream folder's files of bqread's own kinds (segment files, commit, done
+// and split records, unfinished files), then the folder if nothing else is in it.
 func (d *Dir) clearStream(dir string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(d.path, dir))
 	if err != nil {
@@ -72,7 +72,7 @@ func (d *Dir) clearStream(dir string) ([]string, error) {
 	var left []string
 	for _, e := range entries {
 		name := dir + "/" + e.Name()
-		if !e.Type().IsRegular() || !(isPending(e) || e.Name() == doneName || isSegmentFile(name) || isRecord(name)) {
+		if !e.Type().IsRegular() || !(isPending(e) || e.Name() == doneName || isSegmentFile(name) || isRecord(name) || isSplitRecord(name)) {
 			left = append(left, name)
 			continue
 		}

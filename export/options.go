@@ -114,8 +114,8 @@ type Options struct {
 	// (default 3).
 	MaxRestarts int
 	// NoSplit turns straggler splitting off. By default, when a worker slot is free and no stream
-	// waits for one, Run splits the running stream with the most reading time left (at least a
-	// second, at its pace so far) with SplitReadStream, and reads the remainder in a new worker;
+	// waits for one, Run splits the running stream with the most reading time left (at least two
+	// seconds, at its pace so far) with SplitReadStream, and reads the remainder in a new worker;
 	// every split is recorded in the manifest first, so that a resume and the merge see it.
 	// Plan and RunWorker (a cluster) never split.
 	NoSplit bool

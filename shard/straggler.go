@@ -15,7 +15,7 @@ import (
 // coordinator to split it: well above what a split costs (a SplitReadStream call, a manifest
 // save, a worker process started and its first ReadRows), so that a split pays for itself even
 // when its remainder turns out small.
-const DefaultSplitMinLeft = time.Second
+const DefaultSplitMinLeft = 2 * time.Second
 
 // Straggler splitting's other constants.
 const (

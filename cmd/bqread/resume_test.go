@@ -44,10 +44,11 @@ func stallingEmulator(t *testing.T) *emulator.Instance {
 }
 
 // stalledArgs are the export flags of the interrupted runs and their resumes: one segment per
-// response, so that a stream's committed rows reach stallAt before it stalls.
+// response, so that a stream's committed rows reach stallAt before it stalls, and no straggler
+// splitting, so that the streams stay the two of the session (split_test.go resumes splits).
 func stalledArgs(inst *emulator.Instance, out string) []string {
 	return []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--streams", "2",
-		"--parallelism", "2", "--segment-rows", "1", "--progress", "none"}
+		"--parallelism", "2", "--segment-rows", "1", "--progress", "none", "--split-stragglers=false"}
 }
 
 // committedRows returns the rows committed per stream in workDir, nil while there is no manifest.

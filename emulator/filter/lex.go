@@ -2,7 +2,8 @@
 // BigQuery Standard SQL predicates over top-level columns (comparisons, AND/OR/NOT, IS [NOT] NULL,
 // IS [NOT] TRUE/FALSE, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, typed literals, CAST of literals, and
 // the date and time functions of func.go).
-// Anything outside the subset is an error wrapping ErrInvalid, never silently ignored. It does no I/O.
+// Anything outside the subset is an error wrapping ErrInvalid, never silently ignored. It does no I/O
+// but reading the system's time zone database for a zone a restriction names.
 package filter
 
 import (

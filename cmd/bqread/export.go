@@ -239,10 +239,12 @@ func runExport(ctx context.Context, o *exportOptions) error {
 	if o.query.dryRun {
 		return runDryRun(ctx, o, opts)
 	}
-	opts.OnJob = newJobDisplay(o.log.progressMode(o.progress), o.stderr, log, o.interval).event
+	job := newJobDisplay(o.log.progressMode(o.progress), o.stderr, log, o.interval)
+	opts.OnJob = job.event
 	var prog *progress
 	opts.OnEvent = func(e export.Event) { prog.event(e) }
 	e, err := export.Plan(ctx, opts)
+	job.end()
 	if err != nil {
 		return explain(err, opts)
 	}

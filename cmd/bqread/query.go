@@ -128,6 +128,16 @@ func (d *jobDisplay) event(e export.JobProgress) {
 	}
 }
 
+// end ends a line left open on a terminal by a job that did not reach DONE (an interrupt), so
+// that what follows starts on a line of its own.
+func (d *jobDisplay) end() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mode == "bar" && d.state != "" && d.state != "DONE" {
+		fmt.Fprintln(d.w)
+	}
+}
+
 // reportDryRun says, for a person, what a dry run found would be read.
 func reportDryRun(w io.Writer, s *export.Summary) {
 	if s.Query != nil {

@@ -546,6 +546,14 @@ func TestJobDisplay(t *testing.T) {
 		!strings.Contains(got, "3.0 MiB processed") || !strings.HasSuffix(got, "\n") {
 		t.Errorf("bar output %q", got)
 	}
+	out.Reset()
+	d.end() // after DONE: nothing
+	d = newJobDisplay("bar", &out, slog.New(slog.DiscardHandler), time.Hour)
+	d.event(export.JobProgress{Job: "p:US.j2", State: "RUNNING"})
+	d.end() // interrupted while running
+	if got := out.String(); !strings.HasSuffix(got, "processed  0s\n") || strings.Count(got, "\n") != 1 {
+		t.Errorf("bar output of an interrupted job %q: want its line ended", got)
+	}
 	var logs bytes.Buffer
 	d = newJobDisplay("plain", &bytes.Buffer{}, slog.New(slog.NewTextHandler(&logs, nil)), time.Hour)
 	for _, st := range []string{"PENDING", "RUNNING", "RUNNING", "RUNNING", "DONE"} {

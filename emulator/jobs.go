@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,19 @@ type JobFault struct {
 
 // JobFaultReasons are the reasons a JobFault takes.
 var JobFaultReasons = []string{"accessDenied", "quotaExceeded"}
+
+// ParseJobFaults parses REASON@PROJECT.DATASET.TABLE specs (the serve command's --job-fault).
+func ParseJobFaults(specs []string) ([]JobFault, error) {
+	var out []JobFault
+	for _, spec := range specs {
+		reason, table, _ := strings.Cut(spec, "@")
+		if !slices.Contains(JobFaultReasons, reason) || len(strings.Split(table, ".")) != 3 {
+			return nil, fmt.Errorf("%q: use REASON@PROJECT.DATASET.TABLE with a reason of %v", spec, JobFaultReasons)
+		}
+		out = append(out, JobFault{Table: table, Reason: reason})
+	}
+	return out, nil
+}
 
 // jobError is a failed job's error: BigQuery's reason, message and the HTTP status of the
 // requests that report it.
@@ -109,7 +123,7 @@ func newJobStore(cat *catalog, o Options) (*jobStore, error) {
 	s := &jobStore{cat: cat, runTime: o.JobRunTime, now: o.Now, faults: map[tableRef]string{}, jobs: map[jobKey]*job{}}
 	for _, f := range o.JobFaults {
 		parts := strings.Split(f.Table, ".")
-		if len(parts) != 3 || (f.Reason != "accessDenied" && f.Reason != "quotaExceeded") {
+		if len(parts) != 3 || !slices.Contains(JobFaultReasons, f.Reason) {
 			return nil, fmt.Errorf("job fault %+v: name a table as project.dataset.table and a reason of %v", f, JobFaultReasons)
 		}
 		s.faults[tableRef{parts[0], parts[1], parts[2]}] = f.Reason

@@ -23,6 +23,8 @@ type serveOptions struct {
 	latency         time.Duration
 	maxReads        int
 	maxSessionReads int
+	jobRunTime      time.Duration
+	jobFaults       []string
 
 	stdout io.Writer
 }
@@ -33,8 +35,14 @@ func newServeCmd(s streams) *cobra.Command {
 		Use:   "serve [flags]",
 		Short: "Serve the local Storage Read emulator",
 		Long: `serve runs the local BigQuery Storage Read server: the gRPC Storage Read API
-(CreateReadSession, ReadRows, SplitReadStream) and the REST calls datasets.get and tables.get under
-/bigquery/v2/, so that bqread and the official clients read its tables. It always serves the sample
+(CreateReadSession, ReadRows, SplitReadStream) and, under /bigquery/v2/, the REST calls
+datasets.get, datasets.list, tables.get, tables.list, tabledata.list and the query jobs' jobs.insert,
+jobs.get, jobs.getQueryResults, jobs.query and jobs.cancel, so that bqread and the official clients
+read its tables and query results. Queries are GoogleSQL SELECTs over one table (columns, *,
+* EXCEPT, STRUCT fields, aliases, WHERE, ORDER BY, LIMIT; see the README); anything else is refused
+with invalidQuery "not supported by the emulator: ...". A job is RUNNING for --job-run-time before
+it is DONE; --job-fault REASON@PROJECT.DATASET.TABLE (repeatable) makes the jobs that read that
+table fail with accessDenied or quotaExceeded, as BigQuery words them. It always serves the sample
 tables of project bqread-demo, dataset samples (all_types, trips, empty); --data adds tables laid out
 as DIR/PROJECT/DATASET/TABLE/schema.json plus data.ndjson (BigQuery's JSON load form) or
 synthetic.json ({"rows": N, "seed": S}, N at most 10^12), and optionally table.json ({"type":
@@ -86,6 +94,8 @@ serves until SIGINT or SIGTERM and then exits 0.
 		bytesize.Format(emulator.DefaultCacheBytes)))
 	f.IntVar(&opts.maxReads, "max-concurrent-streams", emulator.DefaultMaxConcurrentReads, "ReadRows calls served at once per billing project; more get RESOURCE_EXHAUSTED")
 	f.IntVar(&opts.maxSessionReads, "max-concurrent-streams-per-session", 0, "ReadRows calls of one session served at once, 0 for no limit; more get RESOURCE_EXHAUSTED")
+	f.DurationVar(&opts.jobRunTime, "job-run-time", emulator.DefaultJobRunTime, "how long a query job is RUNNING before it is DONE (0: DONE at once)")
+	f.StringArrayVar(&opts.jobFaults, "job-fault", nil, "make query jobs reading a table fail: accessDenied|quotaExceeded@PROJECT.DATASET.TABLE, repeatable")
 	return cmd
 }
 
@@ -102,6 +112,17 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if opts.maxSessionReads < 0 {
 		return usageErrorf("--max-concurrent-streams-per-session must not be negative, got %d", opts.maxSessionReads)
+	}
+	if opts.jobRunTime < 0 {
+		return usageErrorf("--job-run-time must not be negative, got %s", opts.jobRunTime)
+	}
+	jobFaults, err := emulator.ParseJobFaults(opts.jobFaults)
+	if err != nil {
+		return usageErrorf("--job-fault: %v", err)
+	}
+	jobRunTime := opts.jobRunTime
+	if jobRunTime == 0 {
+		jobRunTime = -1 // the emulator's "DONE at once"
 	}
 	faults, err := emulator.ParseFaults(opts.faults)
 	if err != nil {
@@ -126,6 +147,8 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		CacheBytes:                   cache,
 		MaxConcurrentReads:           opts.maxReads,
 		MaxConcurrentReadsPerSession: opts.maxSessionReads,
+		JobRunTime:                   jobRunTime,
+		JobFaults:                    jobFaults,
 	})
 	if err != nil {
 		return fmt.Errorf("start the emulator: %w", err)

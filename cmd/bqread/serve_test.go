@@ -19,7 +19,7 @@ func TestServePrintsAddressesAndStops(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--fault", "unavailable@10",
 			"--stream-bandwidth", "25MiB/s", "--latency", "1ms", "--cache-size", "1GiB", "--max-concurrent-streams", "400",
-			"--max-concurrent-streams-per-session", "8"}, strings.NewReader(""), pw, &errOut)
+			"--max-concurrent-streams-per-session", "8", "--job-run-time", "0", "--job-fault", "accessDenied@my-project.ds.t"}, strings.NewReader(""), pw, &errOut)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -53,6 +53,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--response-bytes", "0"},
 		{"serve", "--max-concurrent-streams", "0"},
 		{"serve", "--max-concurrent-streams-per-session", "-1"},
+		{"serve", "--job-fault", "denied@my-project.ds.t"},
+		{"serve", "--job-fault", "quotaExceeded@ds.t"},
+		{"serve", "--job-run-time", "-1s"},
 	} {
 		var out, errOut strings.Builder
 		if code := run(t.Context(), args, strings.NewReader(""), &out, &errOut); code != exitUsage {

@@ -10,7 +10,8 @@ import (
 
 // Filter is a parsed, type-checked row restriction. It is safe for concurrent use.
 type Filter struct {
-	root    pred
+	root    pred // what Eval runs: tree without the leafPred wrappers
+	tree    pred // with each condition's columns, for CanMatch and Restricts
 	columns []string
 	clock   bool
 	schema  schema.Schema
@@ -46,7 +47,7 @@ func Parse(expr string, s schema.Schema, opts ...Option) (*Filter, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, invalid(t.pos, "unexpected %q", t.text)
 	}
-	f := &Filter{root: root, clock: p.clock, schema: s}
+	f := &Filter{root: unwrap(root), tree: root, clock: p.clock, schema: s}
 	for _, c := range s {
 		if p.used[c.Name] {
 			f.columns = append(f.columns, c.Name)

@@ -17,6 +17,21 @@ type leafPred struct {
 	cols []int
 }
 
+// unwrap returns p without its leafPred wrappers, for evaluation without their indirection.
+func unwrap(p pred) pred {
+	switch p := p.(type) {
+	case andPred:
+		return andPred{unwrap(p.l), unwrap(p.r)}
+	case orPred:
+		return orPred{unwrap(p.l), unwrap(p.r)}
+	case notPred:
+		return notPred{unwrap(p.x)}
+	case leafPred:
+		return p.pred
+	}
+	return p
+}
+
 // The three values of a condition as bits of a set.
 const (
 	anyValue uint8 = 1<<tFalse | 1<<tTrue | 1<<tNull
@@ -82,7 +97,7 @@ func (f *Filter) CanMatch(rec arrow.Record, columns []string) []bool {
 	out := make([]bool, rec.NumRows())
 	for i := range out {
 		r.i = i
-		out[i] = possible(f.root, r, known)&(1<<tTrue) != 0
+		out[i] = possible(f.tree, r, known)&(1<<tTrue) != 0
 	}
 	return out
 }
@@ -109,7 +124,7 @@ func (f *Filter) Restricts(columns []string) bool {
 		}
 		return true
 	}
-	return conjunct(f.root)
+	return conjunct(f.tree)
 }
 
 // reads returns the columns p reads; ok is false for a predicate of unknown shape.

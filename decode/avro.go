@@ -213,7 +213,10 @@ func (c compiler) typ(f *schema.Field, b array.Builder, path string) fieldDec {
 	case schema.Time:
 		return decodeLong(func(v int64) { b.(*array.Time64Builder).Append(arrow.Time64(v)) })
 	case schema.Timestamp:
-		return decodeLong(func(v int64) { b.(*array.TimestampBuilder).Append(arrow.Timestamp(v)) })
+		if f.PicosColumn() { // the ISO 8601 text of a TIMESTAMP(12) read as picos
+			return decodeBytes(b.(*array.StringBuilder).BinaryBuilder)
+		}
+		return decodeLong(func(v int64) { b.(*array.TimestampBuilder).Append(arrow.Timestamp(v)) }) // micros or nanos
 	case schema.Date:
 		return decodeDate(b.(*array.Date32Builder))
 	case schema.Float64:

@@ -69,6 +69,9 @@ type Options struct {
 	// ResponseCompression compresses each ReadRows payload on the wire: none (default) or lz4
 	// (one raw LZ4 block per response; the service takes it only without WireCompression).
 	ResponseCompression string
+	// TimestampPrecision is how TIMESTAMP(12) (picosecond) columns are read: micros (default,
+	// truncated), nanos (truncated) or picos (ISO 8601 text); other columns are unaffected.
+	TimestampPrecision string
 	// Project bills the read and holds a Table named dataset.table (default: GOOGLE_CLOUD_PROJECT,
 	// then, for the Google service, the credentials' project, then gcloud's core/project; see
 	// session.DefaultProject). BillingProject, if set, bills the read instead.
@@ -173,6 +176,13 @@ func (o Options) checkAs(ctx context.Context, now time.Time, dryRun bool) (*plan
 		Compression: strings.ToLower(o.WireCompression), SnapshotTime: o.SnapshotTime, TraceID: "bqread/" + Version(), Sample: o.Sample}}
 	if c := strings.ToLower(o.ResponseCompression); c != "none" {
 		p.req.ResponseCompression = c
+	}
+	switch tp := strings.ToLower(o.TimestampPrecision); tp {
+	case "", session.PrecisionMicros:
+	case session.PrecisionNanos, session.PrecisionPicos:
+		p.req.TimestampPrecision = tp
+	default:
+		return nil, optionErrorf("{{TimestampPrecision}} %q: use micros, nanos or picos", o.TimestampPrecision)
 	}
 	p.dryRun = dryRun
 	for _, check := range []func(*plan, time.Time) error{checkFormat, checkRead, checkQuery, checkDestinations} {

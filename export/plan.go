@@ -316,6 +316,8 @@ func sameExport(m *session.Manifest, p *plan) error {
 		return diff("WireCompression", m.WireCompression, p.req.Compression)
 	case m.ResponseCompression != p.req.ResponseCompression:
 		return diff("ResponseCompression", m.ResponseCompression, p.req.ResponseCompression)
+	case m.TimestampPrecision != p.req.TimestampPrecision:
+		return diff("TimestampPrecision", m.TimestampPrecision, p.req.TimestampPrecision)
 	case !p.req.SnapshotTime.IsZero() && !p.req.SnapshotTime.Equal(m.SnapshotTime):
 		return diff("SnapshotTime", m.SnapshotTime.Format(time.RFC3339Nano), p.req.SnapshotTime.Format(time.RFC3339Nano))
 	case m.Endpoint != p.opts.Endpoint:

@@ -22,7 +22,9 @@ import (
 //   - Types: BOOL boolean; INT64 int64; FLOAT64 double; NUMERIC DECIMAL(38,9) and BIGNUMERIC
 //     DECIMAL(76,38) as fixed_len_byte_array; DATE int32 DATE; TIME int64 TIME(MICROS, not
 //     adjusted to UTC); DATETIME int64 TIMESTAMP(MICROS, not adjusted to UTC); TIMESTAMP int64
-//     TIMESTAMP(MICROS, adjusted to UTC), never int96; STRING and GEOGRAPHY (WKT) byte_array STRING;
+//     TIMESTAMP(MICROS, adjusted to UTC), never int96 (a TIMESTAMP(12) read as nanos TIMESTAMP(NANOS,
+//     adjusted to UTC); read as picos, byte_array STRING, the ISO 8601 text the service sends, as no
+//     Parquet type holds picoseconds); STRING and GEOGRAPHY (WKT) byte_array STRING;
 //     BYTES byte_array; RANGE a group {start, end}; REPEATED a 3-level LIST with required elements;
 //     STRUCT a group.
 //   - JSON is byte_array STRING, not the JSON logical type: arrow-go's reader turns the JSON logical

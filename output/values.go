@@ -33,7 +33,8 @@ import (
 //	DATE        2024-02-29
 //	TIME        23:59:59.999999; the fraction, when not zero, always has six digits
 //	DATETIME    2024-02-29T23:59:59.999999 (fraction as for TIME)
-//	TIMESTAMP   2024-02-29 23:59:59.999999 UTC (fraction as for TIME)
+//	TIMESTAMP   2024-02-29 23:59:59.999999 UTC (fraction as for TIME); a TIMESTAMP(12) read
+//	            as nanos or picos has 9 or 12 fraction digits: 23:59:59.123456789012 UTC
 //	INTERVAL    canonical [-]Y-M [-]D [-]H:MM:SS[.F], trailing fraction zeros trimmed
 //	RANGE       [2024-01-01, UNBOUNDED)
 //	STRING,     the text itself
@@ -263,13 +264,49 @@ func temporalFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
 		a, err := columnArray[*array.Timestamp](f, arr)
 		return func(dst []byte, i int) ([]byte, error) { return appendDateClock(dst, int64(a.Value(i)), 'T', f) }, err
 	case schema.Timestamp:
+		return timestampFunc(f, arr)
+	}
+	return nil, fmt.Errorf("%w: column %q: no text form for type %s", ErrUnsupported, f.Name, f.Type)
+}
+
+// timestampFunc appends a TIMESTAMP as BigQuery prints it, with the fraction's digits of the
+// column's precision: 6 (microseconds), 9 (TIMESTAMP(12) read as nanos) or 12 (read as picos,
+// whose ISO 8601 text is parsed).
+func timestampFunc(f *schema.Field, arr arrow.Array) (appendFunc, error) {
+	var value func(i int) (civil.Picos, bool)
+	switch f.TimestampPrecision {
+	case schema.Picos:
+		a, err := columnArray[*array.String](f, arr)
+		if err != nil {
+			return nil, err
+		}
+		value = func(i int) (civil.Picos, bool) {
+			p, err := civil.ParseISOPicos(a.Value(i))
+			return p, err == nil
+		}
+	case schema.Nanos:
+		a, err := columnArray[*array.Timestamp](f, arr)
+		if err != nil {
+			return nil, err
+		}
+		value = func(i int) (civil.Picos, bool) { return civil.PicosOfNanos(int64(a.Value(i))), true }
+	default:
 		a, err := columnArray[*array.Timestamp](f, arr)
 		return func(dst []byte, i int) ([]byte, error) {
 			dst, err := appendDateClock(dst, int64(a.Value(i)), ' ', f)
 			return append(dst, " UTC"...), err
 		}, err
 	}
-	return nil, fmt.Errorf("%w: column %q: no text form for type %s", ErrUnsupported, f.Name, f.Type)
+	return func(dst []byte, i int) ([]byte, error) {
+		p, ok := value(i)
+		if ok {
+			dst, ok = civil.AppendPicos(dst, p, ' ', int(f.TimestampPrecision))
+		}
+		if !ok {
+			return dst, fmt.Errorf("column %q: TIMESTAMP row %d is not a time within years 1-9999", f.Name, i)
+		}
+		return append(dst, " UTC"...), nil
+	}, nil
 }
 
 // rangeFunc appends a RANGE as "[start, end)", a null bound as UNBOUNDED.

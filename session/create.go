@@ -48,6 +48,9 @@ type Request struct {
 	// ResponseCompression is the response_compression_codec: "" or "none", or ResponseLZ4 (each
 	// payload one raw LZ4 block; not with Arrow buffer compression, as the service refuses both).
 	ResponseCompression string
+	// TimestampPrecision is the picos_timestamp_precision of TIMESTAMP(12) columns: "" or
+	// "micros" (the default), "nanos" or "picos" (ISO 8601 text). Other columns are unaffected.
+	TimestampPrecision string
 }
 
 // Proto returns the CreateReadSessionRequest for r.
@@ -79,6 +82,9 @@ func (r Request) Proto() (*storagepb.CreateReadSessionRequest, error) {
 	if err := setResponseCompression(rs, r.ResponseCompression); err != nil {
 		return nil, err
 	}
+	if err := setTimestampPrecision(rs, r.TimestampPrecision); err != nil {
+		return nil, err
+	}
 	return &storagepb.CreateReadSessionRequest{
 		Parent:         "projects/" + parent,
 		ReadSession:    rs,
@@ -102,6 +108,11 @@ func setFormat(rs *storagepb.ReadSession, format, compression string) error {
 			return fmt.Errorf("%w: wire compression %s applies to the arrow data format only", ErrRequest, compression)
 		}
 		rs.DataFormat = storagepb.DataFormat_AVRO
+		// Flexible column names (spaces, non-ASCII) are not Avro names: with this the service
+		// sends placeholders and each column's own name as a displayName, which schema.FromAvro reads.
+		rs.ReadOptions.OutputFormatSerializationOptions = &storagepb.ReadSession_TableReadOptions_AvroSerializationOptions{
+			AvroSerializationOptions: &storagepb.AvroSerializationOptions{EnableDisplayNameAttribute: true},
+		}
 	default:
 		return fmt.Errorf("%w: data format %q: use arrow or avro", ErrRequest, format)
 	}
@@ -123,6 +134,35 @@ func setResponseCompression(rs *storagepb.ReadSession, codec string) error {
 		return fmt.Errorf("%w: response compression %s and wire compression cannot be combined: the service allows at most one", ErrRequest, codec)
 	}
 	rs.ReadOptions.ResponseCompressionCodec = storagepb.ReadSession_TableReadOptions_RESPONSE_COMPRESSION_CODEC_LZ4.Enum()
+	return nil
+}
+
+// The Request.TimestampPrecision values.
+const (
+	PrecisionMicros = "micros"
+	PrecisionNanos  = "nanos"
+	PrecisionPicos  = "picos"
+)
+
+// timestampPrecisions maps them to the enum's number, which the Arrow and Avro options share.
+var timestampPrecisions = map[string]int32{
+	"":              int32(storagepb.ArrowSerializationOptions_PICOS_TIMESTAMP_PRECISION_UNSPECIFIED),
+	PrecisionMicros: int32(storagepb.ArrowSerializationOptions_TIMESTAMP_PRECISION_MICROS),
+	PrecisionNanos:  int32(storagepb.ArrowSerializationOptions_TIMESTAMP_PRECISION_NANOS),
+	PrecisionPicos:  int32(storagepb.ArrowSerializationOptions_TIMESTAMP_PRECISION_PICOS),
+}
+
+func setTimestampPrecision(rs *storagepb.ReadSession, precision string) error {
+	p, ok := timestampPrecisions[strings.ToLower(precision)]
+	if !ok {
+		return fmt.Errorf("%w: timestamp precision %q: use micros, nanos or picos", ErrRequest, precision)
+	}
+	ro := rs.GetReadOptions()
+	if o := ro.GetAvroSerializationOptions(); o != nil {
+		o.PicosTimestampPrecision = storagepb.AvroSerializationOptions_PicosTimestampPrecision(p)
+	} else if o := ro.GetArrowSerializationOptions(); o != nil {
+		o.PicosTimestampPrecision = storagepb.ArrowSerializationOptions_PicosTimestampPrecision(p)
+	}
 	return nil
 }
 

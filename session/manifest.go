@@ -63,6 +63,8 @@ type Manifest struct {
 	// ResponseCompression is the session's Request.ResponseCompression, for the record: workers
 	// go by each response's uncompressed_byte_size, which says whether its payload is compressed.
 	ResponseCompression string `json:"response_compression,omitempty"`
+	// TimestampPrecision is the session's Request.TimestampPrecision, which the wire schema shows.
+	TimestampPrecision string `json:"timestamp_precision,omitempty"`
 	// Tasks is the number of tasks the workers are planned as: task i reads streams i,
 	// i+Tasks, ... (one per stream when it equals the streams).
 	Tasks int `json:"tasks"`
@@ -119,6 +121,7 @@ func NewManifest(rs *storagepb.ReadSession, r Request, endpoint string, out Outp
 		Output:          out,
 	}
 	m.ResponseCompression = r.ResponseCompression
+	m.TimestampPrecision = r.TimestampPrecision
 	if t := rs.GetExpireTime(); t != nil {
 		m.ExpireTime = t.AsTime()
 	}

@@ -43,6 +43,8 @@ func registerCompletions(cmd *cobra.Command) {
 			cobra.CompletionWithDesc("lz4", "LZ4 frame, Arrow only"), cobra.CompletionWithDesc("zstd", "Zstandard, Arrow only")),
 		"response-compression": fixed(cobra.CompletionWithDesc("none", "default"),
 			cobra.CompletionWithDesc("lz4", "each payload one LZ4 block, not with --wire-compression")),
+		"timestamp-precision": fixed(cobra.CompletionWithDesc("micros", "default, truncated"),
+			cobra.CompletionWithDesc("nanos", "truncated"), cobra.CompletionWithDesc("picos", "ISO 8601 text, lossless")),
 		"progress": fixed(cobra.CompletionWithDesc("auto", "bars on a terminal, log lines otherwise (default)"),
 			cobra.CompletionWithDesc("bar", "progress bars"), cobra.CompletionWithDesc("plain", "periodic log lines"),
 			cobra.CompletionWithDesc("none", "nothing but errors")),

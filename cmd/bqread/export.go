@@ -113,6 +113,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&p.DataFormat, "data-format", session.FormatArrow, "wire format: arrow or avro")
 	f.StringVar(&p.WireCompression, "wire-compression", "none", "Arrow body compression on the wire: none, lz4, zstd")
 	f.StringVar(&p.ResponseCompression, "response-compression", "none", "ReadRows payload compression on the wire, either data format: none or lz4 (not with --wire-compression)")
+	f.StringVar(&p.TimestampPrecision, "timestamp-precision", "micros", "TIMESTAMP(12) (picosecond) columns read as micros, nanos or picos (ISO 8601 text); see the type mapping")
 	f.StringVar(&p.Project, "project", "", "project billing the read and holding a TABLE given as dataset.table (default GOOGLE_CLOUD_PROJECT, the credentials', gcloud's)")
 	f.StringVar(&p.Location, "location", "", "refuse the table unless it is in this location (US, EU, us-central1, ...)")
 	f.StringVar(&p.BillingProject, "billing-project", "", "project billed for the read, if not --project's (default the table's project when no project is found)")
@@ -288,7 +289,7 @@ func runDryRun(ctx context.Context, o *exportOptions, opts export.Options) error
 var flagNames = map[string]string{
 	"Table": "TABLE", "Out": "--out", "Format": "--format", "Compression": "--compression", "Columns": "--columns",
 	"Where": "--where", "SnapshotTime": "--snapshot-time", "Streams": "--streams", "Parallelism": "--parallelism",
-	"DataFormat": "--data-format", "WireCompression": "--wire-compression", "ResponseCompression": "--response-compression", "Endpoint": "--endpoint",
+	"DataFormat": "--data-format", "WireCompression": "--wire-compression", "ResponseCompression": "--response-compression", "TimestampPrecision": "--timestamp-precision", "Endpoint": "--endpoint",
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
 	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",

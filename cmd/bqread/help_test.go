@@ -55,6 +55,7 @@ func TestCompleteFlagValues(t *testing.T) {
 		{[]string{"export", "t.d.t", "--data-format", ""}, []string{"arrow", "avro"}},
 		{[]string{"plan", "t.d.t", "--wire-compression", ""}, []string{"none", "lz4", "zstd"}},
 		{[]string{"export", "t.d.t", "--response-compression", ""}, []string{"none", "lz4"}},
+		{[]string{"export", "t.d.t", "--timestamp-precision", ""}, []string{"micros", "nanos", "picos"}},
 		{[]string{"export", "t.d.t", "--progress", ""}, []string{"auto", "bar", "plain", "none"}},
 		{[]string{"schema", "t.d.t", "--format", ""}, []string{"bq", "arrow", "avro", "parquet"}},
 	}

@@ -357,6 +357,7 @@ func TestExportResumeChecks(t *testing.T) {
 		{"different filter", []string{"--resume", "--where", "id < 5"}, exitUsage, `--where "id < 1000"`},
 		{"different format", []string{"--resume", "--where", "id < 1000", "-f", "csv"}, exitUsage, "--format"},
 		{"different columns", []string{"--resume", "--where", "id < 1000", "--columns", "id"}, exitUsage, "--columns"},
+		{"different timestamp precision", []string{"--resume", "--where", "id < 1000", "--timestamp-precision", "picos"}, exitUsage, "--timestamp-precision"},
 		{"nothing to resume", []string{"--resume", "--where", "id < 1000", "--work-dir", filepath.Join(dir, "none")}, exitUsage, "run without --resume"},
 	}
 	for _, tt := range tests {

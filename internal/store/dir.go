@@ -19,6 +19,8 @@ const tmpSuffix = ".tmp"
 // castagnoli is the CRC-32C table of commit records.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+func crc32Update(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagnoli, b) }
+
 // Dir is a Store on a local directory. Commits are tmp file → fsync → rename → fsync of the
 // directory, so a committed file survives a crash and a half-written one never carries its final
 // name. Folders it creates are private to the user (0700).
@@ -45,7 +47,8 @@ func (d *Dir) Root() string { return d.root }
 // Path returns the local path of name.
 func (d *Dir) Path(name string) string { return filepath.Join(d.root, filepath.FromSlash(name)) }
 
-func (d *Dir) checkName(name string) error {
+// checkName refuses a name that is not a clean relative slash path.
+func checkName(name string) error {
 	if name == "" || path.IsAbs(name) || path.Clean(name) != name || strings.HasPrefix(name, "../") || name == ".." {
 		return fmt.Errorf("store: invalid name %q", name)
 	}
@@ -59,7 +62,7 @@ const PendingPrefix = ".pending-"
 // Create implements Store.
 func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
 	if dir != "" {
-		if err := d.checkName(dir); err != nil {
+		if err := checkName(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -75,27 +78,23 @@ func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
 }
 
 type pendingFile struct {
+	checksum
 	d    *Dir
 	f    *WritebackFile
-	size int64
-	crc  uint32
 	done bool
 }
 
 func (p *pendingFile) Write(b []byte) (int, error) {
 	n, err := p.f.Write(b)
-	p.size += int64(n)
-	p.crc = crc32.Update(p.crc, castagnoli, b[:n])
+	p.add(b[:n])
 	return n, err
 }
-
-func (p *pendingFile) Written() (int64, uint32) { return p.size, p.crc }
 
 func (p *pendingFile) Commit(name string) error {
 	if p.done {
 		return nil
 	}
-	if err := p.d.checkName(name); err != nil {
+	if err := checkName(name); err != nil {
 		p.Abort()
 		return err
 	}
@@ -113,7 +112,7 @@ func (p *pendingFile) CommitNew(name string) error {
 	if p.done {
 		return nil
 	}
-	if err := p.d.checkName(name); err != nil {
+	if err := checkName(name); err != nil {
 		p.Abort()
 		return err
 	}
@@ -188,7 +187,7 @@ func (d *Dir) List(_ context.Context, prefix string) ([]Entry, error) {
 
 // Open implements Store.
 func (d *Dir) Open(_ context.Context, name string) (Object, error) {
-	if err := d.checkName(name); err != nil {
+	if err := checkName(name); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(d.Path(name))
@@ -215,7 +214,7 @@ func (o *fileObject) Size() int64 { return o.size }
 
 // Remove implements Store.
 func (d *Dir) Remove(_ context.Context, name string) error {
-	if err := d.checkName(name); err != nil {
+	if err := checkName(name); err != nil {
 		return err
 	}
 	if err := os.Remove(d.Path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -1,10 +1,10 @@
 package workdir
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -47,11 +47,12 @@ type outputRecord struct {
 // RemoveOutputTemp removes the temp output of an earlier run, if any: the one in the work dir, or
 // the regular file at the path recorded when it was created beside the output.
 func (d *Dir) RemoveOutputTemp() error {
-	if err := removeFile(d.path, OutputTempName); err != nil {
+	ctx := context.Background()
+	if err := d.st.Remove(ctx, OutputTempName); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(filepath.Join(d.path, outputRecordName))
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := d.readFile(outputRecordName)
+	if errors.Is(err, store.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
@@ -65,5 +66,5 @@ func (d *Dir) RemoveOutputTemp() error {
 			}
 		}
 	}
-	return removeFile(d.path, outputRecordName)
+	return d.st.Remove(ctx, outputRecordName)
 }

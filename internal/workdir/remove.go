@@ -1,8 +1,10 @@
 package workdir
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -11,13 +13,18 @@ import (
 
 // Remove deletes what bqread created in the work dir: the manifest, each stream folder's
 // segments, commit records and unfinished files, the temp output, then the marker, and the
-// directory itself if bqread made it. Anything else is left in place with every folder that holds
-// it, and the returned *Error (ErrForeign) names it; nothing is ever removed by a recursive
-// delete.
+// directory itself if bqread made it (a work dir in a bucket is a prefix, gone with its last
+// object). Anything else is left in place with every folder that holds it, and the returned
+// *Error (ErrForeign) names it; nothing is ever removed by a recursive delete.
 func (d *Dir) Remove() error {
 	left, err := d.clear()
 	if err != nil || len(left) > 0 {
 		return removeError(d.path, left, err)
+	}
+	if d.bucket != nil {
+		err := d.st.Remove(context.Background(), MarkerName)
+		d.Unlock()
+		return removeError(d.path, nil, err)
 	}
 	d.Unlock()
 	if err := os.Remove(filepath.Join(d.path, MarkerName)); err != nil {
@@ -29,61 +36,92 @@ func (d *Dir) Remove() error {
 	return removeError(d.path, nil, os.Remove(d.path))
 }
 
-// clear removes every file bqread created in the work dir but the marker, and returns the names
-// of the entries it left because bqread did not create them.
+// entry is a name in a work dir, and whether it is a regular file (every object of a bucket is).
+type entry struct {
+	name    string
+	regular bool
+}
+
+// clear removes every file bqread created in the work dir but the marker (and a bucket's lock,
+// which Unlock removes), and returns the names of the entries it left because bqread did not
+// create them. Emptied stream folders of a local work dir are removed.
 func (d *Dir) clear() ([]string, error) {
+	ctx := context.Background()
 	if err := d.RemoveOutputTemp(); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(d.path)
+	entries, folders, err := d.entries(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var left []string
+	kept := map[string]bool{}
 	for _, e := range entries {
-		name := e.Name()
 		switch {
-		case name == MarkerName:
-		case (name == ManifestName || name == lockName) && e.Type().IsRegular():
-			err = removeFile(d.path, name)
-		case e.IsDir() && isStreamDir(name):
-			var l []string
-			l, err = d.clearStream(name)
-			left = append(left, l...)
-		case isPending(e):
-			err = removeFile(d.path, name)
+		case e.name == MarkerName, e.name == lockName && d.bucket != nil:
+		case e.regular && ours(e.name):
+			if err := d.st.Remove(ctx, e.name); err != nil {
+				return left, err
+			}
 		default:
-			left = append(left, name)
+			left = append(left, e.name)
+			kept[path.Dir(e.name)] = true
 		}
-		if err != nil {
-			return left, err
+	}
+	for _, f := range folders {
+		if !kept[f] {
+			if err := os.Remove(filepath.Join(d.path, f)); err != nil {
+				return left, err
+			}
 		}
 	}
 	return left, nil
 }
 
-// clearStream removes a stream folder's files of bqread's own kinds (segment files, commit, done
-// and split records, unfinished files), then the folder if nothing else is in it.
-func (d *Dir) clearStream(dir string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(d.path, dir))
-	if err != nil {
-		return nil, err
+// entries lists the work dir: the entries of its top level, with those of its stream folders in
+// place of the folders, which folders lists.
+func (d *Dir) entries(ctx context.Context) (all []entry, folders []string, err error) {
+	if d.bucket != nil {
+		objects, err := d.bucket.ListAll(ctx, "")
+		for _, o := range objects {
+			all = append(all, entry{o.Name, true})
+		}
+		return all, nil, err
 	}
-	var left []string
-	for _, e := range entries {
-		name := dir + "/" + e.Name()
-		if !e.Type().IsRegular() || !(isPending(e) || e.Name() == doneName || isSegmentFile(name) || isRecord(name) || isSplitRecord(name)) {
-			left = append(left, name)
+	top, err := os.ReadDir(d.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range top {
+		if !e.IsDir() || !isStreamDir(e.Name()) {
+			all = append(all, entry{e.Name(), e.Type().IsRegular()})
 			continue
 		}
-		if err := removeFile(d.path, name); err != nil {
-			return left, err
+		sub, err := os.ReadDir(filepath.Join(d.path, e.Name()))
+		if err != nil {
+			return nil, nil, err
 		}
+		for _, s := range sub {
+			all = append(all, entry{e.Name() + "/" + s.Name(), s.Type().IsRegular()})
+		}
+		folders = append(folders, e.Name())
 	}
-	if len(left) > 0 {
-		return left, nil
+	return all, folders, nil
+}
+
+// ours reports whether a file of the work dir is of one of bqread's kinds: the manifest, the
+// lock, an unfinished file, or in a stream folder a segment file, a commit, done or split record
+// or an unfinished file. Only a work dir with bqread's marker is cleared, so a name says what a
+// file is.
+func ours(name string) bool {
+	dir, base := path.Split(name)
+	switch {
+	case dir == "":
+		return base == ManifestName || base == lockName || store.IsPendingName(base)
+	case isStreamDir(strings.TrimSuffix(dir, "/")):
+		return store.IsPendingName(base) || base == doneName || isSegmentFile(name) || isRecord(name) || isSplitRecord(name)
 	}
-	return nil, os.Remove(filepath.Join(d.path, dir))
+	return false
 }
 
 // isRecord reports whether name has the shape of a commit record: stream-NNNNNN/seg-LO-HI.commit.
@@ -99,19 +137,6 @@ func isStreamDir(name string) bool {
 	var i int
 	_, err := fmt.Sscanf(name, "stream-%06d", &i)
 	return err == nil && StreamDir(i) == name
-}
-
-// isPending reports whether e is a file the store left unfinished.
-func isPending(e os.DirEntry) bool {
-	return e.Type().IsRegular() && strings.HasPrefix(e.Name(), store.PendingPrefix) && strings.HasSuffix(e.Name(), ".tmp")
-}
-
-func removeFile(root, name string) error {
-	err := os.Remove(filepath.Join(root, filepath.FromSlash(name)))
-	if os.IsNotExist(err) {
-		return nil
-	}
-	return err
 }
 
 // removeError reports what Remove could not do.

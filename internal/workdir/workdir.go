@@ -52,10 +52,17 @@ type Error struct {
 	Path   string
 	Reason error
 	Detail string // what was found, in a few words
+	Cause  error  // the error of a lower package that Detail tells, if any
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("work dir %s %s", e.Path, e.Detail) }
-func (e *Error) Unwrap() error { return e.Reason }
+
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Reason, e.Cause}
+	}
+	return []error{e.Reason}
+}
 
 // marker is the content of MarkerName.
 type marker struct {
@@ -70,18 +77,25 @@ type marker struct {
 // Dir is an open work dir. It is safe for concurrent use by the goroutines of one process; several
 // processes (workers) may open the same work dir.
 type Dir struct {
-	path     string
-	st       *store.Dir
-	mark     marker
-	lockFile *os.File // held while this process uses the work dir exclusively; nil otherwise
+	path   string
+	st     store.Store
+	bucket *store.Blob // the store of a work dir in a bucket; nil for a local one
+	mark   marker
+	// lockFile (local) or lockToken (bucket) is held while this process uses the work dir
+	// exclusively.
+	lockFile  *os.File
+	lockToken string
 }
 
 // Lock takes the work dir for this process alone (an export, a plan, a merge), until Unlock;
 // another process's Lock or Create fails with ErrLocked, naming its pid. Workers of one export
 // share the work dir and do not lock it.
 func (d *Dir) Lock() error {
-	if d.lockFile != nil {
+	switch {
+	case d.lockFile != nil || d.lockToken != "":
 		return nil
+	case d.bucket != nil:
+		return d.lockBucket()
 	}
 	return d.lock()
 }
@@ -92,9 +106,10 @@ func (d *Dir) Unlock() {
 		d.lockFile.Close()
 		d.lockFile = nil
 	}
+	d.unlockBucket()
 }
 
-// Path returns the work dir's local path.
+// Path returns the work dir's local path, or its gs:// or s3:// URL.
 func (d *Dir) Path() string { return d.path }
 
 // Store returns the store of the work dir's files.
@@ -109,6 +124,9 @@ func (d *Dir) ID() string { return d.mark.ID }
 // stopped before its session was made) is emptied and reused; one with a manifest is refused
 // with ErrEarlier unless replace is set, and then emptied. Anything else is refused.
 func Create(path string, replace bool) (*Dir, error) {
+	if store.IsURL(path) {
+		return createInBucket(path, replace)
+	}
 	created, err := makeDir(path)
 	if err != nil {
 		return nil, err
@@ -124,16 +142,22 @@ func Create(path string, replace bool) (*Dir, error) {
 	case err != nil:
 		return nil, err
 	}
+	return d.reuse(replace)
+}
+
+// reuse locks the work dir d of an earlier export and empties it for a new one: one without a
+// manifest always, one with a manifest only if replace is set (else ErrEarlier).
+func (d *Dir) reuse(replace bool) (*Dir, error) {
 	if err := d.Lock(); err != nil {
 		return nil, err
 	}
 	if d.has(ManifestName) && !replace {
 		d.Unlock()
-		return nil, &Error{Path: path, Reason: ErrEarlier, Detail: "holds an earlier export"}
+		return nil, &Error{Path: d.path, Reason: ErrEarlier, Detail: "holds an earlier export"}
 	}
 	if left, err := d.clear(); err != nil || len(left) > 0 {
 		d.Unlock()
-		return nil, removeError(path, left, err)
+		return nil, removeError(d.path, left, err)
 	}
 	return d, nil
 }
@@ -171,22 +195,36 @@ func initDir(path string, created bool) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := make([]byte, 12)
-	rand.Read(id)
-	d := &Dir{path: path, st: st, mark: marker{Tool: "bqread", ID: hex.EncodeToString(id), CreatedDir: created, Created: time.Now().UTC()}}
-	data, _ := json.Marshal(d.mark)
-	if err := d.writeFile(MarkerName, data); err != nil {
+	d := &Dir{path: path, st: st}
+	if err := d.writeMarker(created); err != nil {
 		if created {
 			os.Remove(path)
 		}
 		return nil, err
 	}
-	return d, d.lock()
+	return d, d.Lock()
+}
+
+// writeMarker writes the marker of a new work dir, unless one was written first (then
+// another bqread is making it: ErrLocked).
+func (d *Dir) writeMarker(created bool) error {
+	id := make([]byte, 12)
+	rand.Read(id)
+	d.mark = marker{Tool: "bqread", ID: hex.EncodeToString(id), CreatedDir: created, Created: time.Now().UTC()}
+	data, _ := json.Marshal(d.mark)
+	err := d.commitNew(context.Background(), "", MarkerName, data)
+	if errors.Is(err, store.ErrExist) {
+		return &Error{Path: d.path, Reason: ErrLocked, Detail: "is being made by another bqread"}
+	}
+	return err
 }
 
 // Open opens the work dir of an earlier export: a directory private to this user that holds
 // bqread's marker.
 func Open(path string) (*Dir, error) {
+	if store.IsURL(path) {
+		return openInBucket(path)
+	}
 	if err := checkPrivate(path); err != nil {
 		return nil, err
 	}
@@ -202,8 +240,8 @@ func Open(path string) (*Dir, error) {
 }
 
 func (d *Dir) readMarker() error {
-	data, err := os.ReadFile(filepath.Join(d.path, MarkerName))
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := d.readFile(MarkerName)
+	if errors.Is(err, store.ErrNotExist) {
 		return &Error{Path: d.path, Reason: ErrForeign, Detail: "was not made by bqread (it has no " + MarkerName + ")"}
 	}
 	if err != nil {
@@ -228,8 +266,22 @@ func (d *Dir) writeFile(name string, data []byte) error {
 	return p.Commit(name)
 }
 
+// readFile returns the content of the file name of the work dir.
+func (d *Dir) readFile(name string) ([]byte, error) {
+	o, err := d.st.Open(context.Background(), name)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	return io.ReadAll(o)
+}
+
 // has reports whether name exists in the work dir.
 func (d *Dir) has(name string) bool {
+	if d.bucket != nil {
+		ok, err := d.bucket.Exists(context.Background(), name)
+		return ok || err != nil
+	}
 	_, err := os.Lstat(filepath.Join(d.path, name))
 	return err == nil
 }

@@ -1,0 +1,110 @@
+// Package storetest runs object-store servers in the test's process for tests of gs:// and s3://
+// places: fake-gcs-server (the GCS JSON and XML APIs) and gofakes3 (the S3 API), each on its own
+// loopback listener, reached by the official clients through STORAGE_EMULATOR_HOST and
+// AWS_ENDPOINT_URL, which it sets for the test (and so for the processes the test starts).
+package storetest
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// DeniedBucket is a bucket name both servers answer 403 for, as a service answers a caller
+// without permission on a bucket.
+const DeniedBucket = "denied-bucket"
+
+// Server is a running object-store server.
+type Server struct {
+	// Scheme is gs or s3.
+	Scheme string
+	create func(name string)
+}
+
+// URL returns scheme://bucket/key.
+func (s *Server) URL(bucket, key string) string { return s.Scheme + "://" + bucket + "/" + key }
+
+// CreateBucket creates an empty bucket.
+func (s *Server) CreateBucket(name string) { s.create(name) }
+
+// GCS starts fake-gcs-server and points STORAGE_EMULATOR_HOST at it for the test.
+func GCS(t testing.TB) *Server {
+	l := listen(t)
+	addr := l.Addr().String()
+	// The Go client reads objects by the XML path, which the server serves on its public host.
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true, Scheme: "http", PublicHost: addr, ExternalURL: "http://" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, l, denyGCS(srv.HTTPHandler()))
+	t.Setenv("STORAGE_EMULATOR_HOST", addr)
+	return &Server{Scheme: "gs", create: func(name string) {
+		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
+	}}
+}
+
+// S3 starts gofakes3 and points AWS_ENDPOINT_URL at it for the test, with static credentials
+// (the server checks none) and a region.
+func S3(t testing.TB) *Server {
+	l := listen(t)
+	backend := s3mem.New()
+	serve(t, l, denyS3(gofakes3.New(backend).Server()))
+	t.Setenv("AWS_ENDPOINT_URL", "http://"+l.Addr().String())
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return &Server{Scheme: "s3", create: func(name string) {
+		if err := backend.CreateBucket(name); err != nil {
+			t.Fatal(err)
+		}
+	}}
+}
+
+// Both starts both servers, for tests that run over each.
+func Both(t testing.TB) []*Server { return []*Server{GCS(t), S3(t)} }
+
+func listen(t testing.TB) net.Listener {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func serve(t testing.TB, l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+}
+
+// denyGCS answers 403, as GCS does, for every request naming DeniedBucket.
+func denyGCS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/"+DeniedBucket) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"error":{"code":403,"message":"caller does not have storage.objects.list access to the Google Cloud Storage bucket.","errors":[{"reason":"forbidden"}]}}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// denyS3 answers 403 AccessDenied, as S3 does, for every request naming DeniedBucket.
+func denyS3(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/"+DeniedBucket) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -93,6 +93,13 @@ func lex(src string) ([]token, error) {
 			}
 			toks = append(toks, token{kind: tString, text: src[i:n], pos: i, end: n})
 			i = n
+		case isDigit(c) && dashedPart(toks, i):
+			n := i
+			for n < len(src) && isIdentByte(src[n], true) {
+				n++
+			}
+			toks = append(toks, token{kind: tIdent, text: src[i:n], pos: i, end: n})
+			i = n
 		case isDigit(c) || c == '.' && i+1 < len(src) && isDigit(src[i+1]):
 			n := i + numberLen(src[i:])
 			toks = append(toks, token{kind: tNumber, text: src[i:n], pos: i, end: n})
@@ -122,6 +129,13 @@ func lex(src string) ([]token, error) {
 		}
 	}
 	return append(toks, token{kind: tEOF, pos: len(src), end: len(src)}), nil
+}
+
+// dashedPart reports whether offset i follows an identifier and a hyphen with no space between
+// them: the digits there continue a project name such as my-project-2.
+func dashedPart(toks []token, i int) bool {
+	n := len(toks)
+	return n >= 2 && toks[n-1].op("-") && toks[n-1].end == i && toks[n-2].kind == tIdent && toks[n-2].end == toks[n-1].pos
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -377,7 +377,7 @@ func (p *parser) tableParts() ([]string, error) {
 			part := t.text
 			for end := t.end; p.peek().op("-") && p.peek().pos == end; {
 				n := p.toks[p.i+1]
-				if (n.kind != tIdent && n.kind != tNumber) || n.pos != end+1 {
+				if n.kind != tIdent || n.pos != end+1 {
 					break
 				}
 				part += "-" + n.text
@@ -491,6 +491,8 @@ func (p *parser) whereClause(q *Query) (*clause, error) {
 			depth--
 		case t.kw("SELECT"):
 			return nil, unsupported(p.src, t.pos, "subqueries")
+		case t.kind == tString && rawOrTriple(t.text):
+			return nil, unsupported(p.src, t.pos, "raw and triple-quoted string literals in WHERE")
 		case t.kw("OVER"):
 			return nil, unsupported(p.src, t.pos, "window functions")
 		case (t.kind == tIdent || t.kind == tQuoted) && strings.EqualFold(t.text, q.alias) && p.toks[p.i+1].op(".") &&
@@ -504,6 +506,14 @@ func (p *parser) whereClause(q *Query) (*clause, error) {
 			return &clause{text: string(text[start.pos:end]), pos: start.pos}, nil
 		}
 	}
+}
+
+// rawOrTriple reports whether a string literal's source is raw (r'...') or triple-quoted, which
+// the filter package does not read.
+func rawOrTriple(lit string) bool {
+	n := stringStart(lit)
+	q := lit[n : n+1]
+	return strings.ContainsAny(lit[:n], "rR") || strings.HasPrefix(lit[n:], strings.Repeat(q, 3)) && len(lit)-n >= 6
 }
 
 func slicesContainsFold(list []string, s string) bool {

@@ -27,7 +27,11 @@ func checkDestinations(p *plan, _ time.Time) error {
 		return optionErrorf("{{Out}} and {{Summary}} are both -, standard output: write the summary to a file")
 	}
 	var err error
-	if o.Out != "" {
+	if isPattern(o.Out) {
+		if err = checkPattern(o.Out, o.Overwrite); err != nil {
+			return err
+		}
+	} else if o.Out != "" {
 		if p.outKind, err = checkDest("Out", o.Out, o.Overwrite); err != nil {
 			return err
 		}

@@ -163,13 +163,26 @@ func TestOrchestrator(t *testing.T) {
 				}
 				runTasks(t, workDir)
 				out := filepath.Join(dir, "t."+format)
-				sum, err := export.Merge(t.Context(), export.MergeOptions{WorkDir: workDir, Out: out})
+				sum, err := export.Merge(t.Context(), export.MergeOptions{WorkDir: workDir, Out: out, KeepParts: true})
 				if err != nil {
 					t.Fatal(err)
 				}
 				got := readRows(t, format, out)
 				if sum.Rows != clusterRows || !slices.Equal(got, sourceRows()) {
 					t.Errorf("merged %d rows (summary %d); the multiset differs from the source's %d rows", len(got), sum.Rows, clusterRows)
+				}
+				// The same parts as many files: one per segment, then the manifest.
+				sum, err = export.Merge(t.Context(), export.MergeOptions{WorkDir: workDir, Out: filepath.Join(dir, "p-*."+format)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var fromFiles []string
+				for _, f := range sum.OutputFiles[:len(sum.OutputFiles)-1] {
+					fromFiles = append(fromFiles, independentRows(t, format, f)...)
+				}
+				slices.Sort(fromFiles)
+				if _, err := os.Stat(filepath.Join(dir, "p-manifest.json")); err != nil || !slices.Equal(fromFiles, sourceRows()) {
+					t.Errorf("many-file merge: %d files hold %d rows (manifest: %v), want the source's %d", len(sum.OutputFiles)-1, len(fromFiles), err, clusterRows)
 				}
 				if _, err := os.Stat(workDir); !errors.Is(err, os.ErrNotExist) {
 					t.Errorf("work dir left after the merge: %v", err)

@@ -25,8 +25,9 @@ type MergeOptions struct {
 }
 
 // Merge checks that every stream of the planned export in WorkDir was read to its end and that
-// its committed segments tile its rows, merges them into Out, removes the work dir unless
-// KeepParts, and writes the summary. Streams not read to their end give a
+// its committed segments tile its rows, merges them into Out (or, for a many-file Out, writes
+// each as a file and then their manifest), removes the work dir unless KeepParts, and writes the
+// summary. Streams not read to their end give a
 // *shard.IncompleteError (ErrIncomplete) listing them; nothing is written then, and the work dir
 // is kept for the workers still to run.
 func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
@@ -35,6 +36,21 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer e.Close()
+	var sum *Summary
+	if isPattern(o.Out) {
+		sum, err = e.finishParts(ctx, nil)
+	} else {
+		sum, err = e.mergeOne(ctx, o)
+	}
+	if err == nil {
+		sum.Phases.Session = e.planned.Sub(e.start).Seconds()
+		e.complete(sum)
+	}
+	return e.p.report(sum, err, e)
+}
+
+// mergeOne merges the segments into one file at o.Out.
+func (e *Export) mergeOne(ctx context.Context, o MergeOptions) (*Summary, error) {
 	out, err := createOutput(o.Out, e.p.outKind, o.Overwrite, e.dir, o.Stdout)
 	if err != nil {
 		return nil, err
@@ -44,12 +60,7 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, err := e.finish(ctx, out, mg, nil)
-	if err == nil {
-		sum.Phases.Session = e.planned.Sub(e.start).Seconds()
-		e.complete(sum)
-	}
-	return e.p.report(sum, err, e)
+	return e.finish(ctx, out, mg, nil)
 }
 
 // openPlanned opens the work dir of a planned export for a merge into o.Out, after checking the

@@ -33,7 +33,9 @@ type Options struct {
 	RESTEndpoint       string // the BigQuery REST API, http(s)://HOST:PORT (default Google's)
 	OnJob              func(JobProgress)
 	// Out is the output file; "-" writes to Stdout. A FIFO, socket or character device is
-	// written to as a stream; a file appears at Out only when complete. Plan needs it only to
+	// written to as a stream; a file appears at Out only when complete. A "*" in its last path
+	// element makes a many-file output: one file per segment, numbered in row order where the
+	// "*" is, and a manifest written last (see PartManifest). Plan needs it only to
 	// derive Format; Merge needs it.
 	Out string
 	// Format is the output format (default: from Out's extension); Compression its compression
@@ -285,6 +287,8 @@ func (p *plan) workDirPath() string {
 		return p.opts.WorkDir
 	case p.outKind == destStream || p.opts.Out == "":
 		return ""
+	case isPattern(p.opts.Out):
+		return partWorkDir(p.opts.Out)
 	}
 	return p.opts.Out + ".bqread"
 }

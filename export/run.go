@@ -31,6 +31,9 @@ func (e *Export) Run(ctx context.Context) (*Summary, error) {
 
 // run does Run's work; the summary it returns on failure has what the workers did.
 func (e *Export) run(ctx context.Context) (*Summary, error) {
+	if isPattern(e.p.opts.Out) {
+		return e.runParts(ctx)
+	}
 	out, err := createOutput(e.p.opts.Out, e.p.outKind, e.p.opts.Overwrite, e.dir, e.p.opts.Stdout)
 	if err != nil {
 		return nil, e.failed(ctx, err)
@@ -40,11 +43,8 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, e.failed(ctx, err)
 	}
-	cfg := shard.Config{WorkDir: e.dir.Path(), Parallelism: e.p.opts.Parallelism, MaxRestarts: e.p.opts.MaxRestarts,
-		OnEvent: e.p.opts.OnEvent, Log: e.p.log(), Launch: shard.LocalLauncher(e.p.opts.WorkerCommand, nil), Merger: mg,
-		SplitStragglers: !e.p.opts.NoSplit}
 	read := time.Now()
-	res, err := shard.Run(ctx, cfg)
+	res, err := shard.Run(ctx, e.runConfig(mg))
 	if err != nil {
 		return newSummary(e.m, res, shard.MergeStats{}, e.p.opts.Out), e.failed(ctx, err)
 	}
@@ -56,6 +56,13 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 	sum.Phases = Phases{Session: e.planned.Sub(e.start).Seconds(), Read: merge.Sub(read).Seconds(), Merge: sum.Phases.Merge}
 	e.complete(sum)
 	return sum, nil
+}
+
+// runConfig is how the workers run on this machine, their segments told to mg (nil: to none).
+func (e *Export) runConfig(mg *shard.Merger) shard.Config {
+	return shard.Config{WorkDir: e.dir.Path(), Parallelism: e.p.opts.Parallelism, MaxRestarts: e.p.opts.MaxRestarts,
+		OnEvent: e.p.opts.OnEvent, Log: e.p.log(), Launch: shard.LocalLauncher(e.p.opts.WorkerCommand, nil), Merger: mg,
+		SplitStragglers: !e.p.opts.NoSplit}
 }
 
 // finish merges what is left, puts the output in place and returns the summary.

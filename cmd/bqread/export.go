@@ -93,7 +93,7 @@ streams and the service's estimates of its rows and bytes scanned, or a query's 
 // addFlags defines the flags that map to export.Options; local adds those of a run on this machine.
 func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	p := &o.opts
-	f.StringVarP(&p.Out, "out", "o", "", "output file; - for stdout (a FIFO or character device is written to as a stream)")
+	f.StringVarP(&p.Out, "out", "o", "", "output file; - for stdout (a FIFO or character device is written to as a stream); a * in the file name writes one file per segment, numbered, and a manifest")
 	f.StringVarP(&o.format, "format", "f", "", "output format: parquet, arrow, avro, csv, ndjson (default from the --out extension)")
 	f.StringVar(&p.Compression, "compression", "", "output compression: parquet snappy|zstd|gzip|none, arrow none|lz4|zstd, avro null|deflate|snappy, csv/ndjson gzip|none")
 	f.StringVar(&p.FieldDelimiter, "field-delimiter", ",", `CSV field delimiter, one character; \t or tab for a tab`)

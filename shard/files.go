@@ -1,0 +1,84 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
+	"github.com/bqread/bqread/output"
+	"github.com/bqread/bqread/session"
+)
+
+// FileStats is what WriteFiles wrote to one file.
+type FileStats struct {
+	Rows  int64
+	Bytes int64
+}
+
+// WriteFiles writes a many-file output: it checks, as Merger.Finish does, that every stream of the
+// work dir d's manifest was read to its end and that its committed segments tile it, then writes each segment, in
+// (stream, offset) order, as one complete file of m's output format (the layout's header, the
+// segment's body after checking its size and checksum, and a footer from its record) to what
+// open returns for the k-th file. No row is re-encoded. With no segment at all it writes one file
+// with the schema and no rows. The manifest is read again from d, for the streams that splits
+// added while the workers ran.
+func WriteFiles(ctx context.Context, d *workdir.Dir, open func(k int) (io.Writer, error)) ([]FileStats, error) {
+	m, err := session.LoadManifest(ctx, d.Store())
+	if err != nil {
+		return nil, err
+	}
+	l, err := manifestLayout(m)
+	if err != nil {
+		return nil, err
+	}
+	segs, _, err := checkSegments(ctx, d, m)
+	if err != nil {
+		return nil, err
+	}
+	if len(segs) == 0 {
+		w, err := open(0)
+		if err == nil {
+			err = output.Merge(w, l, nil)
+		}
+		return []FileStats{{}}, diskFull(err)
+	}
+	stats := make([]FileStats, len(segs))
+	for k, s := range segs {
+		w, err := open(k)
+		if err != nil {
+			return nil, err
+		}
+		n, err := writeFile(ctx, d, l, s, w)
+		if err != nil {
+			return nil, diskFull(fmt.Errorf("write segment %s as file %d: %w", s.Name, k, err))
+		}
+		stats[k] = FileStats{Rows: s.Hi - s.Lo, Bytes: n}
+	}
+	return stats, nil
+}
+
+// writeFile writes segment s as a file of l to w and returns its size.
+func writeFile(ctx context.Context, d *workdir.Dir, l *output.Layout, s workdir.Segment, w io.Writer) (int64, error) {
+	o, err := d.OpenSegment(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	defer o.Close()
+	var r io.ReaderAt = o
+	if f, ok := store.File(o); ok {
+		r = f // lets the copy between files happen in the kernel
+	}
+	mg, err := output.NewMerger(w, l)
+	if err != nil {
+		return 0, err
+	}
+	if err := mg.Add(output.Part{R: r, Size: o.Size(), Meta: s.Meta}); err != nil {
+		return 0, err
+	}
+	if err := mg.Close(); err != nil {
+		return 0, err
+	}
+	return mg.Written(), nil
+}

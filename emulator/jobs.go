@@ -115,12 +115,15 @@ type jobStore struct {
 	faults  map[tableRef]string
 	now     func() time.Time
 
+	quit chan struct{} // closed by close, to end the waits of jobs.query and getQueryResults
+
 	mu   sync.Mutex
 	jobs map[jobKey]*job
 }
 
 func newJobStore(cat *catalog, o Options) (*jobStore, error) {
-	s := &jobStore{cat: cat, runTime: o.JobRunTime, now: o.Now, faults: map[tableRef]string{}, jobs: map[jobKey]*job{}}
+	s := &jobStore{cat: cat, runTime: o.JobRunTime, now: o.Now, faults: map[tableRef]string{}, jobs: map[jobKey]*job{},
+		quit: make(chan struct{})}
 	for _, f := range o.JobFaults {
 		parts := strings.Split(f.Table, ".")
 		if len(parts) != 3 || !slices.Contains(JobFaultReasons, f.Reason) {
@@ -131,8 +134,9 @@ func newJobStore(cat *catalog, o Options) (*jobStore, error) {
 	return s, nil
 }
 
-// close stops the jobs still running; they never finish.
+// close stops the jobs still running (they never finish) and the requests waiting for them.
 func (s *jobStore) close() {
+	close(s.quit)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, j := range s.jobs {
@@ -426,9 +430,9 @@ func dryRunJob(j *job) *bq.Job {
 	}
 }
 
-// wait waits for the job to be DONE, at most timeout or until ctx is done; it reports whether the
-// job is DONE.
-func (j *job) wait(ctx context.Context, timeout time.Duration) bool {
+// wait waits for the job to be DONE, at most timeout, until ctx is done or the emulator stops; it
+// reports whether the job is DONE.
+func (s *jobStore) wait(ctx context.Context, j *job, timeout time.Duration) bool {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -436,6 +440,7 @@ func (j *job) wait(ctx context.Context, timeout time.Duration) bool {
 		return true
 	case <-t.C:
 	case <-ctx.Done():
+	case <-s.quit:
 	}
 	return false
 }

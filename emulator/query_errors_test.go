@@ -296,3 +296,32 @@ func TestQueryDryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseEndsWaits: closing the emulator ends a jobs.getQueryResults waiting for a running job,
+// so that the HTTP server shuts down cleanly.
+func TestCloseEndsWaits(t *testing.T) {
+	env := newQueryEnv(t, Options{JobRunTime: time.Hour}, 5)
+	ins := &bq.Job{JobReference: &bq.JobReference{JobId: "long"},
+		Configuration: &bq.JobConfiguration{Query: &bq.JobConfigurationQuery{Query: "SELECT id FROM ds.people", UseLegacySql: pfalse}}}
+	var job bq.Job
+	if code := env.call(t, "POST", "jobs", ins, &job); code != 200 {
+		t.Fatalf("insert: %d", code)
+	}
+	answered := make(chan bq.GetQueryResultsResponse, 1)
+	go func() {
+		var res bq.GetQueryResultsResponse
+		resp, err := http.Get("http://" + env.inst.HTTPAddr() + "/bigquery/v2/projects/my-project/queries/long?timeoutMs=10000")
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&res)
+			resp.Body.Close()
+		}
+		answered <- res
+	}()
+	time.Sleep(50 * time.Millisecond) // let the request reach its wait (if not, Close has nothing to end)
+	if err := env.inst.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if res := <-answered; res.JobComplete {
+		t.Errorf("getQueryResults said a stopped job is complete")
+	}
+}

@@ -144,7 +144,7 @@ func (s *jobStore) query(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := j.ref
 	resp := &bq.QueryResponse{Kind: "bigquery#queryResponse", JobReference: &ref}
-	if !j.wait(r.Context(), waitTime(body.TimeoutMs)) {
+	if !s.wait(r.Context(), j, waitTime(body.TimeoutMs)) {
 		resp.ForceSendFields = []string{"JobComplete"}
 		writeJSON(w, resp)
 		return
@@ -193,7 +193,7 @@ func (s *jobStore) getQueryResults(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := j.ref
 	resp := &bq.GetQueryResultsResponse{Kind: "bigquery#getQueryResultsResponse", JobReference: &ref}
-	if !j.wait(r.Context(), waitTime(timeout)) {
+	if !s.wait(r.Context(), j, waitTime(timeout)) {
 		resp.ForceSendFields = []string{"JobComplete"}
 		writeJSON(w, resp)
 		return

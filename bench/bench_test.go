@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bqread/bqread/emulator"
 )
 
 // TestMain lets the test binary serve as the bench's peer and limit child processes.
@@ -95,6 +99,43 @@ func TestParseSize(t *testing.T) {
 	for _, bad := range []string{"fast", "-1MiB", "MiB"} {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) succeeded, want an error", bad)
+		}
+	}
+}
+
+// TestWriteLimit runs the write limit and the durable floor in-process and checks that each
+// stream's file holds its payloads: the files' sizes add up to the payload bytes received.
+func TestWriteLimit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	tab, err := writeTable(filepath.Join(dir, "data"), 3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := emulator.Start(ctx, emulator.Options{DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	b := &bench{dir: dir}
+	for _, fsync := range []bool{false, true} {
+		j := b.job(inst, tab, "arrow", 2)
+		j.Out, j.Fsync = filepath.Join(dir, fmt.Sprintf("out-%v", fsync)), fsync
+		res, err := runLimit(ctx, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var written int64
+		for i := range res.Streams {
+			fi, err := os.Stat(fmt.Sprintf("%s.%d", j.Out, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			written += fi.Size()
+		}
+		if res.Rows != tab.rows || res.Bytes == 0 || written != res.Bytes {
+			t.Errorf("fsync %v: %d rows of %d, %d payload bytes, %d bytes in the files", fsync, res.Rows, tab.rows, res.Bytes, written)
 		}
 	}
 }

@@ -73,7 +73,7 @@ func TestRatioChecks(t *testing.T) {
 		run(clientBqread, "arrow", "arrow", 4, 790),
 		{Phase: phaseShaped, Client: clientLimit, Wire: "arrow", Streams: 4, RowsPerSec: 100},
 		{Phase: phaseShaped, Client: clientBqread, Wire: "arrow", Output: "arrow", Streams: 4, RowsPerSec: 95},
-		run(clientWrite, "arrow", "", 4, 850),
+		run(clientWrite, "arrow", "", 4, 850), run(clientDurable, "arrow", "", 4, 500),
 	}
 	rep := newReport(&config{streams: []int{4}, saturation: 0.85}, "", rs, 0)
 	want := map[string]string{targetPeer: statusPass, targetLimit: statusFail, targetAvro: statusPass,
@@ -86,8 +86,9 @@ func TestRatioChecks(t *testing.T) {
 	if p := rep.Checks[0].Detail; !strings.Contains(p, "1.25× the peer's fastest run (2 streams)") {
 		t.Errorf("peer check detail %q does not compare with the peer's fastest run", p)
 	}
-	if l := rep.Checks[1].Detail; l != "4 streams 0.79×; with --stream-bandwidth (not checked): 4 streams 0.95×; limit+write (not checked): 4 streams 0.85×" {
-		t.Errorf("limit check detail %q does not give the shaped and write-limit ratios apart", l)
+	if l := rep.Checks[1].Detail; l != "4 streams 0.79×; with --stream-bandwidth (not checked): 4 streams 0.95×; limit+write (not checked): 4 streams 0.85×"+
+		"; limit+write+fsync (not checked): 4 streams 0.50×; Arrow→arrow over limit+write+fsync (issue 17 wants ≥ 0.9×, not checked): 4 streams 1.58×" {
+		t.Errorf("limit check detail %q does not give the shaped, write-limit and durable-floor ratios apart", l)
 	}
 	if got := find(rep.Results, phaseBase, clientBqread, "arrow", "arrow", 4).VsLimit; got != 0.79 {
 		t.Errorf("arrow→arrow vs limit = %v, want 0.79", got)

@@ -27,6 +27,8 @@ type childJob struct {
 	Streams  int    `json:"streams"`
 	Wire     string `json:"wire"`
 	Out      string `json:"out,omitempty"`
+	// Fsync makes the write limit fsync each stream's file once, after its last payload.
+	Fsync bool `json:"fsync,omitempty"`
 	// AsPeer makes the limit ask for streams as the peer does (server decides, at least Streams), so
 	// that a warm-up read covers the peer's stream layout.
 	AsPeer bool `json:"as_peer,omitempty"`

@@ -19,7 +19,9 @@ import (
 // runLimit is the receive limit: it creates a session of j.Streams streams in j.Wire format and
 // reads every stream at once, one goroutine and one connection each, discarding the payloads. With
 // j.Out set it is the write limit: each stream's payloads are appended to the file j.Out.I as
-// they come (no fsync, no file format), the least any client that writes what it reads must do.
+// they come (no file format), the least any client that writes what it reads must do; with j.Fsync
+// too it is the durable floor: each file is fsynced once, after its stream's last payload, the
+// least any client that promises durability must do.
 func runLimit(ctx context.Context, j childJob) (childResult, error) {
 	format := storagepb.DataFormat_ARROW
 	if j.Wire == "avro" {
@@ -49,16 +51,7 @@ func runLimit(ctx context.Context, j childJob) (childResult, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	for i, s := range rs.GetStreams() {
 		g.Go(func() error {
-			w := io.Discard
-			if j.Out != "" {
-				f, err := os.Create(fmt.Sprintf("%s.%d", j.Out, i))
-				if err != nil {
-					return fmt.Errorf("limit: %w", err)
-				}
-				defer f.Close()
-				w = f
-			}
-			r, b, err := drain(gctx, client, s.GetName(), w)
+			r, b, err := drainTo(gctx, client, s.GetName(), j, i)
 			rows.Add(r)
 			bytes.Add(b)
 			return err
@@ -68,6 +61,26 @@ func runLimit(ctx context.Context, j childJob) (childResult, error) {
 		return childResult{}, err
 	}
 	return childResult{Rows: rows.Load(), Bytes: bytes.Load(), Streams: len(rs.GetStreams())}, nil
+}
+
+// drainTo drains stream i of j into io.Discard, or into the file j.Out.i, fsynced at the end if
+// j.Fsync.
+func drainTo(ctx context.Context, client *storage.BigQueryReadClient, stream string, j childJob, i int) (rows, bytes int64, err error) {
+	if j.Out == "" {
+		return drain(ctx, client, stream, io.Discard)
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", j.Out, i))
+	if err != nil {
+		return 0, 0, fmt.Errorf("limit: %w", err)
+	}
+	defer f.Close()
+	if rows, bytes, err = drain(ctx, client, stream, f); err != nil || !j.Fsync {
+		return rows, bytes, err
+	}
+	if err := f.Sync(); err != nil {
+		return rows, bytes, fmt.Errorf("limit fsync: %w", err)
+	}
+	return rows, bytes, nil
 }
 
 // drain reads one stream to its end, writes the payloads to w and counts rows and payload bytes.

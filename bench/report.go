@@ -95,7 +95,8 @@ func (rep *report) print(w io.Writer) error {
 		"worker's peak (both sampled from /proc every 20 ms). CPU: % of all cores used by the client and the emulator /\n"+
 		"by every process on the machine (ours/all; all well above ours means other work disturbed the run).\n"+
 		"limit+write: the limit appending each stream's payloads to a file of its own, no fsync: the least that\n"+
-		"any client writing what it reads must do.")
+		"any client writing what it reads must do. limit+write+fsync: the same, each file fsynced once at the end:\n"+
+		"the durable floor, the least any client promising durability must do.")
 	for _, c := range rep.Checks {
 		fmt.Fprintf(w, "%s  %s: %s\n", c.Status, c.Target, c.Detail)
 	}

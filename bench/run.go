@@ -23,10 +23,11 @@ const (
 
 // Clients measured.
 const (
-	clientBqread = "bqread"
-	clientPeer   = "peer"
-	clientLimit  = "limit"
-	clientWrite  = "limit+write" // the limit writing the payloads once (runLimit with an Out)
+	clientBqread  = "bqread"
+	clientPeer    = "peer"
+	clientLimit   = "limit"
+	clientWrite   = "limit+write"       // the limit writing the payloads once (runLimit with an Out)
+	clientDurable = "limit+write+fsync" // limit+write fsyncing each file once at the end: the durable floor
 )
 
 // bench holds what the measurements share.
@@ -141,11 +142,13 @@ func (b *bench) base(ctx context.Context, inst *emulator.Instance, t table) ([]r
 			out = append(out, r)
 		}
 		if slices.Contains(b.cfg.wires, "arrow") && slices.Contains(b.cfg.formats, "arrow") {
-			r, err := b.writeLimit(ctx, inst, t, s)
-			if err != nil {
-				return out, err
+			for _, fsync := range []bool{false, true} {
+				r, err := b.writeLimit(ctx, inst, t, s, fsync)
+				if err != nil {
+					return out, err
+				}
+				out = append(out, r)
 			}
-			out = append(out, r)
 		}
 		if withPeer {
 			r, err := b.peer(ctx, inst, t, phaseBase, s)
@@ -304,11 +307,12 @@ func (b *bench) limit(ctx context.Context, inst *emulator.Instance, t table, pha
 	})
 }
 
-// writeLimit measures the limit that also writes the Arrow payloads once, one file per stream.
-func (b *bench) writeLimit(ctx context.Context, inst *emulator.Instance, t table, streams int) (result, error) {
+// writeLimit measures the limit that also writes the Arrow payloads once, one file per stream,
+// and with fsync syncs each file once at the end (the durable floor).
+func (b *bench) writeLimit(ctx context.Context, inst *emulator.Instance, t table, streams int, fsync bool) (result, error) {
 	return b.fastest(ctx, func() (result, error) {
 		j := b.job(inst, t, "arrow", streams)
-		j.Out = filepath.Join(b.dir, "limit-out")
+		j.Out, j.Fsync = filepath.Join(b.dir, "limit-out"), fsync
 		defer func() {
 			for i := range streams {
 				os.Remove(fmt.Sprintf("%s.%d", j.Out, i))
@@ -316,6 +320,9 @@ func (b *bench) writeLimit(ctx context.Context, inst *emulator.Instance, t table
 		}()
 		r, err := b.child(ctx, clientLimit, j, phaseBase, "", t)
 		r.Client = clientWrite
+		if fsync {
+			r.Client = clientDurable
+		}
 		return r, err
 	})
 }

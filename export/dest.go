@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bqread/bqread/internal/store"
 )
 
 // destKind is what a path named as a destination (Out, Summary) is.
@@ -17,6 +20,7 @@ type destKind int
 const (
 	destFile   destKind = iota // a new file, or a regular file Overwrite replaces: written tmp → rename
 	destStream                 // Stdout, a character device, FIFO or socket: written to directly, never renamed over
+	destObject                 // an object in a bucket (gs://, s3://): uploaded, appearing only when complete
 )
 
 // checkDestinations checks Out and Summary, and that neither they nor the work dir would destroy
@@ -48,8 +52,13 @@ func checkDestinations(p *plan, _ time.Time) error {
 // not: a directory, a link to a regular file, an existing file without Overwrite, and a missing
 // or read-only parent directory are refused before any work is done.
 func checkDest(field, path string, overwrite bool) (destKind, error) {
-	if path == "-" {
+	switch {
+	case path == "-":
 		return destStream, nil
+	case store.IsURL(path) && field != "Out":
+		return 0, optionErrorf("{{%s}} %s: only {{Out}} may be in a bucket: name a local file", field, path)
+	case store.IsURL(path):
+		return destObject, checkObject(field, path, overwrite)
 	}
 	info, err := os.Lstat(path)
 	switch {
@@ -69,6 +78,48 @@ func checkDest(field, path string, overwrite bool) (destKind, error) {
 		return 0, optionErrorf("{{%s}} %s exists: use {{Overwrite}} to replace it", field, path)
 	}
 	return destFile, checkParent(field, path)
+}
+
+// checkObject checks, before any work is done, that the bucket of the object url exists and
+// can be listed with the credentials found, and that the object does not exist unless overwrite.
+func checkObject(field, url string, overwrite bool) error {
+	dir, name := splitObject(url)
+	if name == "" {
+		return optionErrorf("{{%s}} %s names a folder: name an object, such as %st.parquet", field, url, url)
+	}
+	b, err := store.OpenBlob(context.Background(), dir)
+	if err != nil {
+		return bucketError(field, url, err)
+	}
+	defer b.Close()
+	exists, err := b.Exists(context.Background(), name)
+	switch {
+	case err != nil:
+		return bucketError(field, url, err)
+	case exists && !overwrite:
+		return optionErrorf("{{%s}} %s exists: use {{Overwrite}} to replace it", field, url)
+	}
+	return nil
+}
+
+// splitObject splits an object's URL into its folder (scheme://bucket/prefix/) and name.
+func splitObject(url string) (dir, name string) {
+	i := strings.LastIndex(url, "/")
+	return url[:i+1], url[i+1:]
+}
+
+// bucketError says in one line what to do about a bucket that cannot be used for the option
+// field's url.
+func bucketError(field, url string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNoCredentials):
+		return optionErrorf("{{%s}} %s: %v: set up credentials (gcloud auth application-default login for gs://; aws configure or AWS_ACCESS_KEY_ID for s3://)", field, url, err)
+	case errors.Is(err, store.ErrNoBucket):
+		return optionErrorf("{{%s}} %s: the bucket does not exist: create it or name another", field, url)
+	case errors.Is(err, store.ErrDenied):
+		return optionErrorf("{{%s}} %s: %v: grant the credentials' account read and write access to the bucket, or name another", field, url, err)
+	}
+	return optionErrorf("{{%s}} %s: %v", field, url, err)
 }
 
 // checkLink accepts a symbolic link to a stream (/dev/stdout) and refuses any other: renaming
@@ -112,6 +163,12 @@ func checkWritable(dir string) error {
 // output, or either of them inside the work dir, which is removed after the export.
 func checkApart(out, summary, workDir string) error {
 	named := func(p string) bool { return p != "" && p != "-" }
+	if store.IsURL(out) || store.IsURL(workDir) {
+		if named(out) && store.IsURL(workDir) && strings.HasPrefix(out, strings.TrimSuffix(workDir, "/")+"/") {
+			return optionErrorf("{{Out}} %s is inside the work dir %s, which is removed after the export: put the output outside it", out, workDir)
+		}
+		out = ""
+	}
 	o, s, w := realPath(out), realPath(summary), realPath(workDir)
 	switch {
 	case named(out) && named(summary) && o == s:

@@ -51,7 +51,7 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 
 // mergeOne merges the segments into one file at o.Out.
 func (e *Export) mergeOne(ctx context.Context, o MergeOptions) (*Summary, error) {
-	out, err := createOutput(o.Out, e.p.outKind, o.Overwrite, e.dir, o.Stdout)
+	out, err := createOutput(ctx, o.Out, e.p.outKind, o.Overwrite, e.dir, o.Stdout)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package export
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,19 +12,23 @@ import (
 )
 
 // outputFile is where the merge writes: the work dir's temp output, which commit renames to
-// --out, or a stream (stdout, a device, a FIFO) written to directly.
+// --out, an upload to an object, which commit completes, or a stream (stdout, a device, a FIFO)
+// written to directly.
 type outputFile struct {
 	path      string
 	overwrite bool // Options.Overwrite: an existing regular file may be replaced
 	dir       *workdir.Dir
-	f         *os.File // the temp file; nil for a stream
+	f         *os.File      // the temp file; nil for a stream
+	up        *store.Upload // the object's upload
 	w         io.Writer
 }
 
 // createOutput creates the temp output of a file destination in the work dir d (workdir decides
 // where it lives), or opens a stream destination for writing.
-func createOutput(out string, kind destKind, overwrite bool, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
+func createOutput(ctx context.Context, out string, kind destKind, overwrite bool, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
 	switch {
+	case kind == destObject:
+		return createObject(ctx, out, overwrite)
 	case out == "-":
 		return &outputFile{path: out, w: stdout}, nil
 	case kind == destStream:
@@ -39,11 +45,34 @@ func createOutput(out string, kind destKind, overwrite bool, d *workdir.Dir, std
 	return &outputFile{path: out, overwrite: overwrite, dir: d, f: f, w: store.NewWritebackFile(f)}, nil
 }
 
+// createObject starts the upload of the object out; it is written last, when commit completes
+// the upload, and only if no object appeared there meanwhile unless overwrite. An upload that
+// does not complete (an error, an interrupt) leaves no object.
+func createObject(ctx context.Context, out string, overwrite bool) (*outputFile, error) {
+	dir, name := splitObject(out)
+	b, err := store.OpenBlob(ctx, dir)
+	if err != nil {
+		return nil, bucketError("Out", out, err)
+	}
+	up, err := b.Upload(ctx, name, overwrite)
+	if err != nil {
+		return nil, err
+	}
+	return &outputFile{path: out, overwrite: overwrite, up: up, w: up}, nil
+}
+
 // commit makes the temp file the output: fsync, rename, fsync of the directory. The destination
 // is checked again first, as it was before the export: what appeared there while the export ran
 // (a file without Overwrite, a directory, a device) is never renamed over; the export then stops
 // with its parts kept.
 func (o *outputFile) commit() error {
+	if o.up != nil {
+		err := o.up.Commit()
+		if errors.Is(err, store.ErrExist) {
+			return fmt.Errorf("%s appeared while the export ran, so the output was not put there (%w)", o.path, err)
+		}
+		return err
+	}
 	if o.f == nil {
 		return o.closeStream()
 	}
@@ -69,6 +98,9 @@ func (o *outputFile) closeStream() error {
 
 // discard removes the temp file unless commit put it in place.
 func (o *outputFile) discard() {
+	if o.up != nil {
+		o.up.Abort()
+	}
 	if o.f != nil {
 		o.f.Close()
 		o.dir.RemoveOutputTemp()

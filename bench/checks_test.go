@@ -77,7 +77,7 @@ func TestRatioChecks(t *testing.T) {
 	}
 	rep := newReport(&config{streams: []int{4}, saturation: 0.85}, "", rs, 0)
 	want := map[string]string{targetPeer: statusPass, targetLimit: statusFail, targetAvro: statusPass,
-		targetLinear: statusSkip, targetMemory: statusSkip}
+		targetLinear: statusSkip, targetMemory: statusSkip, targetStraggle: statusSkip}
 	for _, c := range rep.Checks {
 		if c.Status != want[c.Target] {
 			t.Errorf("%s: %s %q, want %s", c.Target, c.Status, c.Detail, want[c.Target])
@@ -92,5 +92,21 @@ func TestRatioChecks(t *testing.T) {
 	}
 	if got := find(rep.Results, phaseBase, clientBqread, "arrow", "arrow", 4).VsLimit; got != 0.79 {
 		t.Errorf("arrow→arrow vs limit = %v, want 0.79", got)
+	}
+}
+
+func TestStraggleCheck(t *testing.T) {
+	run := func(name string, secs float64) result {
+		return result{Phase: phaseStraggle, Client: clientBqread, Case: name, Seconds: secs, LargestShare: 0.9}
+	}
+	tests := []struct {
+		split  float64
+		status string
+	}{{2.6, statusPass}, {2.7, statusFail}}
+	for _, tt := range tests {
+		c := straggleCheck([]result{run(caseBalanced, 2), run(caseLopsided, tt.split), run(caseLopsidedSolo, 7)})
+		if c.Status != tt.status || !strings.Contains(c.Detail, "without splitting 7.00s = 3.50× (largest stream 90% of the rows)") {
+			t.Errorf("split in %vs of a balanced 2s: %s %q, want %s", tt.split, c.Status, c.Detail, tt.status)
+		}
 	}
 }

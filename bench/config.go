@@ -22,6 +22,7 @@ type config struct {
 	wires        []string // wire formats
 	repeat       int      // runs per measurement; the fastest counts
 	bandwidth    int64    // bytes/s per stream in the shaped phase; 0 skips the phase
+	straggleBW   int64    // bytes/s per stream in the straggler phase; 0 skips the phase
 	latency      time.Duration
 	cacheBytes   int64   // the emulator's payload cache
 	saturation   float64 // machine CPU use (fraction of all cores) at which the scaling check stops
@@ -35,9 +36,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg                                         = &config{log: stderr, args: args}
-		streams, formats, wires, bw, latency, cache string
-		quick                                       bool
+		cfg                                                   = &config{log: stderr, args: args}
+		streams, formats, wires, bw, latency, cache, straggle string
+		quick                                                 bool
 	)
 	fs.Int64Var(&cfg.rows, "rows", 1_000_000, "rows of the synthetic table (trips schema)")
 	fs.IntVar(&cfg.scale, "scale", 10, "the memory check reads a table this many times larger (< 2: skip it)")
@@ -48,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.repeat, "repeat", 1, "runs of each measurement; the fastest counts")
 	fs.StringVar(&bw, "stream-bandwidth", "25MiB/s", "per-stream bandwidth of the shaped phase (0: skip the phase)")
 	fs.StringVar(&latency, "latency", "5ms", "emulator latency in the shaped phase")
+	fs.StringVar(&straggle, "straggle-bandwidth", "4MiB/s", "per-stream bandwidth of the straggler phase: 90% of the rows in one of 4 streams, with and without splitting, against a balanced table (0: skip the phase)")
 	fs.StringVar(&cache, "emulator-cache", "4GiB", "the emulator's cache of encoded payloads; the table in every measured stream layout should fit")
 	fs.Float64Var(&cfg.saturation, "cpu-saturation", 0.85, "machine CPU use, as a fraction of all cores, where the scaling check stops")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON")
@@ -79,6 +81,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.bandwidth, err = parseSize(bw); err != nil {
 		return nil, fmt.Errorf("--stream-bandwidth: %w", err)
+	}
+	if cfg.straggleBW, err = parseSize(straggle); err != nil {
+		return nil, fmt.Errorf("--straggle-bandwidth: %w", err)
 	}
 	if cfg.latency, err = time.ParseDuration(latency); err != nil {
 		return nil, fmt.Errorf("--latency: %w", err)

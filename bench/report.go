@@ -50,7 +50,7 @@ func newReport(cfg *config, load string, results []result, elapsed time.Duration
 	rep := &report{Command: cfg.command(), Cores: runtime.NumCPU(), Go: runtime.Version(), Rows: cfg.rows,
 		Load: load, Seconds: elapsed.Seconds(), Results: results}
 	rep.Checks = []check{peerCheck(results), limitCheck(results, cfg.streams),
-		scalingCheck(results, cfg.streams, cfg.saturation), avroCheck(results, cfg.streams), memoryCheck(results, cfg.scale)}
+		scalingCheck(results, cfg.streams, cfg.saturation), avroCheck(results, cfg.streams), memoryCheck(results, cfg.scale), straggleCheck(results)}
 	return rep
 }
 

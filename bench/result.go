@@ -34,12 +34,21 @@ type result struct {
 	RSS int64 `json:"rss_bytes"`
 	// WorkerRSS is each stream's worker peak RSS (sampled; 0 if a worker ended before a sample).
 	WorkerRSS []int64 `json:"worker_rss_bytes,omitempty"`
+	// Case names a straggler phase's table (balanced, lopsided, lopsided without splitting);
+	// Splits is how many streams the coordinator split, LargestShare the largest stream's share
+	// of the rows when none was.
+	Case         string  `json:"case,omitempty"`
+	Splits       int     `json:"splits,omitempty"`
+	LargestShare float64 `json:"largest_stream_share,omitempty"`
 }
 
 // caseName is "arrow→parquet" for bqread and the peer, "arrow" for the limit.
 func (r result) caseName() string {
 	if r.Output == "" {
 		return r.Wire
+	}
+	if r.Case != "" {
+		return r.Wire + "→" + r.Output + " " + r.Case
 	}
 	return r.Wire + "→" + r.Output
 }
@@ -69,6 +78,7 @@ type exportSummary struct {
 	PerStream     []struct {
 		Index int   `json:"index"`
 		Pids  []int `json:"pids"`
+		Rows  int64 `json:"rows"`
 	} `json:"per_stream"`
 }
 

@@ -19,6 +19,7 @@ const (
 	phaseBase   = "base"   // unshaped emulator: every case, the peer and the limit
 	phaseShaped = "shaped" // per-stream bandwidth and latency: the limit, Arrow → Parquet and Arrow → arrow
 	phaseMemory = "memory" // Arrow → Parquet on the table and on the scale× table
+	// phaseStraggle (straggle.go): a lopsided filter, with and without splitting, and a balanced table
 )
 
 // Clients measured.
@@ -61,6 +62,13 @@ func run(ctx context.Context, cfg *config) (*report, error) {
 			return nil, err
 		}
 	}
+	var where string
+	var balanced table
+	if cfg.straggleBW > 0 {
+		if where, balanced, err = straggleTables(dataDir, cfg.rows); err != nil {
+			return nil, err
+		}
+	}
 	if b.bin, err = buildBqread(ctx, dir); err != nil {
 		return nil, err
 	}
@@ -83,6 +91,14 @@ func run(ctx context.Context, cfg *config) (*report, error) {
 		shaped := emulator.Options{DataDir: dataDir, CacheBytes: cfg.cacheBytes, StreamBandwidth: cfg.bandwidth, Latency: cfg.latency}
 		if err := add(b.withEmulator(ctx, shaped, func(inst *emulator.Instance) ([]result, error) {
 			return b.shaped(ctx, inst, small)
+		})); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.straggleBW > 0 {
+		o := emulator.Options{DataDir: dataDir, CacheBytes: cfg.cacheBytes, StreamBandwidth: cfg.straggleBW}
+		if err := add(b.withEmulator(ctx, o, func(inst *emulator.Instance) ([]result, error) {
+			return b.straggle(ctx, inst, small, balanced, where)
 		})); err != nil {
 			return nil, err
 		}

@@ -288,9 +288,11 @@ type coordinator struct {
 	running int                // worker goroutines
 	waiting map[int]bool       // remainders whose split is not decided yet
 	procs   map[int]*procState // the running worker process of each stream
-	// splitting holds the streams with a split awaiting its decision (never two at once: a second
-	// split would split a name the stream may no longer read), unsplit those not to split again.
-	splitting, unsplit map[int]bool
+	// splitting holds the fraction of each stream's split awaiting its decision (never two at
+	// once: a second split would split a name the stream may no longer read); unsplit the streams
+	// not to split again.
+	splitting map[int]float64
+	unsplit   map[int]bool
 }
 
 func newCoordinator(cfg Config, d *workdir.Dir, m *session.Manifest) *coordinator {
@@ -309,7 +311,7 @@ func newCoordinator(cfg Config, d *workdir.Dir, m *session.Manifest) *coordinato
 	}
 	c := &coordinator{cfg: cfg, dir: d, m: m, log: log, wake: make(chan struct{}, 1),
 		workerProcs: workerProcs(min(max(cfg.Parallelism, 1), len(m.Streams))), results: make([]StreamResult, len(m.Streams)),
-		waiting: map[int]bool{}, procs: map[int]*procState{}, splitting: map[int]bool{}, unsplit: map[int]bool{}}
+		waiting: map[int]bool{}, procs: map[int]*procState{}, splitting: map[int]float64{}, unsplit: map[int]bool{}}
 	for i := range c.results {
 		c.results[i].Index = i
 	}
@@ -495,9 +497,13 @@ func (c *coordinator) apply(p *procState, e event.Event) {
 		s.Rows, s.Bytes = e.Rows, p.bytesBase+e.Bytes
 		p.pace.observe(e.Progress, time.Now())
 	case event.Split:
+		// The primary of an accepted split reports progress through its own rows, the head
+		// (fraction) of those of the name split: the pace so far is rescaled to them.
+		if e.Accepted {
+			p.pace = p.pace.scaled(c.splitting[p.stream])
+		}
 		delete(c.splitting, p.stream)
 		c.unsplit[p.stream] = c.unsplit[p.stream] || !e.Accepted
-		p.pace = pace{} // an accepted split's primary reports progress of its own rows
 	case event.Retry:
 		s.Attempts++
 		s.Retries++

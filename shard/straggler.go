@@ -42,6 +42,16 @@ func (p *pace) observe(fraction float64, now time.Time) {
 	p.p, p.t = fraction, now
 }
 
+// scaled is the pace through the head of the rows, fraction of them (a split's primary): reset
+// when the fraction is unknown (a split decided by a worker at its start).
+func (p pace) scaled(fraction float64) pace {
+	if fraction <= 0 || p.t0.IsZero() {
+		return pace{}
+	}
+	p.p0, p.p = p.p0/fraction, p.p/fraction
+	return p
+}
+
 // left estimates the time until the stream's end at the pace since the first report; ok is
 // false before the reports span minPaceWindow with progress made.
 func (p pace) left(now time.Time) (time.Duration, bool) {
@@ -88,16 +98,16 @@ func (c *coordinator) straggler(now time.Time) (int, float64, bool) {
 	}
 	best, most := -1, c.cfg.SplitMinLeft
 	for i, p := range c.procs {
-		if left, ok := p.pace.left(now); ok && left >= most && !c.splitting[i] && !c.unsplit[i] {
+		if left, ok := p.pace.left(now); ok && left >= most && c.splitting[i] == 0 && !c.unsplit[i] {
 			best, most = i, left
 		}
 	}
 	if best < 0 {
 		return 0, 0, false
 	}
-	c.splitting[best] = true
 	p := c.procs[best].pace.p
-	return best, p + (1-p)/2, true
+	c.splitting[best] = p + (1-p)/2
+	return best, c.splitting[best], true
 }
 
 // split splits stream i at fraction of the name its worker reads, records the split and tells

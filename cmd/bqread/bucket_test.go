@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -149,5 +154,62 @@ func checkOneLine(t *testing.T, code int, stderr, want string) {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], want) {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and one line with %q", code, stderr, want)
+	}
+}
+
+// TestExportResumeOnGCS stops an export to gs:// part way, by SIGINT and by SIGKILL, and resumes
+// it: nothing is at -o in between; after SIGKILL the lock object is left and a resume is refused
+// in one line naming it, until it is deleted; the resumed run reads only the rows not committed
+// and the object holds every source row once.
+func TestExportResumeOnGCS(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("workers die with their coordinator through Linux's parent-death signal")
+	}
+	srv := storetest.GCS(t)
+	inst := stallingEmulator(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			bucket := "resume-" + strconv.Itoa(int(sig))
+			srv.CreateBucket(bucket)
+			out := srv.URL(bucket, "items.ndjson")
+			workDir := out + ".bqread/"
+			args := stalledArgs(inst, out)
+			cmd := exec.Command(os.Args[0], args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			committed := waitStalled(t, workDir)
+			cmd.Process.Signal(sig)
+			cmd.Wait()
+			waitNoWorkers(t, workDir)
+			if slices.Contains(bucketObjects(t, srv, bucket), "items.ndjson") {
+				t.Fatalf("%s exists after the export stopped part way", out)
+			}
+			if sig == syscall.SIGKILL {
+				var so, se bytes.Buffer
+				code := run(t.Context(), append(slices.Clone(args), "--resume"), nil, &so, &se)
+				checkOneLine(t, code, se.String(), "remove "+workDir+"bqread.lock")
+				b, err := store.OpenBlob(t.Context(), workDir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Remove(t.Context(), "bqread.lock")
+			}
+			s := runResume(t, args)
+			path := download(t, srv, bucket, "items.ndjson")
+			if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, path)); diff != "" {
+				t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
+			}
+			for _, ps := range s.PerStream {
+				if ps.StartOffset != committed[ps.Index] {
+					t.Errorf("stream %d resumed at row %d, want %d (its committed rows)", ps.Index, ps.StartOffset, committed[ps.Index])
+				}
+			}
+			if got := bucketObjects(t, srv, bucket); !slices.Equal(got, []string{"items.ndjson"}) {
+				t.Errorf("the bucket holds %v after the resumed export, want only items.ndjson", got)
+			}
+		})
 	}
 }

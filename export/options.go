@@ -111,6 +111,10 @@ type Options struct {
 	// ConnectTimeout bounds how long creating the read session is retried on transient errors
 	// (default session.DefaultConnectTimeout); each retry is logged.
 	ConnectTimeout time.Duration
+	// MaxFileSize, for a many-file Out, bounds each file's bytes: a segment is ended before its
+	// body would pass it less room for the header and footer (1/16), judged by the growth of its
+	// last response, so a file passes it only when a response grows it more than the one before.
+	MaxFileSize int64
 	// SegmentRows is the rows per segment (default about a million); StallTimeout how long a
 	// worker waits for the next response before it resumes a stalled stream (default 2m).
 	SegmentRows  int64
@@ -257,6 +261,10 @@ func checkRead(p *plan, now time.Time) error {
 	switch {
 	case o.SegmentRows < 0:
 		return optionErrorf("{{SegmentRows}} %d: use 1 or more", o.SegmentRows)
+	case o.MaxFileSize != 0 && !isPattern(o.Out):
+		return optionErrorf("{{MaxFileSize}} bounds the files of a many-file output: put a * in the file name of {{Out}}")
+	case o.MaxFileSize < 0 || (o.MaxFileSize > 0 && o.MaxFileSize < minFileSize):
+		return optionErrorf("{{MaxFileSize}} %d: use %d bytes (16KiB) or more", o.MaxFileSize, minFileSize)
 	case o.StallTimeout < 0:
 		return optionErrorf("{{StallTimeout}} %v: use a positive duration such as 30s", o.StallTimeout)
 	case o.Parallelism < 1:

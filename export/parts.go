@@ -23,6 +23,13 @@ import (
 // on the way removes the files it wrote; one killed between two renames leaves a set without its
 // manifest, which is therefore incomplete.
 
+// minFileSize is the least MaxFileSize: room for a header, a footer and some rows.
+const minFileSize = 16 << 10
+
+// bodyLimit is the most bytes of a segment's body under MaxFileSize max: 1/16 is left for the
+// header and the footer.
+func bodyLimit(max int64) int64 { return max - max/16 }
+
 // isPattern reports whether out names a many-file output.
 func isPattern(out string) bool { return strings.Contains(filepath.Base(out), "*") }
 

@@ -198,3 +198,33 @@ func TestManyFilesFailureLeavesNothing(t *testing.T) {
 		t.Errorf("output directory holds %q, want only %q (the work dir and the directory in the way)", names, want)
 	}
 }
+
+// TestMaxFileSize bounds the files of a many-file output: every file is within the bound, and the
+// files together still hold every row once.
+func TestMaxFileSize(t *testing.T) {
+	const max = 16 << 10
+	for _, f := range []string{"parquet", "arrow", "avro", "csv", "ndjson"} {
+		t.Run(f, func(t *testing.T) {
+			dir := t.TempDir()
+			sum, err := partsExport(t, f, dir, func(o *export.Options) { o.SegmentRows, o.MaxFileSize = 0, max })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []string
+			for _, path := range sum.OutputFiles[:len(sum.OutputFiles)-1] {
+				if info, err := os.Stat(path); err != nil || info.Size() > max {
+					t.Errorf("%s: %d bytes (%v), want at most %d", filepath.Base(path), info.Size(), err, max)
+				}
+				all = append(all, independentRows(t, f, path)...)
+			}
+			slices.Sort(all)
+			if !slices.Equal(all, sourceRows()) {
+				t.Errorf("%d files hold %d rows, not the table's %d", len(sum.OutputFiles)-1, len(all), clusterRows)
+			}
+		})
+	}
+	if _, err := export.Plan(t.Context(), export.Options{Table: "bqread-demo.samples.all_types", Out: filepath.Join(t.TempDir(), "one.csv"),
+		Endpoint: "127.0.0.1:1", MaxFileSize: max}); !errors.Is(err, export.ErrUsage) {
+		t.Errorf("MaxFileSize with one output file: err = %v, want a usage error", err)
+	}
+}

@@ -153,7 +153,7 @@ func (e *Export) removeWorkDir() {
 func (p *plan) createManifest(ctx context.Context) (*session.Manifest, error) {
 	m, err := p.openSession(ctx, session.Output{Format: string(p.opts.Format), Compression: p.outOpts.Compression,
 		FieldDelimiter: p.outOpts.FieldDelimiter, NoHeader: p.outOpts.NoHeader, NullMarker: p.outOpts.NullMarker,
-		SegmentRows: p.opts.SegmentRows})
+		SegmentRows: p.opts.SegmentRows, MaxBytes: bodyLimit(p.opts.MaxFileSize)})
 	if err != nil {
 		return nil, err
 	}

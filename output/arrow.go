@@ -270,6 +270,9 @@ func (a *arrowRawBody) WriteRaw(payload []byte, rows int64) error {
 // Close returns the block list.
 func (a *arrowRawBody) Close() ([]byte, error) { return a.f.close(), nil }
 
+// Size is the bytes written.
+func (a *arrowRawBody) Size() int64 { return a.f.out.N }
+
 // arrowBody is the Body of Arrow records: each record encoded as one IPC record-batch message
 // (compressed as Options.Compression says) by arrow-go's stream writer, then appended.
 type arrowBody struct {
@@ -312,6 +315,9 @@ func (b *arrowBody) Write(rec arrow.Record) error {
 	}
 	return nil
 }
+
+// Size is the bytes written.
+func (b *arrowBody) Size() int64 { return b.f.out.N }
 
 // Close returns the block list.
 func (b *arrowBody) Close() ([]byte, error) {

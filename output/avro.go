@@ -43,6 +43,7 @@ type avroFile struct {
 	// compress returns the block data for rows, valid until its next call; it may be rows.
 	compress func(rows []byte) ([]byte, error)
 	head     []byte
+	n        int64 // bytes written
 }
 
 // newAvroFile starts blocks with sync on w, with the codec named by compression.
@@ -117,6 +118,7 @@ func (f *avroFile) writeBlock(rows int64, data []byte) error {
 		if _, err := f.w.Write(b); err != nil {
 			return fmt.Errorf("avro: write block: %w", err)
 		}
+		f.n += int64(len(b))
 	}
 	return nil
 }
@@ -184,7 +186,10 @@ func avroSchemaOf(s *arrow.Schema) (string, error) {
 // newAvroBody writes the blocks of a body of l, records of l.Schema.
 func newAvroBody(l *Layout, w io.Writer) (Body, error) {
 	a, err := newAvroRows(w, l.Schema, l.Options, l.AvroSync)
-	return noMeta{a}, err
+	if err != nil {
+		return nil, err
+	}
+	return noMeta{a}, nil
 }
 
 // writeAvroHeader writes the header of l's files: the session's Avro schema when payloads are
@@ -259,6 +264,8 @@ func (a *avroWriter) flush() error {
 	return nil
 }
 
+func (a *avroWriter) size() int64 { return a.f.n + int64(len(a.rows)) }
+
 // Close writes the last block and flushes.
 func (a *avroWriter) Close() error {
 	if a.closed {
@@ -310,6 +317,9 @@ func (a *avroRawBody) WriteRaw(payload []byte, rows int64) error {
 	}
 	return nil
 }
+
+// Size is the bytes written.
+func (a *avroRawBody) Size() int64 { return a.f.n }
 
 // Close flushes.
 func (a *avroRawBody) Close() ([]byte, error) {

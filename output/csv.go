@@ -90,7 +90,10 @@ func (c *csvWriter) headerRow(dst []byte) []byte {
 // newCSVBody writes the rows of a body: no header row.
 func newCSVBody(l *Layout, w io.Writer) (Body, error) {
 	c, err := newCSVRows(w, l.Schema, l.Options)
-	return noMeta{c}, err
+	if err != nil {
+		return nil, err
+	}
+	return noMeta{c}, nil
 }
 
 // writeCSVHeader writes the header of a Layout's files: the header row (a gzip member with gzip),
@@ -139,6 +142,8 @@ func (c *csvWriter) Write(rec arrow.Record) error {
 	}
 	return nil
 }
+
+func (c *csvWriter) size() int64 { return c.sink.size() }
 
 // Close writes what is buffered and ends the gzip stream.
 func (c *csvWriter) Close() error {

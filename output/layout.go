@@ -43,10 +43,14 @@ type Layout struct {
 }
 
 // Body writes the records of one body. Close flushes (it does not close the underlying writer)
-// and returns the body's metadata, which the footer of a file holding the body needs.
+// and returns the body's metadata, which the footer of a file holding the body needs. Size is
+// about how large the body is so far: the bytes written, plus those it holds (Parquet: the Arrow
+// bytes of the open row group; text with gzip: before compression), so that a writer can end a
+// body before it passes a size.
 type Body interface {
 	Write(rec arrow.Record) error
 	Close() (meta []byte, err error)
+	Size() int64
 }
 
 // RawBody writes wire payloads that are already in the output's row encoding (Arrow IPC
@@ -55,6 +59,7 @@ type Body interface {
 type RawBody interface {
 	WriteRaw(payload []byte, rows int64) error
 	Close() (meta []byte, err error)
+	Size() int64
 }
 
 // BodyRef is where a footer finds one body: at Offset in the file, Size bytes, with the metadata
@@ -81,18 +86,20 @@ func (l *Layout) NewBody(w io.Writer) (Body, error) {
 	if err != nil {
 		return nil, err
 	}
-	if impl.newBody != nil {
-		return impl.newBody(l, w)
-	}
-	fw, err := impl.newWriter(w, l.Schema, l.Options)
-	return noMeta{fw}, err
+	return impl.newBody(l, w)
 }
 
-// noMeta is the Body of a format whose whole file, with no header, is a body.
-type noMeta struct{ w Writer }
+// noMeta is the Body of a writer with no metadata (Avro, CSV, NDJSON).
+type noMeta struct {
+	w interface {
+		Writer
+		size() int64
+	}
+}
 
 func (b noMeta) Write(rec arrow.Record) error { return b.w.Write(rec) }
 func (b noMeta) Close() ([]byte, error)       { return nil, b.w.Close() }
+func (b noMeta) Size() int64                  { return b.w.size() }
 
 // NewRawBody returns a RawBody of l writing wire payloads to w: Arrow record-batch messages of
 // l.RawArrowSchema, or Avro binary rows of l.RawAvroSchema, compressed with the codec of

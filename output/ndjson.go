@@ -19,7 +19,7 @@ import (
 // gzip readers read as one stream.
 
 func init() {
-	register(NDJSON, formatImpl{newWriter: newNDJSONWriter})
+	register(NDJSON, formatImpl{newWriter: newNDJSONWriter, newBody: newNDJSONBody})
 }
 
 // textBufferBytes is how much text CSV and NDJSON writers gather before writing it on.
@@ -32,7 +32,11 @@ type textSink struct {
 	out io.Writer     // where buf goes: w, or gz
 	gz  *gzip.Writer  // nil without compression
 	bw  *bufio.Writer // batches gz's small writes to w
+	n   int64         // text flushed, before compression
 }
+
+// size is the text taken so far, before compression.
+func (s *textSink) size() int64 { return s.n + int64(len(s.buf)) }
 
 func newTextSink(w io.Writer, f Format, compression string) (*textSink, error) {
 	s := &textSink{buf: make([]byte, 0, textBufferBytes+textBufferBytes/4), out: w}
@@ -57,6 +61,7 @@ func (s *textSink) flushIfFull() error {
 }
 
 func (s *textSink) flush() error {
+	s.n += int64(len(s.buf))
 	if len(s.buf) == 0 {
 		return nil
 	}
@@ -96,6 +101,19 @@ type ndjsonWriter struct {
 }
 
 func newNDJSONWriter(w io.Writer, s *arrow.Schema, o Options) (Writer, error) {
+	return newNDJSON(w, s, o)
+}
+
+// newNDJSONBody writes a body: the whole file, which has no header.
+func newNDJSONBody(l *Layout, w io.Writer) (Body, error) {
+	n, err := newNDJSON(w, l.Schema, l.Options)
+	if err != nil {
+		return nil, err
+	}
+	return noMeta{n}, nil
+}
+
+func newNDJSON(w io.Writer, s *arrow.Schema, o Options) (*ndjsonWriter, error) {
 	bq, err := schema.FromArrow(s)
 	if err != nil {
 		return nil, fmt.Errorf("ndjson writer: %w", err)
@@ -130,6 +148,8 @@ func (n *ndjsonWriter) Write(rec arrow.Record) error {
 	}
 	return nil
 }
+
+func (n *ndjsonWriter) size() int64 { return n.sink.size() }
 
 // Close writes what is buffered and ends the gzip stream.
 func (n *ndjsonWriter) Close() error {

@@ -31,6 +31,7 @@ type parquetSink struct {
 	w        io.Writer
 	skip     int
 	dropping bool
+	n        int64 // bytes passed on
 }
 
 func (s *parquetSink) Write(b []byte) (int, error) {
@@ -43,6 +44,7 @@ func (s *parquetSink) Write(b []byte) (int, error) {
 	if _, err := s.w.Write(b[k:]); err != nil {
 		return 0, err
 	}
+	s.n += int64(n - k)
 	return n, nil
 }
 
@@ -61,6 +63,10 @@ func newParquetBodySized(l *Layout, w io.Writer, maxBytes int64) (*parquetBody, 
 }
 
 func (b *parquetBody) Write(rec arrow.Record) error { return b.p.Write(rec) }
+
+// Size is the bytes written and the Arrow bytes of the open row group, whose encoded size is
+// known only once it is written (usually smaller).
+func (b *parquetBody) Size() int64 { return b.sink.n + max(b.p.rgBytes, 0) }
 
 // Close writes the open row group and returns the footer, leaving it out of the body: the row
 // group is ended by starting another, which stays empty, and from then on nothing written is

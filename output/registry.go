@@ -12,8 +12,7 @@ import (
 // its own file, so that formats stay independent of each other.
 type formatImpl struct {
 	newWriter func(w io.Writer, s *arrow.Schema, o Options) (Writer, error)
-	// newBody writes one body of l's files (records of l.Schema); nil: the format's whole file,
-	// with no header, is a body.
+	// newBody writes one body of l's files (records of l.Schema).
 	newBody func(l *Layout, w io.Writer) (Body, error)
 	// header writes what starts every file of l; nil for none.
 	header func(l *Layout, w io.Writer) error

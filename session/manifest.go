@@ -102,6 +102,10 @@ type Output struct {
 	// AvroSync is the sync marker of every Avro segment and of the merged file, chosen once for
 	// the export so that segments' blocks join unchanged.
 	AvroSync []byte `json:"avro_sync,omitempty"`
+	// MaxBytes, when not 0, ends a segment before its body would pass this many bytes, as far as
+	// the growth of its last response tells (a many-file output's file size bound, less room
+	// for the header and footer).
+	MaxBytes int64 `json:"max_bytes,omitempty"`
 }
 
 // NewManifest describes the session rs created for r on endpoint, to be written as out.

@@ -29,6 +29,8 @@ type sink interface {
 	write(payload []byte, rows, keep int64) error
 	// close returns the body's metadata, which its commit record keeps.
 	close() ([]byte, error)
+	// size is about how large the body is so far (output.Body.Size).
+	size() int64
 }
 
 type decodeSink struct {
@@ -54,6 +56,7 @@ func (s decodeSink) write(payload []byte, rows, keep int64) error {
 }
 
 func (s decodeSink) close() ([]byte, error) { return s.w.Close() }
+func (s decodeSink) size() int64            { return s.w.Size() }
 
 type rawSink struct{ w output.RawBody }
 
@@ -65,6 +68,7 @@ func (s rawSink) write(payload []byte, rows, keep int64) error {
 }
 
 func (s rawSink) close() ([]byte, error) { return s.w.Close() }
+func (s rawSink) size() int64            { return s.w.Size() }
 
 // newSink returns the writer of one segment's body.
 func (w *worker) newSink(dst io.Writer) (sink, error) {

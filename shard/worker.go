@@ -445,14 +445,26 @@ func (w *worker) writeRows(ctx context.Context, payload []byte, rows, keep int64
 			return err
 		}
 	}
+	before := w.seg.sink.size()
 	if err := w.seg.sink.write(payload, rows, keep); err != nil {
 		return diskFull(fmt.Errorf("write rows %d to %d: %w", w.offset, w.offset+keep, err))
 	}
 	w.offset += keep
 	w.seg.rows += keep
 	w.seg.wire += int64(len(payload))
-	if w.seg.rows >= w.m.Output.SegmentRows || w.seg.wire >= w.m.Output.SegmentBytes {
+	if w.seg.rows >= w.m.Output.SegmentRows || w.seg.wire >= w.m.Output.SegmentBytes || w.full(before) {
 		return w.commit(ctx)
 	}
 	return nil
+}
+
+// full reports whether the open segment, whose body had before bytes ahead of the last payload,
+// has no room for another payload as large under the manifest's MaxBytes.
+func (w *worker) full(before int64) bool {
+	lim := w.m.Output.MaxBytes
+	if lim <= 0 {
+		return false
+	}
+	size := w.seg.sink.size()
+	return size+(size-before) > lim
 }

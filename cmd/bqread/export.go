@@ -25,6 +25,7 @@ type exportOptions struct {
 	opts         export.Options
 	format       string
 	snapshotTime string
+	maxFileSize  string
 	emulator     bool
 	emulatorData string
 	faultSpecs   []string
@@ -122,6 +123,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&p.WorkDir, "work-dir", "", "private directory for the manifest and segments (default <out>.bqread); must be missing, empty or an earlier bqread work dir")
 	f.BoolVar(&p.Overwrite, "overwrite", false, "replace an existing --out or --summary file, and an earlier export's work dir")
 	f.Int64Var(&p.SegmentRows, "segment-rows", 0, "rows per segment file (default about a million)")
+	f.StringVar(&o.maxFileSize, "max-file-size", "", "with a * in --out: the most bytes of each file, such as 1GiB (default: none)")
 	f.DurationVar(&p.ConnectTimeout, "connect-timeout", session.DefaultConnectTimeout, "how long creating the read session is retried on transient errors (each retry is logged)")
 	f.DurationVar(&p.StallTimeout, "stall-timeout", shard.DefaultIdleTimeout, "how long a worker waits for the next response before it resumes a stalled stream")
 	f.MarkHidden("segment-rows")
@@ -175,6 +177,13 @@ func (o *exportOptions) options() (export.Options, error) {
 			return opts, usageErrorf("export: --snapshot-time %s is before 1970: BigQuery keeps 7 days of history, use a recent instant", o.snapshotTime)
 		}
 		opts.SnapshotTime = t
+	}
+	if o.maxFileSize != "" {
+		n, err := parseBytes(o.maxFileSize)
+		if err != nil {
+			return opts, usageErrorf("export: --max-file-size: %v", err)
+		}
+		opts.MaxFileSize = n
 	}
 	if o.opts.StallTimeout <= 0 {
 		return opts, usageErrorf("export: --stall-timeout %v: use a positive duration such as 30s", o.opts.StallTimeout)
@@ -291,7 +300,7 @@ var flagNames = map[string]string{
 	"Where": "--where", "SnapshotTime": "--snapshot-time", "Streams": "--streams", "Parallelism": "--parallelism",
 	"DataFormat": "--data-format", "WireCompression": "--wire-compression", "ResponseCompression": "--response-compression", "TimestampPrecision": "--timestamp-precision", "Endpoint": "--endpoint",
 	"WorkDir": "--work-dir", "Overwrite": "--overwrite", "Resume": "--resume", "Summary": "--summary",
-	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "StallTimeout": "--stall-timeout",
+	"Tasks": "--tasks", "SegmentRows": "--segment-rows", "MaxFileSize": "--max-file-size", "StallTimeout": "--stall-timeout",
 	"FieldDelimiter": "--field-delimiter", "NoHeader": "--print-header", "NullMarker": "--null-marker",
 	"ConnectTimeout": "--connect-timeout", "Plaintext": "--plaintext", "Project": "--project", "BillingProject": "--billing-project", "Limit": "--limit", "Location": "--location", "Sample": "--sample",
 	"Query": "--query", "Labels": "--labels", "MaximumBytesBilled": "--maximum-bytes-billed", "DestinationTable": "--destination-table", "RESTEndpoint": "--rest-endpoint",

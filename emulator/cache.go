@@ -19,27 +19,29 @@ type cacheEntry struct {
 	key     string
 	payload []byte
 	rows    int64
+	end     int64 // the unfiltered row after the payload's last
 }
 
 func newPayloadCache(maxBytes int64) *payloadCache {
 	return &payloadCache{max: maxBytes, order: list.New(), items: map[string]*list.Element{}}
 }
 
-// get returns a cached payload and its row count. Callers must not modify the payload.
-func (c *payloadCache) get(key string) ([]byte, int64, bool) {
+// get returns a cached payload, its row count and the unfiltered row after its last. Callers must
+// not modify the payload.
+func (c *payloadCache) get(key string) ([]byte, int64, int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.items[key]
 	if !ok {
-		return nil, 0, false
+		return nil, 0, 0, false
 	}
 	c.order.MoveToFront(e)
 	ce := e.Value.(*cacheEntry)
-	return ce.payload, ce.rows, true
+	return ce.payload, ce.rows, ce.end, true
 }
 
 // put stores a payload unless it alone exceeds the bound, evicting old entries to make room.
-func (c *payloadCache) put(key string, payload []byte, rows int64) {
+func (c *payloadCache) put(key string, payload []byte, rows, end int64) {
 	n := int64(len(payload))
 	if n > c.max {
 		return
@@ -56,6 +58,6 @@ func (c *payloadCache) put(key string, payload []byte, rows int64) {
 		delete(c.items, ce.key)
 		c.size -= int64(len(ce.payload))
 	}
-	c.items[key] = c.order.PushFront(&cacheEntry{key: key, payload: payload, rows: rows})
+	c.items[key] = c.order.PushFront(&cacheEntry{key: key, payload: payload, rows: rows, end: end})
 	c.size += n
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +69,13 @@ type Options struct {
 	JobRunTime time.Duration
 	// JobFaults make the query jobs that read a table fail as BigQuery's do (see JobFault).
 	JobFaults []JobFault
+	// StreamAllocation is how a session's rows are handed to its streams: AllocationFixed (the
+	// default, as the service does) gives each stream fixed ranges of whole blocks of the unfiltered
+	// table when the session is created, so that a row restriction leaves streams lopsided or empty;
+	// AllocationLiquid hands the next block to whichever stream asks first. Either way a table gets
+	// at most one stream per block of 128 rows, a stream's offsets count its rows after the row
+	// restriction, and SplitReadStream splits at block boundaries.
+	StreamAllocation string
 	// Now is the clock, for tests that expire sessions; nil means time.Now.
 	Now func() time.Time
 	// Logger receives recovered panics and serving errors; nil means slog.Default().
@@ -93,6 +102,9 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 		if _, err := ParseFault(f.Kind); err != nil || f.AfterRows < 0 {
 			return nil, fmt.Errorf("fault %+v: use a kind of %v and a non-negative AfterRows", f, FaultKinds)
 		}
+	}
+	if !slices.Contains(StreamAllocations, o.StreamAllocation) {
+		return nil, fmt.Errorf("stream allocation %q: use one of %s", o.StreamAllocation, strings.Join(StreamAllocations, ", "))
 	}
 	cat, err := newCatalog(o.DataDir, o.Now, o.Logger)
 	if err != nil {
@@ -121,6 +133,7 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 		faults:        newFaultState(o.Faults),
 		shaper:        newShaper(o.StreamBandwidth, o.Latency),
 		quota:         newReadQuota(o.MaxConcurrentReads, o.MaxConcurrentReadsPerSession),
+		allocation:    o.StreamAllocation,
 		streams:       map[string]*readStream{},
 	}
 	inst.grpc = grpc.NewServer(
@@ -160,6 +173,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.JobRunTime == 0 {
 		o.JobRunTime = DefaultJobRunTime
+	}
+	if o.StreamAllocation == "" {
+		o.StreamAllocation = AllocationFixed
 	}
 	if o.Now == nil {
 		o.Now = time.Now

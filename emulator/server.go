@@ -40,17 +40,11 @@ type readServer struct {
 	faults        *faultState
 	shaper        *shaper
 	quota         *readQuota // ReadRows calls being served, per project and per session
+	allocation    string     // AllocationFixed or AllocationLiquid
 
 	mu      sync.Mutex
 	streams map[string]*readStream
 	added   int
-}
-
-// readStream is one stream of a session: the session's rows [lo, hi).
-type readStream struct {
-	name   string
-	sess   *session
-	lo, hi int64
 }
 
 func (s *readServer) CreateReadSession(ctx context.Context, req *storagepb.CreateReadSessionRequest) (*storagepb.ReadSession, error) {
@@ -84,11 +78,12 @@ func (s *readServer) CreateReadSession(ctx context.Context, req *storagepb.Creat
 		// The real service's words, which clients (and bqread's hints) recognise.
 		return nil, status.Error(codes.InvalidArgument, "request failed: non-table entities cannot be read with the storage API")
 	}
-	sess, err := s.newSession(ctx, billing, v, rs)
+	sess, err := s.newSession(billing, v, rs)
 	if err != nil {
 		return nil, err
 	}
-	n := streamCount(sess.rows, req.GetMaxStreamCount(), req.GetPreferredMinStreamCount())
+	total := v.rows.numRows()
+	n := streamCount(total, req.GetMaxStreamCount(), req.GetPreferredMinStreamCount())
 	out := &storagepb.ReadSession{
 		Name:                       sess.name,
 		ExpireTime:                 timestamppb.New(sess.expire),
@@ -96,7 +91,7 @@ func (s *readServer) CreateReadSession(ctx context.Context, req *storagepb.Creat
 		Table:                      rs.GetTable(),
 		TableModifiers:             rs.GetTableModifiers(),
 		ReadOptions:                rs.GetReadOptions(),
-		EstimatedRowCount:          sess.rows,
+		EstimatedRowCount:          estimateRows(sess.scanned, rs.GetReadOptions()),
 		EstimatedTotalBytesScanned: estimateBytes(v, sess),
 		TraceId:                    rs.GetTraceId(),
 	}
@@ -105,9 +100,8 @@ func (s *readServer) CreateReadSession(ctx context.Context, req *storagepb.Creat
 	} else {
 		out.Schema = &storagepb.ReadSession_AvroSchema{AvroSchema: &storagepb.AvroSchema{Schema: sess.avroSchema}}
 	}
-	for i := range n {
-		lo, hi := sess.rows*int64(i)/int64(n), sess.rows*int64(i+1)/int64(n)
-		out.Streams = append(out.Streams, &storagepb.ReadStream{Name: s.addStream(sess, lo, hi)})
+	for _, st := range s.allocate(sess, total, n) {
+		out.Streams = append(out.Streams, &storagepb.ReadStream{Name: st.name})
 	}
 	return out, nil
 }
@@ -165,7 +159,7 @@ func parseTablePath(p string) (tableRef, error) {
 
 // userMessage is an error's text without the emulator's sentinel prefix.
 func userMessage(err error) string {
-	for _, sentinel := range []error{errNotFound, errInvalidName, errSnapshot, errScattered, errLoad} {
+	for _, sentinel := range []error{errNotFound, errInvalidName, errSnapshot, errLoad} {
 		if errors.Is(err, sentinel) {
 			return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 		}
@@ -186,7 +180,7 @@ func tableError(err error) error {
 	return status.Error(codes.Internal, userMessage(err))
 }
 
-func (s *readServer) newSession(ctx context.Context, billing string, v *tableVersion, rs *storagepb.ReadSession) (*session, error) {
+func (s *readServer) newSession(billing string, v *tableVersion, rs *storagepb.ReadSession) (*session, error) {
 	opts := rs.GetReadOptions()
 	selected, err := v.selectColumns(opts.GetSelectedFields())
 	if err != nil {
@@ -218,6 +212,8 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 		format:      rs.GetDataFormat(),
 		compression: compression,
 		lz4:         lz4Responses,
+		filter:      f,
+		keep:        newSampler(v, samplePercentage(opts)),
 		expire:      now.Add(sessionTTL),
 		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression) + clockKey(f, now),
 		scanned:     v.scannedRows(f),
@@ -225,10 +221,6 @@ func (s *readServer) newSession(ctx context.Context, billing string, v *tableVer
 	if err := setWireSchemas(sess, opts); err != nil {
 		return nil, err
 	}
-	if sess.spans, sess.rows, err = selectRows(ctx, v, f, newSampler(v, samplePercentage(opts))); err != nil {
-		return nil, selectError(err)
-	}
-	sess.starts = spanStarts(sess.spans)
 	return sess, nil
 }
 
@@ -239,19 +231,6 @@ func clockKey(f *filter.Filter, now time.Time) string {
 		return ""
 	}
 	return "|now=" + strconv.FormatInt(now.UnixMicro(), 10)
-}
-
-// selectError maps an error of selectRows to a gRPC status error.
-func selectError(err error) error {
-	switch {
-	case errors.Is(err, filter.ErrInvalid):
-		return status.Errorf(codes.InvalidArgument, "row_restriction: %v", err)
-	case errors.Is(err, errScattered):
-		return status.Errorf(codes.InvalidArgument, "%s: more than the emulator holds for one session; narrow the row_restriction or sample_percentage", userMessage(err))
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
-	}
-	return status.Errorf(codes.Internal, "evaluate row_restriction: %v", err)
 }
 
 func arrowCompression(o *storagepb.ArrowSerializationOptions) (string, error) {
@@ -267,15 +246,47 @@ func arrowCompression(o *storagepb.ArrowSerializationOptions) (string, error) {
 	}
 }
 
-// streamCount decides how many streams a session of rows gets: what the client asked for (at most
+// streamCount decides how many streams a table of rows gets: what the client asked for (at most
 // 1,000) or, when it left it to the server, one stream per 250,000 rows raised to its preferred
-// minimum; never more streams than rows, and none at all for no rows.
+// minimum; never more streams than blocks (a stream owns at least one block of blockRows rows, so a
+// small table gets fewer streams than asked for), and none at all for no rows.
 func streamCount(rows int64, maxN, minN int32) int {
 	n := int64(maxN)
 	if n == 0 {
 		n = max((rows+rowsPerServerStream-1)/rowsPerServerStream, int64(minN))
 	}
-	return int(min(n, maxStreams, rows))
+	return int(min(n, maxStreams, (rows+blockRows-1)/blockRows))
+}
+
+// estimateRows is estimated_row_count from the rows of the partitions the row restriction does not
+// prune (all of the table's without a restriction, when it is exact): all of them, as the rows a
+// restriction keeps are only known once they are read; with a sample, its share of them.
+func estimateRows(rows int64, o *storagepb.ReadSession_TableReadOptions) int64 {
+	if p := samplePercentage(o); p != nil {
+		return int64(float64(rows) * *p / 100)
+	}
+	return rows
+}
+
+// allocate makes the n streams of a session over a table of rows: fixed streams own consecutive
+// ranges of whole blocks, as even as blocks allow; liquid ones share one pool of the table's blocks.
+func (s *readServer) allocate(sess *session, rows int64, n int) []*readStream {
+	if s.allocation == AllocationLiquid {
+		sess.pool = &blockPool{total: rows}
+	}
+	blocks := (rows + blockRows - 1) / blockRows
+	out := make([]*readStream, n)
+	for i := range out {
+		name := sess.name + "/streams/" + newID()
+		if sess.pool != nil {
+			out[i] = newLiquidStream(name, sess)
+		} else {
+			lo, hi := blocks*int64(i)/int64(n)*blockRows, min(blocks*int64(i+1)/int64(n)*blockRows, rows)
+			out[i] = newFixedStream(name, sess, lo, hi)
+		}
+		s.addStream(out[i])
+	}
+	return out
 }
 
 // estimateBytes is the table's estimated bytes scaled to the session's columns and to the rows of
@@ -300,10 +311,9 @@ func newID() string {
 // expired" rather than NOT_FOUND).
 const forgetAfter = 24 * time.Hour
 
-// addStream registers a stream of sess over its rows [lo, hi) and returns its name. Every 1,024
-// additions it forgets streams whose session expired long ago, so the registry stays bounded.
-func (s *readServer) addStream(sess *session, lo, hi int64) string {
-	st := &readStream{name: sess.name + "/streams/" + newID(), sess: sess, lo: lo, hi: hi}
+// addStream registers a stream. Every 1,024 additions it forgets streams whose session expired long
+// ago, so the registry stays bounded.
+func (s *readServer) addStream(st *readStream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.streams[st.name] = st
@@ -315,7 +325,6 @@ func (s *readServer) addStream(sess *session, lo, hi int64) string {
 			}
 		}
 	}
-	return st.name
 }
 
 // lookupStream finds a live stream by name.
@@ -345,13 +354,16 @@ func (s *readServer) SplitReadStream(_ context.Context, req *storagepb.SplitRead
 	if err != nil {
 		return nil, err
 	}
-	cut := st.lo + int64(float64(st.hi-st.lo)*f)
-	if cut <= st.lo || cut >= st.hi {
+	prefix := st.sess.name + "/streams/"
+	primary, remainder, ok := st.split(f, prefix+newID(), prefix+newID())
+	if !ok {
 		return &storagepb.SplitReadStreamResponse{}, nil
 	}
+	s.addStream(primary)
+	s.addStream(remainder)
 	return &storagepb.SplitReadStreamResponse{
-		PrimaryStream:   &storagepb.ReadStream{Name: s.addStream(st.sess, st.lo, cut)},
-		RemainderStream: &storagepb.ReadStream{Name: s.addStream(st.sess, cut, st.hi)},
+		PrimaryStream:   &storagepb.ReadStream{Name: primary.name},
+		RemainderStream: &storagepb.ReadStream{Name: remainder.name},
 	}, nil
 }
 
@@ -365,30 +377,29 @@ func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQ
 		return err
 	}
 	defer release()
-	count := st.hi - st.lo
 	off := req.GetOffset()
-	switch {
-	case off < 0:
+	if off < 0 {
 		return status.Errorf(codes.InvalidArgument, "offset must not be negative, got %d", off)
-	case off > count:
-		return status.Errorf(codes.FailedPrecondition, "offset %d has not been allocated yet", off)
-	case off == count:
-		return nil
+	}
+	ctx := srv.Context()
+	if err := st.seek(ctx, off); err != nil {
+		return readError(err, off)
 	}
 	sess := st.sess
 	per, err := sess.rowsPerResponse(s.responseBytes)
 	if err != nil {
 		return status.Errorf(codes.Internal, "read rows: %v", err)
 	}
-	ctx := srv.Context()
-	first := true
-	for pos := st.lo + off; pos < st.hi; {
+	first, start := true, 0.0
+	for pos := off; ; {
 		// Responses follow a grid of per rows from the stream's start, so that resumed reads hit
 		// the cache too.
-		end := min(st.lo+((pos-st.lo)/per+1)*per, st.hi)
-		payload, n, err := sess.payload(s.cache, pos, end, s.responseBytes)
+		payload, n, end, err := sess.payload(ctx, s.cache, st, pos, (pos/per+1)*per-pos, s.responseBytes)
 		if err != nil {
-			return status.Errorf(codes.Internal, "read rows [%d, %d): %v", pos-st.lo, end-st.lo, err)
+			return readError(err, pos)
+		}
+		if n == 0 {
+			return nil
 		}
 		if err := s.faults.before(ctx, st); err != nil {
 			return err
@@ -401,7 +412,18 @@ func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQ
 		if err != nil {
 			return status.FromContextError(err).Err()
 		}
-		resp := s.response(st, pos, n, payload, throttle, first)
+		if first && pos > 0 {
+			start = st.progress(st.rowAt(pos))
+		}
+		last, err := st.endsAt(ctx, pos+n)
+		if err != nil {
+			return readError(err, pos+n)
+		}
+		stop := 1.0
+		if !last {
+			stop = st.progress(end)
+		}
+		resp := s.response(st, n, payload, start, stop, throttle, first)
 		if sess.lz4 {
 			resp.UncompressedByteSize = &uncompressed
 		}
@@ -409,21 +431,27 @@ func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQ
 			return err
 		}
 		s.faults.sentRows(st.name, n)
-		first = false
+		first, start = false, stop
 		pos += n
 	}
-	return nil
 }
 
-// response builds one ReadRowsResponse for n rows starting at pos.
-func (s *readServer) response(st *readStream, pos, n int64, payload []byte, throttle int32, first bool) *storagepb.ReadRowsResponse {
-	count := float64(st.hi - st.lo)
+// readError maps an error of reading a stream at offset off to a gRPC status error.
+func readError(err error, off int64) error {
+	switch {
+	case errors.Is(err, errNotAllocated):
+		return status.Errorf(codes.FailedPrecondition, "offset %d has not been allocated yet", off)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	return status.Errorf(codes.Internal, "read rows at offset %d: %v", off, err)
+}
+
+// response builds one ReadRowsResponse of n rows, with the stream's progress before and after it.
+func (s *readServer) response(st *readStream, n int64, payload []byte, start, stop float64, throttle int32, first bool) *storagepb.ReadRowsResponse {
 	resp := &storagepb.ReadRowsResponse{
-		RowCount: n,
-		Stats: &storagepb.StreamStats{Progress: &storagepb.StreamStats_Progress{
-			AtResponseStart: float64(pos-st.lo) / count,
-			AtResponseEnd:   float64(pos+n-st.lo) / count,
-		}},
+		RowCount:      n,
+		Stats:         &storagepb.StreamStats{Progress: &storagepb.StreamStats_Progress{AtResponseStart: start, AtResponseEnd: stop}},
 		ThrottleState: &storagepb.ThrottleState{ThrottlePercent: throttle},
 	}
 	sess := st.sess

@@ -29,7 +29,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/bqread/bqread/emulator/filter"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -241,8 +240,9 @@ func TestReadAllTypesArrow(t *testing.T) {
 		for _, streams := range []int32{1, 3, 100} {
 			t.Run(fmt.Sprint(codec, "/", streams), func(t *testing.T) {
 				sess := env.mustSession(t, sessionOpts{table: allTypesTable, compression: codec, maxStreams: streams})
-				if got, want := len(sess.GetStreams()), int(min(streams, 7)); got != want {
-					t.Fatalf("streams = %d, want %d", got, want)
+				// Seven rows are less than one block: one stream, however many are asked for.
+				if got := len(sess.GetStreams()); got != 1 {
+					t.Fatalf("streams = %d, want 1", got)
 				}
 				got := env.readAllArrow(t, sess, mem)
 				defer got.Release()
@@ -305,20 +305,26 @@ func mustRead(t *testing.T, path string) []byte {
 func TestStreamCounts(t *testing.T) {
 	env := startEnv(t, Options{})
 	ref := tableRef{"my-project", "ds", "gen"}
-	writeTable(t, env.dir, ref, kvSchema, "synthetic.json", `{"rows": 2000, "seed": 3}`)
+	writeTable(t, env.dir, ref, kvSchema, "synthetic.json", `{"rows": 200000, "seed": 3}`)
+	small := tableRef{"my-project", "ds", "small"}
+	writeTable(t, env.dir, small, kvSchema, "synthetic.json", `{"rows": 300, "seed": 3}`)
 	tests := []struct {
+		table    tableRef
 		max, min int32
 		want     int
 	}{
-		{0, 0, 1},
-		{0, 8, 8},
-		{5, 0, 5},
-		{5000, 0, 1000}, // clamped to the system maximum
-		{0, 5000, 1000},
+		{ref, 0, 0, 1},
+		{ref, 0, 8, 8},
+		{ref, 5, 0, 5},
+		{ref, 5000, 0, 1000}, // clamped to the system maximum
+		{ref, 0, 5000, 1000},
+		{small, 10, 0, 3}, // 300 rows are three blocks: at most three streams
+		{small, 0, 10, 3},
+		{small, 2, 0, 2},
 	}
 	for _, tt := range tests {
 		req := &storagepb.CreateReadSessionRequest{Parent: billing, MaxStreamCount: tt.max, PreferredMinStreamCount: tt.min,
-			ReadSession: &storagepb.ReadSession{Table: ref.String(), DataFormat: storagepb.DataFormat_ARROW}}
+			ReadSession: &storagepb.ReadSession{Table: tt.table.String(), DataFormat: storagepb.DataFormat_ARROW}}
 		sess, err := env.client.CreateReadSession(t.Context(), req)
 		if err != nil {
 			t.Fatalf("max %d min %d: %v", tt.max, tt.min, err)
@@ -414,7 +420,8 @@ func TestFirstResponseOfBigTable(t *testing.T) {
 	recs := decodeArrow(t, sess.GetArrowSchema().GetSerializedSchema(), []*storagepb.ReadRowsResponse{r}, mem)
 	defer recs[0].Release()
 	ids := recs[0].Column(0).(*array.Int64)
-	if got, want := ids.Value(0), int64(1_750_001); got != want {
+	// 2,000,000 rows are 15,625 blocks: stream 7 of 8 starts at block 15,625*7/8.
+	if got, want := ids.Value(0), int64(15_625*7/8*blockRows+1); got != want {
 		t.Errorf("first trip_id of stream 7 = %d, want %d", got, want)
 	}
 	if n := len(r.GetArrowRecordBatch().GetSerializedRecordBatch()); n > 256<<10 || n < 64<<10 {
@@ -446,8 +453,9 @@ func TestSplitReadStream(t *testing.T) {
 	primary, remainder := read(split.GetPrimaryStream().GetName(), 0), read(split.GetRemainderStream().GetName(), 0)
 	defer primary.Release()
 	defer remainder.Release()
-	if got, want := primary.NumRows(), int64(250); got != want {
-		t.Fatalf("primary rows = %d, want %d", got, want)
+	// 1,000 rows are eight blocks (the last one short): a quarter is two blocks.
+	if got, want := primary.NumRows(), int64(2*blockRows); got != want {
+		t.Fatalf("primary rows = %d, want %d (two blocks)", got, want)
 	}
 	joined := concat(t, []arrow.Record{primary, remainder}, mem)
 	primary.Retain()
@@ -645,8 +653,8 @@ func TestSamplePercentage(t *testing.T) {
 				n += r.GetRowCount()
 			}
 		}
-		if n != sess.GetEstimatedRowCount() {
-			t.Fatalf("sample %v: read %d rows, session says %d", p, n, sess.GetEstimatedRowCount())
+		if got, want := sess.GetEstimatedRowCount(), int64(p*sampleBlockRows); got != want {
+			t.Fatalf("sample %v: estimated_row_count = %d, want %d (that share of the table's rows)", p, got, want)
 		}
 		return n
 	}
@@ -668,9 +676,8 @@ func TestSamplePercentage(t *testing.T) {
 }
 
 // TestSyntheticRowLimit: a synthetic table above MaxSyntheticRows is refused when it is loaded, and
-// the server goes on serving; a table at the limit gets a session at once (its row selection holds
-// one run of rows, not one entry per chunk of the table), its rows can be read, and a sample that
-// would scatter its rows over more runs than the emulator holds is refused.
+// the server goes on serving; a table at the limit gets a session at once, sampled or not (streams
+// own blocks of the table and count their rows as they are read), and its rows can be read.
 func TestSyntheticRowLimit(t *testing.T) {
 	env := startEnv(t, Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a safety net, not a speed bound
@@ -712,37 +719,24 @@ func TestSyntheticRowLimit(t *testing.T) {
 	if sess, err := env.createSession(ctx, sessionOpts{table: wide.String()}); err != nil || sess.GetEstimatedTotalBytesScanned() != MaxSyntheticRows*(8+400*24) {
 		t.Errorf("wide table at the limit: estimated_total_bytes_scanned = %d, err %v; want %d", sess.GetEstimatedTotalBytesScanned(), err, MaxSyntheticRows*(8+400*24))
 	}
+	// A sample of the table at the limit: the session is created without looking at the rows,
+	// and its last stream reads whole sampled blocks from its start.
 	half := 50.0
-	_, err = env.client.CreateReadSession(ctx, &storagepb.CreateReadSessionRequest{Parent: billing,
+	sampled, err := env.client.CreateReadSession(ctx, &storagepb.CreateReadSessionRequest{Parent: billing,
 		ReadSession: &storagepb.ReadSession{Table: limit.String(), DataFormat: storagepb.DataFormat_ARROW,
 			ReadOptions: &storagepb.ReadSession_TableReadOptions{SamplePercentage: &half}}})
-	wantCode(t, err, codes.InvalidArgument, "separate runs")
-	env.mustSession(t, sessionOpts{table: allTypesTable})
-}
-
-// TestSelectRowsStopsWhenCancelled: evaluating a filter over a big table stops when the request's
-// context is done.
-func TestSelectRowsStopsWhenCancelled(t *testing.T) {
-	dir := t.TempDir()
-	ref := tableRef{"my-project", "ds", "big"}
-	writeTable(t, dir, ref, kvSchema, "synthetic.json", `{"rows": 1000000000000}`)
-	c, err := newCatalog(dir, time.Now, discardLogger())
+	if err != nil {
+		t.Fatalf("sample of the table at the limit: %v", err)
+	}
+	readCtx, stop = context.WithCancel(ctx)
+	rows, err = env.client.ReadRows(readCtx, &storagepb.ReadRowsRequest{ReadStream: sampled.GetStreams()[len(sampled.GetStreams())-1].GetName()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
-	v, err := c.resolve(t.Context(), ref, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := filter.Parse("k > 0", v.schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, _, err := selectRows(ctx, v, f, nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("selectRows with a cancelled context: err = %v, want context.Canceled", err)
+	r, err = rows.Recv()
+	stop()
+	if err != nil || r.GetRowCount() == 0 {
+		t.Fatalf("first response of the sampled last stream: %d rows, err %v", r.GetRowCount(), err)
 	}
 }
 

@@ -2,10 +2,7 @@ package emulator
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/bqread/bqread/emulator/filter"
 	"github.com/bqread/bqread/encode"
@@ -25,14 +21,15 @@ import (
 // sessionTTL is how long a read session lives, as on the real service.
 const sessionTTL = 6 * time.Hour
 
-// filterChunk is how many rows a filter is evaluated on at a time.
+// filterChunk is how many unfiltered rows are read at a time to find a response's selected rows.
 const filterChunk = 64 << 10
 
 // span is a run of consecutive rows [lo, hi) of a table version.
 type span struct{ lo, hi int64 }
 
-// session is one read session: a pinned table version, the selected rows and columns, the format.
-// It is immutable after creation except for the measured rows per response.
+// session is one read session: a pinned table version, the row restriction and sample, the selected
+// columns, the format. It is immutable after creation except for the measured rows per response;
+// which rows each stream holds is the streams' business (alloc.go).
 type session struct {
 	name        string
 	version     *tableVersion
@@ -41,14 +38,14 @@ type session struct {
 	wire        *arrow.Schema // of the selected columns, as the session serves them (setWireSchemas)
 	precision   schema.Digits // TIMESTAMP(12) columns are served in this precision
 	format      storagepb.DataFormat
-	compression string  // "", "lz4" or "zstd"
-	lz4         bool    // each payload is sent as one raw LZ4 block (response_compression_codec)
-	arrowSchema []byte  // serialized schema message (Arrow)
-	avroSchema  string  // (Avro)
-	spans       []span  // the rows the session reads, in order (all rows when there is no filter)
-	starts      []int64 // starts[i] is the position of spans[i]'s first row among the session's rows
-	rows        int64   // total of spans
-	scanned     int64   // rows of the partitions the row restriction does not prune
+	compression string // "", "lz4" or "zstd"
+	lz4         bool   // each payload is sent as one raw LZ4 block (response_compression_codec)
+	arrowSchema []byte // serialized schema message (Arrow)
+	avroSchema  string // (Avro)
+	filter      *filter.Filter
+	keep        sampler
+	pool        *blockPool // the blocks not handed out yet, for liquid streams; nil for fixed ones
+	scanned     int64      // rows of the partitions the row restriction does not prune
 	expire      time.Time
 	cacheKey    string // identifies everything that determines payload bytes except the row range
 
@@ -81,90 +78,22 @@ func appendRows(spans []span, lo, hi int64) []span {
 	return append(spans, span{lo, hi})
 }
 
-// maxSelectedRuns bounds the runs of consecutive rows that one session's row selection holds, and so
-// its memory: a row_restriction or sample_percentage that scatters the kept rows over more runs is
-// refused rather than held.
-const maxSelectedRuns = 1 << 22
+// selective reports whether the session reads only some rows (a row restriction or a sample).
+func (s *session) selective() bool { return s.filter != nil || s.keep != nil }
 
-// errScattered is a row selection of more than maxSelectedRuns runs.
-var errScattered = errors.New("emulator: row selection too scattered")
-
-// selectBatchChunks is how many chunks of filterChunk rows are selected in parallel before their
-// spans are merged, as a multiple of GOMAXPROCS.
-const selectBatchChunks = 4
-
-// selectRows returns the rows of a table version that the session reads, as spans: the rows in the
-// blocks the sampler keeps that match the row restriction (nil sampler and nil filter keep all). Its
-// memory is bounded by the spans it returns, at most maxSelectedRuns of them, never by the table:
-// chunks of rows are generated and filtered in parallel a batch at a time, and their spans merged
-// before the next batch. It stops when ctx is done.
-func selectRows(ctx context.Context, v *tableVersion, f *filter.Filter, keep sampler) ([]span, int64, error) {
-	total := v.rows.numRows()
-	if f == nil && keep == nil {
-		if total == 0 {
-			return nil, 0, nil
-		}
-		return []span{{0, total}}, total, nil
-	}
-	batch := make([][]span, selectBatchChunks*runtime.GOMAXPROCS(0))
-	var spans []span
-	var n int64
-	for lo := int64(0); lo < total; lo += int64(len(batch)) * filterChunk {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		if err := selectBatch(v, f, keep, lo, total, batch); err != nil {
-			return nil, 0, err
-		}
-		for _, chunk := range batch {
-			for _, sp := range chunk {
-				spans = appendRows(spans, sp.lo, sp.hi)
-				n += sp.hi - sp.lo
-			}
-		}
-		if len(spans) > maxSelectedRuns {
-			return nil, 0, fmt.Errorf("%w: the kept rows of %s fall in more than %d separate runs", errScattered, v.ref, maxSelectedRuns)
-		}
-	}
-	return spans, n, nil
-}
-
-// selectBatch selects among the len(out) chunks of rows that start at row lo, in parallel: out[i]
-// gets the spans of chunk i, nil past the table's total rows.
-func selectBatch(v *tableVersion, f *filter.Filter, keep sampler, lo, total int64, out [][]span) error {
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range out {
-		from := lo + int64(i)*filterChunk
-		out[i] = nil
-		if from >= total {
-			continue
-		}
-		g.Go(func() error {
-			var err error
-			out[i], err = selectChunk(v, f, keep, from, min(from+filterChunk, total))
-			return err
-		})
-	}
-	return g.Wait()
-}
-
-// selectChunk selects among rows [lo, hi).
-func selectChunk(v *tableVersion, f *filter.Filter, keep sampler, lo, hi int64) ([]span, error) {
+// selectIn returns the rows of rec, the unfiltered rows from lo, that the session reads: those in
+// blocks the sampler keeps that match the row restriction (a nil sampler and filter keep all).
+func (s *session) selectIn(rec arrow.Record, lo int64) []span {
+	hi := lo + rec.NumRows()
 	var mask []bool
-	if f != nil {
-		rec, err := v.rows.read(lo, hi, memory.DefaultAllocator)
-		if err != nil {
-			return nil, err
-		}
-		mask = f.Eval(rec)
-		rec.Release()
+	if s.filter != nil {
+		mask = s.filter.Eval(rec)
 	}
 	var spans []span
 	for row := lo; row < hi; {
-		// Rows are taken a sampling block (or the rest of the chunk) at a time.
+		// Rows are taken a sampling block (or the rest of the record) at a time.
 		blockEnd := min((row/sampleBlockRows+1)*sampleBlockRows, hi)
-		if keep != nil && !keep(row) {
+		if s.keep != nil && !s.keep(row) {
 			row = blockEnd
 			continue
 		}
@@ -178,49 +107,121 @@ func selectChunk(v *tableVersion, f *filter.Filter, keep sampler, lo, hi int64) 
 			}
 		}
 	}
-	return spans, nil
+	return spans
 }
 
-// read returns the session's rows [lo, hi) (positions among the selected rows) with the selected
-// columns. The underlying rows are read once, as the one range that covers them, and the selected
-// runs are sliced out of it. The caller releases the record.
-func (s *session) read(lo, hi int64) (arrow.Record, error) {
-	runs := s.runs(lo, hi)
-	if len(runs) == 0 {
-		return nil, fmt.Errorf("emulator: rows [%d, %d) outside the session's %d rows", lo, hi, s.rows)
+// count returns the unfiltered rows [lo, hi), which start at a block boundary, as pieces of one block
+// each with the number of rows the session reads in it; without a row restriction or sample, as one
+// piece. Only a row restriction needs the rows read.
+func (s *session) count(lo, hi int64) ([]piece, error) {
+	if !s.selective() {
+		return []piece{{lo, hi, hi - lo}}, nil
 	}
-	base := runs[0].lo
-	covering, err := s.version.rows.read(base, runs[len(runs)-1].hi, memory.DefaultAllocator)
+	var ps []piece
+	for b := lo; b < hi; b += blockRows {
+		ps = append(ps, piece{lo: b, hi: min(b+blockRows, hi)})
+	}
+	if s.filter == nil {
+		for i, p := range ps { // a block lies within one sampling block
+			if s.keep(p.lo) {
+				ps[i].n = p.hi - p.lo
+			}
+		}
+		return ps, nil
+	}
+	rec, err := s.version.rows.read(lo, hi, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}
-	full := covering
-	if len(runs) > 1 {
-		parts := make([]arrow.Record, len(runs))
-		for i, r := range runs {
-			parts[i] = covering.NewSlice(r.lo-base, r.hi-base)
-		}
-		covering.Release()
-		if full, err = concatRecords(parts, memory.DefaultAllocator); err != nil {
-			return nil, err
+	defer rec.Release()
+	for _, sp := range s.selectIn(rec, lo) {
+		for row := sp.lo; row < sp.hi; {
+			i := (row - lo) / blockRows
+			end := min(ps[i].hi, sp.hi)
+			ps[i].n += end - row
+			row = end
 		}
 	}
-	defer full.Release()
-	return projectRecord(full, s.arrow)
+	return ps, nil
 }
 
-// runs returns the underlying row ranges that hold the session's rows [lo, hi), in order.
-func (s *session) runs(lo, hi int64) []span {
-	// Find the first span holding position lo; spans are few without a filter, and in order.
-	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] > lo }) - 1
-	var out []span
-	for ; i >= 0 && i < len(s.spans) && s.starts[i] < hi; i++ {
-		sp, pos := s.spans[i], s.starts[i]
-		from := sp.lo + max(lo-pos, 0)
-		to := sp.lo + min(hi-pos, sp.hi-sp.lo)
-		out = append(out, span{from, to})
+// read returns n of the session's rows, with the selected columns, from the pieces ps (as a stream's
+// window gives them), skipping the first skip rows the session reads in them, and the unfiltered row
+// after the last one returned. Pieces that touch are read as one range. The caller releases the record.
+func (s *session) read(ps []piece, skip, n int64) (arrow.Record, int64, error) {
+	var parts []arrow.Record
+	release := func() {
+		for _, p := range parts {
+			p.Release()
+		}
 	}
-	return out
+	var end int64
+	for len(ps) > 0 && n > 0 {
+		k, inRun := 1, ps[0].n
+		for ; k < len(ps) && ps[k].lo == ps[k-1].hi; k++ {
+			inRun += ps[k].n
+		}
+		lo, hi := ps[0].lo, ps[k-1].hi
+		ps = ps[k:]
+		if skip >= inRun {
+			skip -= inRun
+			continue
+		}
+		take := min(inRun-skip, n)
+		recs, last, err := s.readRun(lo, hi, skip, take)
+		parts = append(parts, recs...)
+		if err != nil {
+			release()
+			return nil, 0, err
+		}
+		end, n, skip = last, n-take, 0
+	}
+	if len(parts) == 0 {
+		return nil, 0, fmt.Errorf("emulator: no rows to read")
+	}
+	full, err := concatRecords(parts, memory.DefaultAllocator)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer full.Release()
+	rec, err := projectRecord(full, s.arrow)
+	return rec, end, err
+}
+
+// readRun returns take of the rows the session reads among the unfiltered rows [lo, hi), after the
+// first skip of them, as records of the table's columns, and the unfiltered row after the last one.
+// A filtered run is read filterChunk rows at a time.
+func (s *session) readRun(lo, hi, skip, take int64) ([]arrow.Record, int64, error) {
+	if !s.selective() {
+		rec, err := s.version.rows.read(lo+skip, lo+skip+take, memory.DefaultAllocator)
+		if err != nil {
+			return nil, 0, err
+		}
+		return []arrow.Record{rec}, lo + skip + take, nil
+	}
+	var out []arrow.Record
+	end := lo
+	for from := lo; from < hi && take > 0; from += filterChunk {
+		chunk, err := s.version.rows.read(from, min(from+filterChunk, hi), memory.DefaultAllocator)
+		if err != nil {
+			return out, 0, err
+		}
+		for _, sp := range s.selectIn(chunk, from) {
+			if n := sp.hi - sp.lo; skip >= n {
+				skip -= n
+				continue
+			}
+			a := sp.lo + skip
+			b := min(sp.hi, a+take)
+			out = append(out, chunk.NewSlice(a-from, b-from))
+			skip, take, end = 0, take-(b-a), b
+			if take == 0 {
+				break
+			}
+		}
+		chunk.Release()
+	}
+	return out, end, nil
 }
 
 // projectRecord keeps the columns (and nested fields) of target, which must be a projection of the
@@ -311,51 +312,83 @@ func (s *session) encode(rec arrow.Record) ([]byte, error) {
 // sizeProbeRows is how many rows are encoded to measure a session's bytes per row.
 const sizeProbeRows = 1024
 
-// rowsPerResponse measures, once, how many rows fit in target bytes of encoded payload.
+// rowsPerResponse measures, once, how many rows fit in target bytes of encoded payload, on the
+// table's first rows whether the session reads them or not.
 func (s *session) rowsPerResponse(target int) (int64, error) {
 	s.sizing.Do(func() {
-		n := min(int64(sizeProbeRows), s.rows)
-		rec, err := s.read(0, n)
+		n := min(int64(sizeProbeRows), s.version.rows.numRows())
+		rec, err := s.version.rows.read(0, n, memory.DefaultAllocator)
 		if err != nil {
 			s.sizingErr = err
 			return
 		}
 		defer rec.Release()
-		payload, err := s.encode(rec)
+		projected, err := projectRecord(rec, s.arrow)
 		if err != nil {
 			s.sizingErr = err
 			return
 		}
-		perRow := max(float64(len(payload))/float64(n), 1)
+		defer projected.Release()
+		payload, err := s.encode(projected)
+		if err != nil {
+			s.sizingErr = err
+			return
+		}
+		perRow := max(float64(len(payload))/float64(max(n, 1)), 1)
 		s.perResponse = max(int64(float64(target)*0.9/perRow), 1)
 	})
 	return s.perResponse, s.sizingErr
 }
 
-// payload returns the encoded rows [lo, hi) of the session, fewer when they do not fit in target
-// bytes (then it returns how many rows it holds). Payloads are cached.
-func (s *session) payload(cache *payloadCache, lo, hi int64, target int) ([]byte, int64, error) {
+// payload returns the encoded rows [pos, pos+n) of a stream, fewer when they do not fit in target
+// bytes or the stream has fewer (then it returns how many rows it holds; none at the stream's end),
+// and the unfiltered row after the last one. Payloads are cached under the rows they hold, so that
+// any stream (or session) that reads the same rows finds them.
+func (s *session) payload(ctx context.Context, cache *payloadCache, st *readStream, pos, n int64, target int) ([]byte, int64, int64, error) {
 	for {
-		key := fmt.Sprintf("%s|%d-%d", s.cacheKey, lo, hi)
-		if p, n, ok := cache.get(key); ok {
-			return p, n, nil
+		ps, skip, got, err := st.window(ctx, pos, n)
+		if err != nil || got == 0 {
+			return nil, 0, 0, err
 		}
-		rec, err := s.read(lo, hi)
+		key := payloadKey(s.cacheKey, ps, skip, got, !s.selective())
+		if p, rows, end, ok := cache.get(key); ok {
+			return p, rows, end, nil
+		}
+		rec, end, err := s.read(ps, skip, got)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		p, err := s.encode(rec)
 		rec.Release()
 		if err != nil {
-			return nil, 0, fmt.Errorf("encode rows [%d, %d): %w", lo, hi, err)
+			return nil, 0, 0, fmt.Errorf("encode rows [%d, %d): %w", pos, pos+got, err)
 		}
-		if len(p) > target && hi-lo > 1 {
-			hi = lo + (hi-lo)/2
+		if len(p) > target && got > 1 {
+			n = got / 2
 			continue
 		}
-		cache.put(key, p, hi-lo)
-		return p, hi - lo, nil
+		cache.put(key, p, got, end)
+		return p, got, end, nil
 	}
+}
+
+// payloadKey names a payload by the runs of unfiltered rows it was read from, the rows skipped in
+// them and its row count; without a row restriction or sample (exact), by its first row instead of
+// the skip, so that streams that read the same rows from different pieces share it.
+func payloadKey(cacheKey string, ps []piece, skip, n int64, exact bool) string {
+	first := ps[0].lo
+	if exact {
+		first, skip = first+skip, 0
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%d", cacheKey, first)
+	for i := 1; i < len(ps); i++ {
+		if ps[i].lo != ps[i-1].hi {
+			fmt.Fprintf(&b, "-%d,%d", ps[i-1].hi, ps[i].lo)
+		}
+	}
+	fmt.Fprintf(&b, "|%d|%d", skip, n)
+	return b.String()
 }
 
 // cacheKeyFor names everything that determines a session's payload bytes besides the row range.
@@ -366,15 +399,4 @@ func cacheKeyFor(v *tableVersion, o *storagepb.ReadSession_TableReadOptions, for
 	}
 	return strings.Join([]string{v.key, strings.Join(o.GetSelectedFields(), ","), o.GetRowRestriction(), sample, format.String(), compression,
 		o.GetArrowSerializationOptions().GetPicosTimestampPrecision().String(), o.GetAvroSerializationOptions().GetPicosTimestampPrecision().String()}, "|")
-}
-
-// spanStarts returns the position of each span's first row among all the spans' rows.
-func spanStarts(spans []span) []int64 {
-	starts := make([]int64, len(spans))
-	var pos int64
-	for i, sp := range spans {
-		starts[i] = pos
-		pos += sp.hi - sp.lo
-	}
-	return starts
 }

@@ -85,20 +85,20 @@ func TestParseTimestamp(t *testing.T) {
 
 func TestPayloadCacheEvicts(t *testing.T) {
 	c := newPayloadCache(10)
-	c.put("a", make([]byte, 4), 1)
-	c.put("b", make([]byte, 4), 2)
-	if _, _, ok := c.get("a"); !ok { // a is now the most recent
+	c.put("a", make([]byte, 4), 1, 1)
+	c.put("b", make([]byte, 4), 2, 2)
+	if _, _, _, ok := c.get("a"); !ok { // a is now the most recent
 		t.Fatal("a missing")
 	}
-	c.put("c", make([]byte, 4), 3) // evicts b, the least recently used
-	if _, _, ok := c.get("b"); ok {
+	c.put("c", make([]byte, 4), 3, 30) // evicts b, the least recently used
+	if _, _, _, ok := c.get("b"); ok {
 		t.Error("b survived eviction")
 	}
-	if _, n, ok := c.get("c"); !ok || n != 3 {
-		t.Errorf("c = %d, %v; want 3 rows", n, ok)
+	if _, n, end, ok := c.get("c"); !ok || n != 3 || end != 30 {
+		t.Errorf("c = %d rows ending at %d, %v; want 3 rows ending at row 30", n, end, ok)
 	}
-	c.put("huge", make([]byte, 11), 1)
-	if _, _, ok := c.get("huge"); ok {
+	c.put("huge", make([]byte, 11), 1, 1)
+	if _, _, _, ok := c.get("huge"); ok {
 		t.Error("a payload larger than the cache was stored")
 	}
 }

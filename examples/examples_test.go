@@ -27,12 +27,40 @@ const (
 	cloudRunIndexEnv   = "CLOUD_RUN_TASK_INDEX"
 )
 
-// The table the cluster flow exports from the emulator in place of the examples' table, and the
-// file of its rows.
+// The table the cluster flow exports from the emulator in place of the examples' table: the
+// all_types sample's rows repeated flowCopies times, 840 rows, seven blocks of the emulator's 128
+// rows and so at most seven streams (the 7-row sample alone gets one, as the service gives a small
+// table).
 const (
-	flowTable     = emulator.SampleProject + "." + emulator.SampleDataset + ".all_types"
-	flowTableRows = "../emulator/samples/bqread-demo/samples/all_types/data.ndjson"
+	flowTable      = "bqread-test.ds.all_types"
+	flowCopies     = 120
+	allTypesSample = "../emulator/samples/bqread-demo/samples/all_types/"
 )
+
+// writeFlowTable writes flowTable into the emulator data dir dir and returns the file of its rows.
+func writeFlowTable(t *testing.T, dir string) string {
+	t.Helper()
+	tdir := filepath.Join(dir, "bqread-test", "ds", "all_types")
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := os.ReadFile(allTypesSample + "schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := os.ReadFile(allTypesSample + "data.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tdir, "schema.json"), schema, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(tdir, "data.ndjson")
+	if err := os.WriteFile(data, bytes.Repeat(rows, flowCopies), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
 
 // bqread is the bqread binary that TestMain builds from this module, once for every test.
 var bqread string
@@ -321,17 +349,19 @@ func gcloudFlags(t *testing.T, gcloud string) func(path []string) map[string]boo
 }
 
 // TestClusterFlow runs each example's commands on this machine against the emulator, as its
-// scheduler would: the plan with the example's flags (its table, work dir and files replaced by the
-// emulator's all_types table and temp files), one worker per task index with only the scheduler's
-// index variable set, one task run a second time, then the merge. The output holds the source's
+// scheduler would: the plan with the example's flags (its table, work dir and files replaced by
+// flowTable and temp files), one worker per task index with only the scheduler's index variable
+// set, one task run a second time, then the merge. The output holds the source's
 // rows, as bqread status counted them and as a single-machine bqread export writes them.
 func TestClusterFlow(t *testing.T) {
-	inst, err := emulator.Start(t.Context(), emulator.Options{})
+	data := t.TempDir()
+	rows := writeFlowTable(t, data)
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: data})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { inst.Close() })
-	source := countLines(t, flowTableRows)
+	source := countLines(t, rows)
 	ref := filepath.Join(t.TempDir(), "ref.ndjson")
 	runCLI(t, nil, "export", flowTable, "--endpoint="+inst.GRPCAddr(), "--out="+ref, "--progress=none")
 	want := sortedLines(t, ref)
@@ -362,7 +392,7 @@ func TestClusterFlow(t *testing.T) {
 				}
 				return in
 			}
-			// all_types has 7 streams (one per row) for the examples' 8 tasks: the last task has
+			// flowTable has 7 streams (one per block) for the examples' 8 tasks: the last task has
 			// none to read, and exits 0 at once.
 			plan := local(tc.plan).set("endpoint", inst.GRPCAddr())
 			plan.args = []string{flowTable}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/session"
 )
@@ -27,7 +28,8 @@ var compressions = map[output.Format][]string{
 
 // registerCompletions makes the shell complete the values of the flags of cmd that take one of a
 // few words: --format, --compression (those of the format that --format or the --out extension
-// names, else every format's), --data-format, --wire-compression and --progress. Flags that cmd
+// names, else every format's), --data-format, --wire-compression, --response-compression,
+// --stream-allocation and --progress. Flags that cmd
 // does not have are skipped.
 func registerCompletions(cmd *cobra.Command) {
 	var formats []cobra.Completion
@@ -45,6 +47,8 @@ func registerCompletions(cmd *cobra.Command) {
 			cobra.CompletionWithDesc("lz4", "each payload one LZ4 block, not with --wire-compression")),
 		"timestamp-precision": fixed(cobra.CompletionWithDesc("micros", "default, truncated"),
 			cobra.CompletionWithDesc("nanos", "truncated"), cobra.CompletionWithDesc("picos", "ISO 8601 text, lossless")),
+		"stream-allocation": fixed(cobra.CompletionWithDesc(emulator.AllocationFixed, "blocks assigned when the session is created, as the service does (default)"),
+			cobra.CompletionWithDesc(emulator.AllocationLiquid, "the next block to whichever stream asks first")),
 		"progress": fixed(cobra.CompletionWithDesc("auto", "bars on a terminal, log lines otherwise (default)"),
 			cobra.CompletionWithDesc("bar", "progress bars"), cobra.CompletionWithDesc("plain", "periodic log lines"),
 			cobra.CompletionWithDesc("none", "nothing but errors")),

@@ -17,7 +17,7 @@ import (
 // allTypesFlat are the columns of the all_types sample that CSV can hold.
 const allTypesFlat = "id,b,i,f,n,bn,s,by,d,t,dt,ts,g,j,iv,rd,rdt,rts"
 
-// TestExportCSVOptions exports the all_types sample over several streams as CSV with bq extract's
+// TestExportCSVOptions exports the all_types corpus (allTypesTable) over several streams as CSV with bq extract's
 // options (tab delimiter, no header, \N for NULL), plain and gzip, reads it back with Go's
 // encoding/csv, and checks it against the reviewed golden NDJSON of the corpus: every value,
 // NULL as \N, no header row. Every worker writes its segments with the options of the manifest,
@@ -27,7 +27,7 @@ func TestExportCSVOptions(t *testing.T) {
 	for _, out := range []string{"options.csv", "options.csv.gz"} {
 		t.Run(out, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), out)
-			s := mustExport(t, "bqread-demo.samples.all_types", "-o", path, "--columns", allTypesFlat, "--streams", "3",
+			s := mustExport(t, allTypesTable, "-o", path, "--columns", allTypesFlat, "--streams", "3",
 				"--field-delimiter", "tab", "--print-header=false", "--null-marker", `\N`)
 			if s.Streams < 2 {
 				t.Errorf("streams = %d, want several", s.Streams)
@@ -39,16 +39,12 @@ func TestExportCSVOptions(t *testing.T) {
 	}
 }
 
-// goldenCSVRecords returns the CSV records of the flat columns of the golden NDJSON file of the
-// all_types corpus, NULL as null: JSON strings unquoted, other JSON values as they are.
+// goldenCSVRecords returns the CSV records of the flat columns of the golden NDJSON of
+// allTypesTable, NULL as null: JSON strings unquoted, other JSON values as they are.
 func goldenCSVRecords(t *testing.T, null string) [][]string {
 	t.Helper()
-	golden, err := os.ReadFile("../../output/testdata/all_types.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var records [][]string
-	for _, line := range strings.Split(strings.TrimSuffix(string(golden), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimSuffix(allTypesGolden(t), "\n"), "\n") {
 		var row map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(line), &row); err != nil {
 			t.Fatal(err)

@@ -131,8 +131,52 @@ func sourceRow(i int) map[string]any {
 	return row
 }
 
-// writeTestTable writes the test table in the emulator's data dir layout, rows in load form.
+// allTypesTable is the all_types corpus (the sample's schema and rows) repeated allTypesCopies
+// times: 280 rows, three blocks of the emulator's 128 rows, so an export of it has several streams
+// (the 7-row sample gets one stream, as the service gives a small table), and the streams' bounds
+// fall in the middle of the corpus.
+const (
+	allTypesTable  = "bqread-test.ds.all_types"
+	allTypesCopies = 40
+	allTypesSample = "../../emulator/samples/bqread-demo/samples/all_types/"
+)
+
+// allTypesGolden returns the reviewed golden NDJSON of the corpus, as allTypesTable's output holds it.
+func allTypesGolden(t *testing.T) string {
+	t.Helper()
+	golden, err := os.ReadFile("../../output/testdata/all_types.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Repeat(string(golden), allTypesCopies)
+}
+
+// writeAllTypesTable writes allTypesTable in the emulator's data dir layout.
+func writeAllTypesTable(dir string) error {
+	tdir := filepath.Join(dir, "bqread-test", "ds", "all_types")
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		return err
+	}
+	schema, err := os.ReadFile(allTypesSample + "schema.json")
+	if err != nil {
+		return err
+	}
+	rows, err := os.ReadFile(allTypesSample + "data.ndjson")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tdir, "schema.json"), schema, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(tdir, "data.ndjson"), bytes.Repeat(rows, allTypesCopies), 0o644)
+}
+
+// writeTestTable writes the test table (and allTypesTable) in the emulator's data dir layout, rows
+// in load form.
 func writeTestTable(dir string) error {
+	if err := writeAllTypesTable(dir); err != nil {
+		return err
+	}
 	tdir := filepath.Join(dir, "bqread-test", "ds", "items")
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
 		return err
@@ -257,6 +301,15 @@ func wantRows(t *testing.T, keep func(i int) bool, columns ...string) []string {
 }
 
 func all(int) bool { return true }
+
+// rowsDiff compares an output's rows with want: in order with fixed streams, whose blocks follow the
+// table's order; as sets with liquid ones, whose streams hold the blocks they asked for first.
+func rowsDiff(allocation string, want, got []string) string {
+	if allocation == emulator.AllocationLiquid {
+		want, got = slices.Sorted(slices.Values(want)), slices.Sorted(slices.Values(got))
+	}
+	return cmp.Diff(want, got)
+}
 
 // readParquet reads a parquet file with arrow-go's pqarrow reader.
 func readParquet(t *testing.T, path string) arrow.Table {
@@ -387,15 +440,21 @@ func TestExportKeepsRowOrder(t *testing.T) {
 	}
 }
 
-// checkIDsInOrder checks that the test table's ids come out 0, 1, 2... testRows-1.
-func checkIDsInOrder(t *testing.T, tbl arrow.Table) {
-	t.Helper()
+// tableIDs returns the ids (the first column) of an output of the test table, in order.
+func tableIDs(tbl arrow.Table) []int64 {
 	var ids []int64
 	tr := array.NewTableReader(tbl, 1024)
 	defer tr.Release()
 	for tr.Next() {
 		ids = append(ids, tr.Record().Column(0).(*array.Int64).Int64Values()...)
 	}
+	return ids
+}
+
+// checkIDsInOrder checks that the test table's ids come out 0, 1, 2... testRows-1.
+func checkIDsInOrder(t *testing.T, tbl arrow.Table) {
+	t.Helper()
+	ids := tableIDs(tbl)
 	for i, id := range ids {
 		if id != int64(i) {
 			t.Fatalf("row %d has id %d: rows out of (stream, offset) order", i, id)
@@ -585,71 +644,95 @@ func TestExportRestartsDeadWorkers(t *testing.T) {
 }
 
 // TestExportFaults is the fault matrix: every fault kind of the emulator, on both wire formats with
-// several streams, ends with exactly the source rows (retried in the worker, or the worker
-// restarted), and the summary counts what happened; an expired session fails cleanly.
+// several streams, fixed and liquid, ends with exactly the source rows (retried in the worker, or
+// the worker restarted), and the summary counts what happened; an expired session fails cleanly.
+// A fault fires once on each stream that has rows left to send after its ROWS: with fixed streams,
+// on both; with liquid ones, on each that took that many rows.
 func TestExportFaults(t *testing.T) {
 	tests := []struct {
-		name        string
-		faults      []string
-		wantCode    int
-		wantRetries int // per stream, in-worker retries
-		wantProcs   int // per stream, worker processes
+		name     string
+		retried  []string // each fires once per stream and is retried in the worker
+		restart  []string // each fires once per stream and restarts the worker
+		wantCode int
 	}{
-		{"transient", []string{"resource_exhausted@100", "unavailable@500", "rst_stream@700", "eos@900", "stall@1100"}, exitOK, 5, 1},
-		{"deadline restarts the worker", []string{"deadline@300"}, exitOK, 0, 2},
-		{"expired session", []string{"expired@300"}, exitError, 0, 0},
+		{"transient", []string{"resource_exhausted@100", "unavailable@500", "rst_stream@700", "eos@900", "stall@1100"}, nil, exitOK},
+		{"deadline restarts the worker", nil, []string{"deadline@300"}, exitOK},
+		{"expired session", nil, []string{"expired@300"}, exitError},
 	}
-	for _, wire := range []string{"arrow", "avro"} {
-		for _, tt := range tests {
-			t.Run(wire+"/"+tt.name, func(t *testing.T) {
-				t.Parallel()
-				var faults []emulator.Fault
-				for _, spec := range tt.faults {
-					f, err := emulator.ParseFault(spec)
+	for _, allocation := range emulator.StreamAllocations {
+		for _, wire := range []string{"arrow", "avro"} {
+			for _, tt := range tests {
+				t.Run(allocation+"/"+wire+"/"+tt.name, func(t *testing.T) {
+					t.Parallel()
+					retried, restart := parseFaults(t, tt.retried), parseFaults(t, tt.restart)
+					inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10,
+						Faults: append(retried, restart...), StreamAllocation: allocation})
 					if err != nil {
 						t.Fatal(err)
 					}
-					faults = append(faults, f)
-				}
-				inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10, Faults: faults})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer inst.Close()
-				out := filepath.Join(t.TempDir(), "items.ndjson")
-				var stdout, stderr bytes.Buffer
-				code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--data-format", wire,
-					"--streams", "2", "--stall-timeout", "1s", "--progress", "none", "--summary", "-"}, nil, &stdout, &stderr)
-				if code != tt.wantCode {
-					t.Fatalf("exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
-				}
-				if code != exitOK {
-					checkExpired(t, out, stderr.String())
-					return
-				}
-				var s struct {
-					Retries   int `json:"retries"`
-					PerStream []struct {
-						Pids []int `json:"pids"`
-					} `json:"per_stream"`
-				}
-				if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
-					t.Fatal(err)
-				}
-				if want := len(s.PerStream) * tt.wantRetries; len(s.PerStream) != 2 || s.Retries != want {
-					t.Errorf("streams %d, retries = %d, want 2 streams and %d (each fault once per stream)", len(s.PerStream), s.Retries, want)
-				}
-				for i, ps := range s.PerStream {
-					if len(ps.Pids) != tt.wantProcs {
-						t.Errorf("stream %d ran in %d worker processes, want %d", i, len(ps.Pids), tt.wantProcs)
+					defer inst.Close()
+					out := filepath.Join(t.TempDir(), "items.ndjson")
+					var stdout, stderr bytes.Buffer
+					code := run(t.Context(), []string{"export", testTable, "--endpoint", inst.GRPCAddr(), "-o", out, "--data-format", wire,
+						"--streams", "2", "--stall-timeout", "1s", "--progress", "none", "--summary", "-"}, nil, &stdout, &stderr)
+					if code != tt.wantCode {
+						t.Fatalf("exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
 					}
-				}
-				if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
-					t.Errorf("rows differ after faults (-want +got):\n%s", diff)
-				}
-			})
+					if code != exitOK {
+						checkExpired(t, out, stderr.String())
+						return
+					}
+					var s struct {
+						Retries   int `json:"retries"`
+						PerStream []struct {
+							Rows int64 `json:"rows"`
+							Pids []int `json:"pids"`
+						} `json:"per_stream"`
+					}
+					if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+						t.Fatal(err)
+					}
+					if len(s.PerStream) != 2 {
+						t.Fatalf("%d streams, want 2", len(s.PerStream))
+					}
+					wantRetries := 0
+					for i, ps := range s.PerStream {
+						wantRetries += firing(retried, ps.Rows)
+						if want := 1 + firing(restart, ps.Rows); len(ps.Pids) != want {
+							t.Errorf("stream %d (%d rows) ran in %d worker processes, want %d", i, ps.Rows, len(ps.Pids), want)
+						}
+					}
+					if s.Retries != wantRetries || (allocation == emulator.AllocationFixed && wantRetries != 2*len(retried)) {
+						t.Errorf("retries = %d, want %d (each fault once per stream that reached it)", s.Retries, wantRetries)
+					}
+					if diff := rowsDiff(allocation, wantRows(t, all), readNDJSON(t, out)); diff != "" {
+						t.Errorf("rows differ after faults (-want +got):\n%s", diff)
+					}
+				})
+			}
 		}
 	}
+}
+
+// parseFaults parses fault specs.
+func parseFaults(t *testing.T, specs []string) []emulator.Fault {
+	t.Helper()
+	faults, err := emulator.ParseFaults(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return faults
+}
+
+// firing counts the faults that fire on a stream of rows: those with rows left to send after theirs.
+func firing(faults []emulator.Fault, rows int64) int {
+	n := 0
+	for _, f := range faults {
+		if f.AfterRows < rows {
+			n++
+		}
+	}
+	return n
 }
 
 // TestExportOverConcurrencyQuota runs more workers at once than the server serves ReadRows calls:

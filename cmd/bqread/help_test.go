@@ -56,6 +56,7 @@ func TestCompleteFlagValues(t *testing.T) {
 		{[]string{"plan", "t.d.t", "--wire-compression", ""}, []string{"none", "lz4", "zstd"}},
 		{[]string{"export", "t.d.t", "--response-compression", ""}, []string{"none", "lz4"}},
 		{[]string{"export", "t.d.t", "--timestamp-precision", ""}, []string{"micros", "nanos", "picos"}},
+		{[]string{"serve", "--stream-allocation", ""}, []string{"fixed", "liquid"}},
 		{[]string{"export", "t.d.t", "--progress", ""}, []string{"auto", "bar", "plain", "none"}},
 		{[]string{"schema", "t.d.t", "--format", ""}, []string{"bq", "arrow", "avro", "parquet"}},
 	}

@@ -4,17 +4,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	storage "cloud.google.com/go/bigquery/storage/apiv1"
+	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/internal/workdir"
@@ -26,16 +37,17 @@ import (
 // stuck part way, with the rows before committed, until its processes are killed or interrupted.
 const stallAt = 600
 
-// stallingEmulator serves the test table in small responses and stalls each stream once at stallAt
-// rows. Sessions outlive the processes that created them, as with BigQuery.
-func stallingEmulator(t *testing.T) *emulator.Instance {
+// stallingEmulator serves the test table in small responses, its streams allocated as allocation
+// says, and stalls each stream once at stallAt rows. Sessions outlive the processes that created
+// them, as with BigQuery.
+func stallingEmulator(t *testing.T, allocation string) *emulator.Instance {
 	t.Helper()
 	stall, err := emulator.ParseFault("stall@" + strconv.Itoa(stallAt))
 	if err != nil {
 		t.Fatal(err)
 	}
 	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10,
-		Faults: []emulator.Fault{stall}})
+		Faults: []emulator.Fault{stall}, StreamAllocation: allocation})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,12 +158,12 @@ func runResume(t *testing.T, args []string) resumeSummary {
 
 // TestExportResumeAfterCoordinatorStops stops a coordinator process part way (killed, or
 // interrupted), then resumes its export against the same server: the output holds every source
-// row once, and the resumed run reads only the rows that were not committed.
+// row once, and the resumed run reads only the rows that were not committed. It runs with fixed
+// and with liquid streams.
 func TestExportResumeAfterCoordinatorStops(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("workers die with their coordinator through Linux's parent-death signal")
 	}
-	inst := stallingEmulator(t)
 	tests := []struct {
 		name     string
 		sig      syscall.Signal
@@ -161,80 +173,158 @@ func TestExportResumeAfterCoordinatorStops(t *testing.T) {
 		{"SIGINT", syscall.SIGINT, exitInterrupted},
 		{"SIGTERM", syscall.SIGTERM, exitInterrupted},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			out := filepath.Join(t.TempDir(), "items.ndjson")
-			workDir := out + ".bqread"
-			args := stalledArgs(inst, out)
-			cmd := exec.Command(os.Args[0], args...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			committed := waitStalled(t, workDir)
-			cmd.Process.Signal(tt.sig)
-			cmd.Wait()
-			if code := cmd.ProcessState.ExitCode(); code != tt.wantCode {
-				t.Fatalf("coordinator exit %d, want %d\n%s", code, tt.wantCode, stderr.String())
-			}
-			if tt.sig != syscall.SIGKILL {
-				msg := errorLines(stderr.String())
-				if len(msg) != 1 || !strings.Contains(msg[0], "--resume") || !strings.Contains(msg[0], workDir) {
-					t.Errorf("the error should be one line naming the work dir and --resume:\n%s", stderr.String())
-				}
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Fatalf("%s exists after the coordinator stopped part way", out)
-			}
-			waitNoWorkers(t, workDir)
-			if got := committedRows(t, workDir); !cmp.Equal(got, committed) {
-				t.Fatalf("committed rows changed after the coordinator stopped: %v, then %v", committed, got)
-			}
+	for _, allocation := range emulator.StreamAllocations {
+		inst := stallingEmulator(t, allocation)
+		for _, tt := range tests {
+			t.Run(allocation+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				resumeAfterStop(t, inst, allocation, tt.sig, tt.wantCode)
+			})
+		}
+	}
+}
 
-			s := runResume(t, args)
-			if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
-				t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
-			}
-			for _, ps := range s.PerStream {
-				if ps.StartOffset != committed[ps.Index] {
-					t.Errorf("stream %d resumed at row %d, want %d (its committed rows)", ps.Index, ps.StartOffset, committed[ps.Index])
-				}
-			}
-			if _, err := os.Stat(workDir); !os.IsNotExist(err) {
-				t.Errorf("work dir left after the resumed export succeeded: %v", err)
-			}
-		})
+// resumeAfterStop is one case of TestExportResumeAfterCoordinatorStops: the coordinator gets sig
+// once every stream is stalled, and should exit wantCode.
+func resumeAfterStop(t *testing.T, inst *emulator.Instance, allocation string, sig syscall.Signal, wantCode int) {
+	out := filepath.Join(t.TempDir(), "items.ndjson")
+	workDir := out + ".bqread"
+	args := stalledArgs(inst, out)
+	cmd := exec.Command(os.Args[0], args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	committed := waitStalled(t, workDir)
+	cmd.Process.Signal(sig)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != wantCode {
+		t.Fatalf("coordinator exit %d, want %d\n%s", code, wantCode, stderr.String())
+	}
+	if sig != syscall.SIGKILL {
+		msg := errorLines(stderr.String())
+		if len(msg) != 1 || !strings.Contains(msg[0], "--resume") || !strings.Contains(msg[0], workDir) {
+			t.Errorf("the error should be one line naming the work dir and --resume:\n%s", stderr.String())
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("%s exists after the coordinator stopped part way", out)
+	}
+	waitNoWorkers(t, workDir)
+	if got := committedRows(t, workDir); !cmp.Equal(got, committed) {
+		t.Fatalf("committed rows changed after the coordinator stopped: %v, then %v", committed, got)
+	}
+
+	s := runResume(t, args)
+	if diff := rowsDiff(allocation, wantRows(t, all), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
+	}
+	for _, ps := range s.PerStream {
+		if ps.StartOffset != committed[ps.Index] {
+			t.Errorf("stream %d resumed at row %d, want %d (its committed rows)", ps.Index, ps.StartOffset, committed[ps.Index])
+		}
+	}
+	if _, err := os.Stat(workDir); !os.IsNotExist(err) {
+		t.Errorf("work dir left after the resumed export succeeded: %v", err)
 	}
 }
 
 // TestExportResumeMergedWhileReading interrupts Arrow and Parquet exports, whose segments are
 // merged into the temp output as they are committed, and resumes them: nothing is left beside
-// --out in between, and the resumed output holds every row once, in order.
+// --out in between, and the resumed output holds every row once, in (stream, offset) order. It
+// runs with fixed and with liquid streams.
 func TestExportResumeMergedWhileReading(t *testing.T) {
-	inst := stallingEmulator(t)
-	for _, format := range []string{"arrow", "parquet"} {
-		t.Run(format, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			out := filepath.Join(dir, "items."+format)
-			args := stalledArgs(inst, out)
-			cmd := exec.Command(os.Args[0], args...)
-			if err := cmd.Start(); err != nil {
+	for _, allocation := range emulator.StreamAllocations {
+		inst := stallingEmulator(t, allocation)
+		for _, format := range []string{"arrow", "parquet"} {
+			t.Run(allocation+"/"+format, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				out := filepath.Join(dir, "items."+format)
+				args := stalledArgs(inst, out)
+				cmd := exec.Command(os.Args[0], args...)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				waitStalled(t, out+".bqread")
+				streams := sessionStreams(t, out+".bqread")
+				cmd.Process.Signal(syscall.SIGINT)
+				if err := cmd.Wait(); cmd.ProcessState.ExitCode() != exitInterrupted {
+					t.Fatalf("interrupted export: %v, want exit %d", err, exitInterrupted)
+				}
+				if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != "items."+format+".bqread" {
+					t.Fatalf("beside --out after the interrupt: %v, want only the work dir", entries)
+				}
+				runResume(t, args)
+				checkIDsInStreamOrder(t, inst, streams, readTable(t, format, out))
+			})
+		}
+	}
+}
+
+// sessionStreams returns the stream names of the session of the export in workDir.
+func sessionStreams(t *testing.T, workDir string) []string {
+	t.Helper()
+	d, err := workdir.Open(workDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.LoadManifest(t.Context(), d.Store())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Streams
+}
+
+// checkIDsInStreamOrder checks that an output of the test table holds the rows of the session's
+// streams in (stream, offset) order, as the emulator serves them when each stream is read again
+// with Google's official client: a liquid stream gives again the blocks it took.
+func checkIDsInStreamOrder(t *testing.T, inst *emulator.Instance, streams []string, tbl arrow.Table) {
+	t.Helper()
+	client, err := storage.NewBigQueryReadClient(t.Context(), option.WithEndpoint(inst.GRPCAddr()), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var want []int64
+	for _, name := range streams {
+		rows, err := client.ReadRows(t.Context(), &storagepb.ReadRowsRequest{ReadStream: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var schema []byte
+		for {
+			r, err := rows.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("ReadRows(%s): %v", name, err)
+			}
+			if s := r.GetArrowSchema().GetSerializedSchema(); s != nil {
+				schema = s
+			}
+			rd, err := ipc.NewReader(io.MultiReader(bytes.NewReader(schema), bytes.NewReader(r.GetArrowRecordBatch().GetSerializedRecordBatch())))
+			if err != nil {
 				t.Fatal(err)
 			}
-			waitStalled(t, out+".bqread")
-			cmd.Process.Signal(syscall.SIGINT)
-			if err := cmd.Wait(); cmd.ProcessState.ExitCode() != exitInterrupted {
-				t.Fatalf("interrupted export: %v, want exit %d", err, exitInterrupted)
+			for rd.Next() {
+				want = append(want, rd.Record().Column(0).(*array.Int64).Int64Values()...)
 			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != "items."+format+".bqread" {
-				t.Fatalf("beside --out after the interrupt: %v, want only the work dir", entries)
-			}
-			runResume(t, args)
-			checkIDsInOrder(t, readTable(t, format, out))
-		})
+			rd.Release()
+		}
+	}
+	got := tableIDs(tbl)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("ids out of (stream, offset) order (-streams read again +output):\n%s", diff)
+	}
+	slices.Sort(got)
+	for i, id := range got {
+		if id != int64(i) {
+			t.Fatalf("ids are not the test table's rows, each once: %d where %d should be", id, i)
+		}
 	}
 }
 
@@ -264,13 +354,22 @@ func waitNoWorkers(t *testing.T, workDir string) {
 }
 
 // TestExportRestartsKilledWorkers kills each worker mid-stream with SIGKILL: the coordinator
-// restarts it at its last committed segment, and the output holds every source row once.
+// restarts it at its last committed segment, and the output holds every source row once. It runs
+// with fixed and with liquid streams.
 func TestExportRestartsKilledWorkers(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("finds worker processes in /proc")
 	}
 	creds := fakeCredentials(t)
-	inst := stallingEmulator(t)
+	for _, allocation := range emulator.StreamAllocations {
+		t.Run(allocation, func(t *testing.T) { restartKilledWorkers(t, allocation, creds) })
+	}
+}
+
+// restartKilledWorkers is TestExportRestartsKilledWorkers with streams allocated as allocation;
+// creds is the secret of the credentials in the environment, which no worker's argv may hold.
+func restartKilledWorkers(t *testing.T, allocation, creds string) {
+	inst := stallingEmulator(t, allocation)
 	out := filepath.Join(t.TempDir(), "items.ndjson")
 	workDir := out + ".bqread"
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -319,7 +418,7 @@ func TestExportRestartsKilledWorkers(t *testing.T) {
 			t.Errorf("stream %d ran in processes %v, want the killed %d and its replacement", ps.Index, ps.Pids, pids[ps.Index])
 		}
 	}
-	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+	if diff := rowsDiff(allocation, wantRows(t, all), readNDJSON(t, out)); diff != "" {
 		t.Errorf("rows differ from the source after killing workers (-want +got):\n%s", diff)
 	}
 }
@@ -466,9 +565,17 @@ func TestExportKeepsCredentialsOut(t *testing.T) {
 }
 
 // TestExportPartialThenResume runs out of restarts (every worker dies after one segment): the
-// export exits with code 3 keeping its committed parts, and --resume completes it exactly.
+// export exits with code 3 keeping its committed parts, and --resume completes it exactly. It runs
+// with fixed and with liquid streams.
 func TestExportPartialThenResume(t *testing.T) {
-	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10})
+	for _, allocation := range emulator.StreamAllocations {
+		t.Run(allocation, func(t *testing.T) { partialThenResume(t, allocation) })
+	}
+}
+
+// partialThenResume is TestExportPartialThenResume with streams allocated as allocation.
+func partialThenResume(t *testing.T, allocation string) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10, StreamAllocation: allocation})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +608,7 @@ func TestExportPartialThenResume(t *testing.T) {
 			t.Errorf("stream %d resumed at row %d, want %d", ps.Index, ps.StartOffset, committed[ps.Index])
 		}
 	}
-	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+	if diff := rowsDiff(allocation, wantRows(t, all), readNDJSON(t, out)); diff != "" {
 		t.Errorf("rows differ from the source (-want +got):\n%s", diff)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,7 @@ type serveOptions struct {
 	maxSessionReads int
 	jobRunTime      time.Duration
 	jobFaults       []string
+	allocation      string
 
 	stdout io.Writer
 }
@@ -65,6 +68,12 @@ RESOURCE_EXHAUSTED "Concurrent stream usage exceeded" with a RetryInfo.
 --max-concurrent-streams-per-session limits one session's ReadRows calls at once (0, the default:
 no limit), standing in for the service's unpublished limit on a session's parallelism: a call over
 it gets RESOURCE_EXHAUSTED with a RetryInfo.
+--stream-allocation says how a session's rows go to its streams, in blocks of 128 rows of the
+unfiltered table (a table gets at most one stream per block): fixed (the default, as the service
+does) gives each stream fixed ranges of blocks when the session is created, so a --where filter,
+applied as rows are read, leaves streams lopsided or empty; liquid hands the next block to
+whichever stream asks first, and a stream ends when none is left. Either way a stream's offsets
+count its rows after the filter, and SplitReadStream splits at block boundaries.
 Every call must carry the x-goog-request-params routing header, as Google's clients send it
 (read_session.table=..., read_stream=..., name=...); one without it gets INVALID_ARGUMENT "Request
 is missing 'x-goog-request-params' header.", as from the real service.
@@ -75,6 +84,7 @@ serves until SIGINT or SIGTERM and then exits 0.
 ` + serveExitCodesHelp,
 		Example: `  bqread serve
   bqread serve --addr 127.0.0.1:9060 --http-addr 127.0.0.1:9050 --data ./tables
+  bqread serve --stream-allocation liquid
   bqread serve --fault unavailable@100000 --fault rst_stream@300000 --stream-bandwidth 25MiB/s --latency 5ms
   bqread export bqread-demo.samples.trips --endpoint 127.0.0.1:9060 -o trips.parquet`,
 		Args: cobra.NoArgs,
@@ -93,9 +103,11 @@ serves until SIGINT or SIGTERM and then exits 0.
 	f.StringVar(&opts.cacheSize, "cache-size", "", fmt.Sprintf("memory for encoded payloads kept for the next read of the same rows, e.g. 4GiB (default %s)",
 		bytesize.Format(emulator.DefaultCacheBytes)))
 	f.IntVar(&opts.maxReads, "max-concurrent-streams", emulator.DefaultMaxConcurrentReads, "ReadRows calls served at once per billing project; more get RESOURCE_EXHAUSTED")
+	f.StringVar(&opts.allocation, "stream-allocation", emulator.AllocationFixed, "how rows go to streams: "+strings.Join(emulator.StreamAllocations, " or "))
 	f.IntVar(&opts.maxSessionReads, "max-concurrent-streams-per-session", 0, "ReadRows calls of one session served at once, 0 for no limit; more get RESOURCE_EXHAUSTED")
 	f.DurationVar(&opts.jobRunTime, "job-run-time", emulator.DefaultJobRunTime, "how long a query job is RUNNING before it is DONE (0: DONE at once)")
 	f.StringArrayVar(&opts.jobFaults, "job-fault", nil, "make query jobs reading a table fail: accessDenied|quotaExceeded@PROJECT.DATASET.TABLE, repeatable")
+	registerCompletions(cmd)
 	return cmd
 }
 
@@ -112,6 +124,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if opts.maxSessionReads < 0 {
 		return usageErrorf("--max-concurrent-streams-per-session must not be negative, got %d", opts.maxSessionReads)
+	}
+	if !slices.Contains(emulator.StreamAllocations, opts.allocation) {
+		return usageErrorf("--stream-allocation %q: use %s", opts.allocation, strings.Join(emulator.StreamAllocations, " or "))
 	}
 	if opts.jobRunTime < 0 {
 		return usageErrorf("--job-run-time must not be negative, got %s", opts.jobRunTime)
@@ -149,6 +164,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		MaxConcurrentReadsPerSession: opts.maxSessionReads,
 		JobRunTime:                   jobRunTime,
 		JobFaults:                    jobFaults,
+		StreamAllocation:             opts.allocation,
 	})
 	if err != nil {
 		return fmt.Errorf("start the emulator: %w", err)

@@ -19,7 +19,8 @@ func TestServePrintsAddressesAndStops(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--fault", "unavailable@10",
 			"--stream-bandwidth", "25MiB/s", "--latency", "1ms", "--cache-size", "1GiB", "--max-concurrent-streams", "400",
-			"--max-concurrent-streams-per-session", "8", "--job-run-time", "0", "--job-fault", "accessDenied@my-project.ds.t"}, strings.NewReader(""), pw, &errOut)
+			"--max-concurrent-streams-per-session", "8", "--job-run-time", "0", "--job-fault", "accessDenied@my-project.ds.t",
+			"--stream-allocation", "liquid"}, strings.NewReader(""), pw, &errOut)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -56,6 +57,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--job-fault", "denied@my-project.ds.t"},
 		{"serve", "--job-fault", "quotaExceeded@ds.t"},
 		{"serve", "--job-run-time", "-1s"},
+		{"serve", "--stream-allocation", "random"},
 	} {
 		var out, errOut strings.Builder
 		if code := run(t.Context(), args, strings.NewReader(""), &out, &errOut); code != exitUsage {

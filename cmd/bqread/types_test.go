@@ -17,15 +17,13 @@ import (
 )
 
 // TestExportEveryTypeEveryWireEveryFormat runs the all_types fixture corpus (every BigQuery type,
-// nulls, edges, nesting) through every (wire format × output format) pair with several streams,
+// nulls, edges, nesting; repeated so that it spans several streams, allTypesTable) through every
+// (wire format × output format) pair with several streams,
 // reads each output back with a reader independent of our writers (pqarrow's file reader, arrow's
 // IPC file reader, goavro's OCF reader), and checks the values against the reviewed golden NDJSON
 // of the corpus. The NDJSON writer only renders what the independent reader returned.
 func TestExportEveryTypeEveryWireEveryFormat(t *testing.T) {
-	golden, err := os.ReadFile("../../output/testdata/all_types.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
+	golden := allTypesGolden(t)
 	wires := map[string][]string{
 		"arrow":      {"--data-format", "arrow"},
 		"arrow+lz4":  {"--data-format", "arrow", "--wire-compression", "lz4"},
@@ -37,12 +35,12 @@ func TestExportEveryTypeEveryWireEveryFormat(t *testing.T) {
 			t.Run(wire+"→"+format, func(t *testing.T) {
 				t.Parallel()
 				out := filepath.Join(t.TempDir(), "all_types."+format)
-				s := mustExport(t, append([]string{"bqread-demo.samples.all_types", "-o", out, "--streams", "3"}, wireArgs...)...)
+				s := mustExport(t, append([]string{allTypesTable, "-o", out, "--streams", "3"}, wireArgs...)...)
 				if s.Streams < 2 {
 					t.Errorf("streams = %d, want several", s.Streams)
 				}
 				got := readBackAsNDJSON(t, format, out)
-				if diff := cmp.Diff(strings.Split(string(golden), "\n"), strings.Split(string(got), "\n")); diff != "" {
+				if diff := cmp.Diff(strings.Split(golden, "\n"), strings.Split(string(got), "\n")); diff != "" {
 					t.Errorf("values read back differ from the corpus (-want +got):\n%s", diff)
 				}
 			})

@@ -264,13 +264,17 @@ func (st *readStream) split(fraction float64, primaryName, remainderName string)
 	return primary, remainder, true
 }
 
-// endsAt reports whether the stream has no rows after its first pos, counting on as needed (a
+// progressAfter returns the progress after a response that ends at the stream's position pos and
+// the unfiltered row end: 1 when the stream has no rows after it, which it counts on to know (a
 // liquid stream takes the block it reads next).
-func (st *readStream) endsAt(ctx context.Context, pos int64) (bool, error) {
+func (st *readStream) progressAfter(ctx context.Context, pos, end int64) (float64, error) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	n, err := st.reach(ctx, pos+1, true)
-	return n <= pos, err
+	st.mu.Unlock()
+	if err != nil || n <= pos {
+		return 1, err
+	}
+	return st.progress(end), nil
 }
 
 // rowAt returns the unfiltered row of the stream's row at position pos, which must be counted: exact

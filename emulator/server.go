@@ -415,13 +415,9 @@ func (s *readServer) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQ
 		if first && pos > 0 {
 			start = st.progress(st.rowAt(pos))
 		}
-		last, err := st.endsAt(ctx, pos+n)
+		stop, err := st.progressAfter(ctx, pos+n, end)
 		if err != nil {
 			return readError(err, pos+n)
-		}
-		stop := 1.0
-		if !last {
-			stop = st.progress(end)
 		}
 		resp := s.response(st, n, payload, start, stop, throttle, first)
 		if sess.lz4 {

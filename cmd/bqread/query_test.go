@@ -451,7 +451,7 @@ func TestExportQueryCancel(t *testing.T) {
 // TestExportQueryResume interrupts a query export part way (its streams stall) and resumes it:
 // the resume reads the finished job's table (the output holds every row once) and runs no job.
 func TestExportQueryResume(t *testing.T) {
-	inst := stallingEmulator(t, emulator.AllocationFixed)
+	inst := stallingEmulator(t)
 	jobs := countJobs(t, inst)
 	out := filepath.Join(t.TempDir(), "q.ndjson")
 	args := append(stalledArgs(inst, out)[2:], "--query", "SELECT * FROM `bqread-test.ds.items`", "--rest-endpoint", jobs.URL, "--project", "bqread-test")

@@ -37,10 +37,14 @@ import (
 // stuck part way, with the rows before committed, until its processes are killed or interrupted.
 const stallAt = 600
 
-// stallingEmulator serves the test table in small responses, its streams allocated as allocation
-// says, and stalls each stream once at stallAt rows. Sessions outlive the processes that created
-// them, as with BigQuery.
-func stallingEmulator(t *testing.T, allocation string) *emulator.Instance {
+// stallingEmulator serves the test table in small responses and stalls each stream once at stallAt
+// rows. Sessions outlive the processes that created them, as with BigQuery.
+func stallingEmulator(t *testing.T) *emulator.Instance {
+	return stallingEmulatorFor(t, emulator.AllocationFixed)
+}
+
+// stallingEmulatorFor is stallingEmulator with its streams allocated as allocation says.
+func stallingEmulatorFor(t *testing.T, allocation string) *emulator.Instance {
 	t.Helper()
 	stall, err := emulator.ParseFault("stall@" + strconv.Itoa(stallAt))
 	if err != nil {
@@ -174,7 +178,7 @@ func TestExportResumeAfterCoordinatorStops(t *testing.T) {
 		{"SIGTERM", syscall.SIGTERM, exitInterrupted},
 	}
 	for _, allocation := range emulator.StreamAllocations {
-		inst := stallingEmulator(t, allocation)
+		inst := stallingEmulatorFor(t, allocation)
 		for _, tt := range tests {
 			t.Run(allocation+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
@@ -236,7 +240,7 @@ func resumeAfterStop(t *testing.T, inst *emulator.Instance, allocation string, s
 // runs with fixed and with liquid streams.
 func TestExportResumeMergedWhileReading(t *testing.T) {
 	for _, allocation := range emulator.StreamAllocations {
-		inst := stallingEmulator(t, allocation)
+		inst := stallingEmulatorFor(t, allocation)
 		for _, format := range []string{"arrow", "parquet"} {
 			t.Run(allocation+"/"+format, func(t *testing.T) {
 				t.Parallel()
@@ -369,7 +373,7 @@ func TestExportRestartsKilledWorkers(t *testing.T) {
 // restartKilledWorkers is TestExportRestartsKilledWorkers with streams allocated as allocation;
 // creds is the secret of the credentials in the environment, which no worker's argv may hold.
 func restartKilledWorkers(t *testing.T, allocation, creds string) {
-	inst := stallingEmulator(t, allocation)
+	inst := stallingEmulatorFor(t, allocation)
 	out := filepath.Join(t.TempDir(), "items.ndjson")
 	workDir := out + ".bqread"
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	bq "google.golang.org/api/bigquery/v2"
 
+	"github.com/bqread/bqread/emulator/filter"
 	"github.com/bqread/bqread/emulator/sql"
 	"github.com/bqread/bqread/schema"
 )
@@ -203,7 +204,7 @@ func (s *jobStore) plan(ctx context.Context, req queryRequest) (*job, *jobError)
 	case !v.readable():
 		return j, invalidQuery(fmt.Errorf("%squerying a %s (%s)", sql.UnsupportedPrefix, v.kind, ref.dotted()))
 	}
-	plan, err := parsed.Bind(v.schema)
+	plan, err := parsed.Bind(v.schema, filter.WithNow(s.now()))
 	if err != nil {
 		return j, invalidQuery(err)
 	}

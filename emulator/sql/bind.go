@@ -32,8 +32,9 @@ type sortKey struct {
 	nullsFirst bool
 }
 
-// Bind resolves the query's names against the schema of its table. Errors are *Error.
-func (q *Query) Bind(s schema.Schema) (*Plan, error) {
+// Bind resolves the query's names against the schema of its table; opts go to the WHERE clause's
+// filter (filter.WithNow: the time CURRENT_DATE and its kin return). Errors are *Error.
+func (q *Query) Bind(s schema.Schema, opts ...filter.Option) (*Plan, error) {
 	p := &Plan{table: s, limit: q.limit, offset: q.offset, read: map[string]bool{}}
 	var names []name
 	for _, it := range q.items {
@@ -54,7 +55,7 @@ func (q *Query) Bind(s schema.Schema) (*Plan, error) {
 		return nil, err
 	}
 	if q.where != nil {
-		f, err := filter.Parse(q.where.text, s)
+		f, err := filter.Parse(q.where.text, s, opts...)
 		if err != nil {
 			return nil, q.filterError(err)
 		}

@@ -23,7 +23,7 @@ func TestQueryClock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env.clock.advance(noon.Add(12*time.Hour).Sub(env.clock.now()))
+		env.clock.advance(noon.Add(12 * time.Hour).Sub(env.clock.now()))
 		var want [][]bigquery.Value
 		for _, e := range events {
 			if e.time.UTC().Format(time.DateOnly) == day {

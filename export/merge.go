@@ -56,11 +56,13 @@ func (e *Export) mergeOne(ctx context.Context, o MergeOptions) (*Summary, error)
 		return nil, err
 	}
 	defer out.discard()
+	disk := watchDisk(e.dir)
+	defer disk.last()
 	mg, err := shard.NewMerger(e.dir, e.m, out.w)
 	if err != nil {
 		return nil, err
 	}
-	return e.finish(ctx, out, mg, nil)
+	return e.finish(ctx, out, mg, nil, disk)
 }
 
 // openPlanned opens the work dir of a planned export for a merge into o.Out, after checking the

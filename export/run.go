@@ -39,6 +39,8 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 		return nil, e.failed(ctx, err)
 	}
 	defer out.discard()
+	disk := watchDisk(e.dir)
+	defer disk.last()
 	mg, err := shard.NewMerger(e.dir, e.m, out.w)
 	if err != nil {
 		return nil, e.failed(ctx, err)
@@ -46,10 +48,12 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 	read := time.Now()
 	res, err := shard.Run(ctx, e.runConfig(mg))
 	if err != nil {
-		return newSummary(e.m, res, shard.MergeStats{}, e.p.opts.Out), e.failed(ctx, err)
+		sum := newSummary(e.m, res, shard.MergeStats{}, e.p.opts.Out)
+		sum.PeakDiskBytes = disk.last()
+		return sum, e.failed(ctx, err)
 	}
 	merge := time.Now()
-	sum, err := e.finish(ctx, out, mg, res)
+	sum, err := e.finish(ctx, out, mg, res, disk)
 	if err != nil {
 		return nil, e.failed(ctx, err)
 	}
@@ -65,10 +69,12 @@ func (e *Export) runConfig(mg *shard.Merger) shard.Config {
 		SplitStragglers: !e.p.opts.NoSplit}
 }
 
-// finish merges what is left, puts the output in place and returns the summary.
-func (e *Export) finish(ctx context.Context, out *outputFile, mg *shard.Merger, res *shard.Result) (*Summary, error) {
+// finish merges what is left, puts the output in place and returns the summary, with the peak of
+// disk, whose last sample is taken once the merge is written and before the output is renamed.
+func (e *Export) finish(ctx context.Context, out *outputFile, mg *shard.Merger, res *shard.Result, disk *diskPeak) (*Summary, error) {
 	start := time.Now()
 	written, err := mg.Finish(ctx)
+	peak := disk.last()
 	if err == nil {
 		err = out.commit()
 	}
@@ -76,6 +82,7 @@ func (e *Export) finish(ctx context.Context, out *outputFile, mg *shard.Merger, 
 		return nil, err
 	}
 	sum := newSummary(e.m, res, written, e.p.opts.Out)
+	sum.PeakDiskBytes = peak
 	sum.Phases.Merge = time.Since(start).Seconds()
 	return sum, nil
 }

@@ -39,13 +39,16 @@ type Summary struct {
 	Table                 string        `json:"table"`
 	// Query is the job of a Query export; DryRun says nothing was read or written, only
 	// estimated (the summary of DryRun).
-	Query         *session.QueryJob    `json:"query,omitempty"`
-	DryRun        bool                 `json:"dry_run,omitempty"`
-	Session       string               `json:"session"`
-	Streams       int                  `json:"streams"`
-	Rows          int64                `json:"rows"`
-	BytesReceived int64                `json:"bytes_received"`
-	BytesWritten  int64                `json:"bytes_written"`
+	Query         *session.QueryJob `json:"query,omitempty"`
+	DryRun        bool              `json:"dry_run,omitempty"`
+	Session       string            `json:"session"`
+	Streams       int               `json:"streams"`
+	Rows          int64             `json:"rows"`
+	BytesReceived int64             `json:"bytes_received"`
+	BytesWritten  int64             `json:"bytes_written"`
+	// PeakDiskBytes is the most local disk the export held: its work dir plus the temp output,
+	// sampled while it ran and once after the merge (see diskPeak). It is 0 for a many-file output.
+	PeakDiskBytes int64                `json:"peak_disk_bytes,omitempty"`
 	OutputFiles   []string             `json:"output_files"`
 	WallSeconds   float64              `json:"wall_seconds"`
 	Phases        Phases               `json:"phase_seconds"`

@@ -53,6 +53,9 @@ func partWorkDir(pattern string) string { return strings.Replace(pattern, "*", "
 // exists and takes new files; and, without Overwrite, no file of the pattern nor its manifest
 // there already.
 func checkPattern(pattern string, overwrite bool) error {
+	if store.IsURL(pattern) {
+		return optionErrorf("{{Out}} %s: many-file outputs are written to local directories only, for now: export to one object, or to a local directory", pattern)
+	}
 	if strings.Count(pattern, "*") != 1 {
 		return optionErrorf("{{Out}} %s: a many-file output has one * in its file name, where each file's number goes", pattern)
 	}

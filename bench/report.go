@@ -76,7 +76,7 @@ func (rep *report) print(w io.Writer) error {
 	fmt.Fprintf(w, "%s\n%d rows (trips schema), %d cores, %s, %.0fs, load average at start %s\n\n",
 		rep.Command, rep.Rows, rep.Cores, rep.Go, rep.Seconds, rep.Load)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tclient\tcase\tstreams\trows/s\tMB/s\t×peer\t×limit\tCPU ours/all\tRSS\tworker RSS max\t")
+	fmt.Fprintln(tw, "phase\tclient\tcase\tstreams\trows/s\tMB/s\t×peer\t×limit\tCPU ours/all\tRSS\tworker RSS max\tdisk/out\t")
 	for _, r := range rep.Results {
 		streams := fmt.Sprint(r.Streams)
 		if r.Granted != r.Streams {
@@ -85,8 +85,8 @@ func (rep *report) print(w io.Writer) error {
 		if r.Phase == phaseMemory {
 			streams += fmt.Sprintf(" [%s rows]", human(float64(r.TableRows)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%.0f%%/%.0f%%\t%s\t%s\t\n", r.Phase, r.Client, r.caseName(), streams,
-			human(r.RowsPerSec), r.MBPerSec, ratio(r.VsPeer), ratio(r.VsLimit), 100*r.CPU, 100*r.MachineCPU, mib(r.RSS), workerRSS(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%.0f%%/%.0f%%\t%s\t%s\t%s\t\n", r.Phase, r.Client, r.caseName(), streams,
+			human(r.RowsPerSec), r.MBPerSec, ratio(r.VsPeer), ratio(r.VsLimit), 100*r.CPU, 100*r.MachineCPU, mib(r.RSS), workerRSS(r), ratio(r.DiskVsOutput))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -96,7 +96,8 @@ func (rep *report) print(w io.Writer) error {
 		"by every process on the machine (ours/all; all well above ours means other work disturbed the run).\n"+
 		"limit+write: the limit appending each stream's payloads to a file of its own, no fsync: the least that\n"+
 		"any client writing what it reads must do. limit+write+fsync: the same, each file fsynced once at the end:\n"+
-		"the durable floor, the least any client promising durability must do.")
+		"the durable floor, the least any client promising durability must do. disk/out: bqread's peak disk\n"+
+		"(work dir plus temp output, the summary's peak_disk_bytes) over the output's size.")
 	for _, c := range rep.Checks {
 		fmt.Fprintf(w, "%s  %s: %s\n", c.Status, c.Target, c.Detail)
 	}

@@ -34,6 +34,8 @@ type result struct {
 	RSS int64 `json:"rss_bytes"`
 	// WorkerRSS is each stream's worker peak RSS (sampled; 0 if a worker ended before a sample).
 	WorkerRSS []int64 `json:"worker_rss_bytes,omitempty"`
+	// DiskVsOutput is bqread's peak disk (the summary's peak_disk_bytes) over the output's size.
+	DiskVsOutput float64 `json:"peak_disk_vs_output,omitempty"`
 	// Case names a straggler phase's table (balanced, lopsided, lopsided without splitting);
 	// Splits is how many streams the coordinator split, LargestShare the largest stream's share
 	// of the rows when none was.
@@ -75,6 +77,8 @@ type exportSummary struct {
 	Streams       int   `json:"streams"`
 	Rows          int64 `json:"rows"`
 	BytesReceived int64 `json:"bytes_received"`
+	BytesWritten  int64 `json:"bytes_written"`
+	PeakDisk      int64 `json:"peak_disk_bytes"`
 	PerStream     []struct {
 		Index int   `json:"index"`
 		Pids  []int `json:"pids"`

@@ -294,6 +294,9 @@ func (b *bench) bqread(ctx context.Context, inst *emulator.Instance, t table, ph
 		}
 		r := newResult(phase, clientBqread, wire, format, t, streams, sum.Streams, sum.Rows, sum.BytesReceived, st)
 		r.RSS = st.peak
+		if sum.BytesWritten > 0 {
+			r.DiskVsOutput = float64(sum.PeakDisk) / float64(sum.BytesWritten)
+		}
 		for _, ps := range sum.PerStream {
 			var peak int64
 			for _, pid := range ps.Pids {

@@ -70,17 +70,14 @@ func download(t *testing.T, srv *storetest.Server, bucket, key string) string {
 // IPC file reader, goavro, encoding/json, encoding/csv) and checks every value against the
 // reviewed golden NDJSON of the corpus; the bucket then holds the output and nothing else.
 func TestExportToBuckets(t *testing.T) {
-	golden, err := os.ReadFile("../../output/testdata/all_types.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
+	golden := []byte(allTypesGolden(t))
 	for _, srv := range storetest.Both(t) {
 		for _, format := range []string{"parquet", "arrow", "avro", "ndjson", "csv"} {
 			t.Run(srv.Scheme+"/"+format, func(t *testing.T) {
 				bucket := "out-" + format
 				srv.CreateBucket(bucket)
 				key := "exports/all_types." + format
-				args := []string{"bqread-demo.samples.all_types", "-o", srv.URL(bucket, key), "--streams", "3"}
+				args := []string{allTypesTable, "-o", srv.URL(bucket, key), "--streams", "3"}
 				if format == "csv" {
 					args = append(args, "--columns", allTypesFlat, "--field-delimiter", "tab", "--print-header=false", "--null-marker", `\N`)
 				}

@@ -156,19 +156,26 @@ func TestLiquidStreams(t *testing.T) {
 			s0 := env.streamIDs(t, sess, streams[0].GetName(), 0)
 			s2 := env.streamIDs(t, sess, streams[2].GetName(), 0)
 			s1 := env.streamIDs(t, sess, streams[1].GetName(), 0)
-			if len(s0) == 0 || len(s1) == 0 || len(s2) != 0 {
-				t.Fatalf("rows per stream %d, %d, %d: want stream 0 to take all blocks stream 1 had not taken", len(s0), len(s1), len(s2))
-			}
-			if s1[0] != want[0] || s0[0] <= s1[len(s1)-1] {
-				t.Errorf("stream 1 (asked first) has %d..%d, stream 0 %d..%d: want stream 1 first", s1[0], s1[len(s1)-1], s0[0], s0[len(s0)-1])
+			// Stream 1 asked first, so it holds the first blocks; how many depends on how far the
+			// server ran ahead of its one read response into gRPC's flow-control window (all of
+			// them, on a quiet machine). Stream 0, read to its end, takes every block left, and
+			// stream 2 gets none.
+			if len(s1) == 0 || s1[0] != want[0] || len(s2) != 0 {
+				t.Fatalf("rows per stream %d, %d, %d, stream 1 from %v: want stream 1 to start at row %d and stream 0 to take all blocks stream 1 had not taken",
+					len(s0), len(s1), len(s2), s1[:min(1, len(s1))], want[0])
 			}
 			union := slices.Concat(s1, s0, s2)
 			if diff := cmp.Diff(want, union); diff != "" {
 				t.Fatalf("rows of all streams (-want +got):\n%s", diff)
 			}
-			for _, off := range []int64{0, 1, int64(len(s0)) / 2} {
-				if diff := cmp.Diff(s0[off:], env.streamIDs(t, sess, streams[0].GetName(), off)); diff != "" {
-					t.Errorf("stream 0 read again from %d (-want +got):\n%s", off, diff)
+			for i, rows := range [][]int64{s0, s1} {
+				for _, off := range []int64{0, 1, int64(len(rows)) / 2} {
+					if off > int64(len(rows)) {
+						continue
+					}
+					if diff := cmp.Diff(rows[off:], env.streamIDs(t, sess, streams[i].GetName(), off)); diff != "" {
+						t.Errorf("stream %d read again from %d (-want +got):\n%s", i, off, diff)
+					}
 				}
 			}
 			_, err := env.readStream(t.Context(), streams[2].GetName(), 1)

@@ -20,6 +20,7 @@ type outputFile struct {
 	dir       *workdir.Dir
 	f         *os.File      // the temp file; nil for a stream
 	up        *store.Upload // the object's upload
+	bucket    *store.Blob   // the bucket up writes to; closed by discard
 	w         io.Writer
 }
 
@@ -56,9 +57,10 @@ func createObject(ctx context.Context, out string, overwrite bool) (*outputFile,
 	}
 	up, err := b.Upload(ctx, name, overwrite)
 	if err != nil {
+		b.Close()
 		return nil, err
 	}
-	return &outputFile{path: out, overwrite: overwrite, up: up, w: up}, nil
+	return &outputFile{path: out, overwrite: overwrite, up: up, bucket: b, w: up}, nil
 }
 
 // commit makes the temp file the output: fsync, rename, fsync of the directory. The destination
@@ -96,10 +98,13 @@ func (o *outputFile) closeStream() error {
 	return nil
 }
 
-// discard removes the temp file unless commit put it in place.
+// discard removes the temp file unless commit put it in place, and closes the bucket of an
+// object's upload.
 func (o *outputFile) discard() {
 	if o.up != nil {
 		o.up.Abort()
+		o.bucket.Close()
+		o.up, o.bucket = nil, nil
 	}
 	if o.f != nil {
 		o.f.Close()

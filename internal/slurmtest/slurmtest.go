@@ -21,17 +21,19 @@ import (
 	"time"
 )
 
+// nodeWait is how long Require waits for a node that is still completing an earlier test's jobs
+// (sinfo "comp"), as the race run after the plain one finds it.
+const nodeWait = 60 * time.Second
+
 // Require skips (or under CI=true fails) t unless sbatch is on PATH and sinfo shows a node that
-// can run jobs.
+// can run jobs, waiting up to nodeWait for one that is completing earlier jobs.
 func Require(t testing.TB) {
 	t.Helper()
 	why := ""
 	if _, err := exec.LookPath("sbatch"); err != nil {
 		why = "sbatch is not on PATH"
-	} else if out, err := run("sinfo", "-h", "-o", "%t"); err != nil {
-		why = "sinfo failed: " + err.Error()
-	} else if !strings.Contains(out, "idle") && !strings.Contains(out, "mix") && !strings.Contains(out, "alloc") {
-		why = fmt.Sprintf("no Slurm node is up (sinfo: %q)", strings.TrimSpace(out))
+	} else {
+		why = waitNode()
 	}
 	if why == "" {
 		return
@@ -41,6 +43,23 @@ func Require(t testing.TB) {
 		t.Fatal(why + " (CI=true, where the cluster is required)")
 	}
 	t.Skip(why)
+}
+
+// waitNode returns "" once sinfo shows a node that can run jobs, or why there is none.
+func waitNode() string {
+	deadline := time.Now().Add(nodeWait)
+	for {
+		out, err := run("sinfo", "-h", "-o", "%t")
+		switch {
+		case err != nil:
+			return "sinfo failed: " + err.Error()
+		case strings.Contains(out, "idle") || strings.Contains(out, "mix") || strings.Contains(out, "alloc"):
+			return ""
+		case !strings.Contains(out, "comp") || time.Now().After(deadline):
+			return fmt.Sprintf("no Slurm node is up (sinfo: %q)", strings.TrimSpace(out))
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // Submit runs sbatch --parsable with args in a temporary directory (the job's working directory

@@ -128,18 +128,27 @@ func (e *Export) finishParts(ctx context.Context, res *shard.Result) (*Summary, 
 	return sum, nil
 }
 
+// placedFile is a file writeParts put in place: a failure removes it only while it is still that
+// file.
+type placedFile struct {
+	path string
+	info os.FileInfo
+}
+
 // writeParts writes the files and then their manifest; on an error it removes what it wrote.
 func (e *Export) writeParts(ctx context.Context) (*PartManifest, error) {
 	pattern := e.p.opts.Out
 	var temps []*os.File
-	var placed []string
+	var placed []placedFile
 	defer func() { // after a failure: what is still a temp file, and what was put in place
 		for _, f := range temps {
 			f.Close()
 			os.Remove(f.Name())
 		}
 		for _, p := range placed {
-			os.Remove(p)
+			if info, err := os.Lstat(p.path); err == nil && os.SameFile(info, p.info) {
+				os.Remove(p.path) // still the file this export put there
+			}
 		}
 	}()
 	stats, err := shard.WriteFiles(ctx, e.dir, func(k int) (io.Writer, error) {
@@ -180,10 +189,16 @@ func (e *Export) writeParts(ctx context.Context) (*PartManifest, error) {
 		}
 		f := temps[0]
 		temps = temps[1:]
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("write %s: %w", final, err)
+		}
 		if err := store.CommitFile(f, final); err != nil {
 			return nil, fmt.Errorf("write %s: %w", final, err)
 		}
-		placed = append(placed, final)
+		placed = append(placed, placedFile{final, info})
 	}
 	placed = nil // complete: nothing to remove
 	return pm, nil

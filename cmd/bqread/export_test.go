@@ -738,9 +738,12 @@ func firing(faults []emulator.Fault, rows int64) int {
 // TestExportOverConcurrencyQuota runs more workers at once than the server serves ReadRows calls:
 // the calls over the quota get RESOURCE_EXHAUSTED with a RetryInfo, the workers wait and retry,
 // and every row arrives once.
+//
+// Each response waits a second, so a stream holds its call for at least that long and the
+// workers, started together, overlap however slowly their processes start.
 func TestExportOverConcurrencyQuota(t *testing.T) {
-	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData, ResponseBytes: 4 << 10,
-		Latency: 2 * time.Millisecond, MaxConcurrentReads: 1})
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: testData,
+		Latency: time.Second, MaxConcurrentReads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

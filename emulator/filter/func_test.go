@@ -17,7 +17,7 @@ var testNow = time.Date(2026, 1, 2, 23, 30, 0, 0, time.UTC)
 // fold parses a call of literals and returns its value as BigQuery writes it.
 func fold(t *testing.T, s schema.Schema, expr string) (string, error) {
 	t.Helper()
-	toks, err := lex(expr)
+	toks, err := tokenize(expr)
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/bqread/bqread/emulator/internal/lex"
 )
 
 // ErrInvalid is wrapped by every error for a row restriction outside the supported subset.
@@ -42,111 +44,67 @@ func invalid(pos int, format string, args ...any) error {
 	return &posError{pos: pos, msg: fmt.Sprintf(format, args...)}
 }
 
-func lex(s string) ([]token, error) {
-	var toks []token
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case c == '\'' || c == '"':
-			str, n, err := lexString(s, i)
-			if err != nil {
+// tokenize splits a row restriction into tokens (package lex, shared with the query parser), with
+// string literals decoded and backquoted names marked raw.
+func tokenize(s string) ([]token, error) {
+	lexed, err := lex.Lex(s)
+	if err != nil {
+		var le *lex.Error
+		errors.As(err, &le)
+		return nil, invalid(le.Pos, "%s", le.Msg)
+	}
+	toks := make([]token, 0, len(lexed))
+	for _, t := range lexed {
+		tok := token{text: t.Text, pos: t.Pos}
+		switch t.Kind {
+		case lex.EOF:
+			tok.kind = tEOF
+		case lex.Ident:
+			tok.kind = tIdent
+		case lex.Quoted:
+			tok.kind, tok.raw = tIdent, true
+		case lex.Number:
+			tok.kind = tNumber
+		case lex.String:
+			if tok, err = stringToken(t); err != nil {
 				return nil, err
 			}
-			toks = append(toks, token{kind: tString, text: str, pos: i})
-			i += n
-		case (c == 'b' || c == 'B') && i+1 < len(s) && (s[i+1] == '\'' || s[i+1] == '"'):
-			str, n, err := lexString(s, i+1)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tBytes, text: str, pos: i})
-			i += n + 1
-		case c == '`':
-			end := strings.IndexByte(s[i+1:], '`')
-			if end <= 0 {
-				return nil, invalid(i, "unterminated quoted identifier")
-			}
-			toks = append(toks, token{kind: tIdent, text: s[i+1 : i+1+end], pos: i, raw: true})
-			i += end + 2
-		case c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
-			n := lexNumber(s[i:])
-			toks = append(toks, token{kind: tNumber, text: s[i : i+n], pos: i})
-			i += n
-		case isIdentByte(c, false):
-			j := i
-			for j < len(s) && isIdentByte(s[j], true) {
-				j++
-			}
-			toks = append(toks, token{kind: tIdent, text: s[i:j], pos: i})
-			i = j
-		default:
-			op := lexOp(s[i:])
-			if op == "" {
-				return nil, invalid(i, "unexpected character %q", rune(c))
-			}
-			toks = append(toks, token{kind: tOp, text: op, pos: i})
-			i += len(op)
+		default: // operators, and parameters, which no rule takes
+			tok.kind = tOp
 		}
+		toks = append(toks, tok)
 	}
-	return append(toks, token{kind: tEOF, pos: len(s)}), nil
+	return toks, nil
 }
 
-// isIdentByte reports whether c may be part of an unquoted identifier (ASCII only, as BigQuery).
-func isIdentByte(c byte, notFirst bool) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || notFirst && c >= '0' && c <= '9'
-}
-
-func lexOp(s string) string {
-	for _, op := range []string{"<=", ">=", "!=", "<>", "=", "<", ">", "(", ")", ",", "-", "+", "."} {
-		if strings.HasPrefix(s, op) {
-			return op
-		}
+// stringToken decodes a string or bytes literal.
+func stringToken(t lex.Token) (token, error) {
+	lit := lex.SplitString(t.Text)
+	body := lit.Body
+	tok := token{kind: tString, text: body, pos: t.Pos}
+	if lit.Bytes {
+		tok.kind = tBytes
 	}
-	return ""
-}
-
-func lexNumber(s string) int {
-	n, seenE := 0, false
-	for n < len(s) {
-		c := s[n]
-		switch {
-		case c >= '0' && c <= '9' || c == '.':
-		case (c == 'e' || c == 'E') && !seenE:
-			seenE = true
-			if n+1 < len(s) && (s[n+1] == '+' || s[n+1] == '-') {
-				n++
-			}
-		default:
-			return n
-		}
-		n++
+	if lit.Raw {
+		return tok, nil
 	}
-	return n
-}
-
-// lexString decodes a quoted string starting at s[i]; it returns the value and the bytes consumed.
-func lexString(s string, i int) (string, int, error) {
-	q := s[i]
 	var b strings.Builder
-	for j := i + 1; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == q:
-			return b.String(), j - i + 1, nil
-		case c == '\\' && j+1 < len(s):
-			j++
-			esc, ok := map[byte]byte{'n': '\n', 't': '\t', 'r': '\r', '\\': '\\', '\'': '\'', '"': '"', '0': 0, '%': '%', '_': '_'}[s[j]]
-			if !ok {
-				return "", 0, invalid(j-1, "unsupported escape \\%c", s[j])
-			}
-			if esc == '%' || esc == '_' { // kept escaped for LIKE patterns
-				b.WriteByte('\\')
-			}
-			b.WriteByte(esc)
-		default:
+	for j := 0; j < len(body); j++ {
+		c := body[j]
+		if c != '\\' {
 			b.WriteByte(c)
+			continue
 		}
+		j++ // the lexer saw to it that a backslash is followed by something
+		esc, ok := map[byte]byte{'n': '\n', 't': '\t', 'r': '\r', '\\': '\\', '\'': '\'', '"': '"', '0': 0, '%': '%', '_': '_'}[body[j]]
+		if !ok {
+			return token{}, invalid(t.Pos+lit.Offset+j-1, "unsupported escape \\%c", body[j])
+		}
+		if esc == '%' || esc == '_' { // kept escaped for LIKE patterns
+			b.WriteByte('\\')
+		}
+		b.WriteByte(esc)
 	}
-	return "", 0, invalid(i, "unterminated string")
+	tok.text = b.String()
+	return tok, nil
 }

@@ -29,7 +29,7 @@ func Parse(expr string, s schema.Schema, opts ...Option) (*Filter, error) {
 	if len(expr) > maxLen {
 		return nil, invalid(0, "row restriction is longer than 1 MB")
 	}
-	toks, err := lex(expr)
+	toks, err := tokenize(expr)
 	if err != nil {
 		return nil, err
 	}

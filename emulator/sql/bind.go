@@ -269,7 +269,7 @@ func (q *Query) filterError(err error) error {
 		return errorAt(q.src, q.where.pos, true, "%s%v", UnsupportedPrefix, err)
 	}
 	pos := q.where.pos + off
-	for _, userError := range []string{"unrecognized name", "no matching signature", "could not cast literal", "unterminated string"} {
+	for _, userError := range []string{"unrecognized name", "no matching signature", "could not cast literal"} {
 		if strings.HasPrefix(msg, userError) {
 			return errorAt(q.src, pos, false, "%s", capitalize(msg))
 		}

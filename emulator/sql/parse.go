@@ -3,6 +3,8 @@ package sql
 import (
 	"strconv"
 	"strings"
+
+	"github.com/bqread/bqread/emulator/internal/lex"
 )
 
 // Query is a parsed query of the supported subset, not yet bound to its table's schema.
@@ -72,7 +74,7 @@ func init() {
 	}
 }
 
-func isReserved(t token) bool { return t.kind == tIdent && reserved[strings.ToUpper(t.text)] }
+func isReserved(t token) bool { return t.Kind == lex.Ident && reserved[strings.ToUpper(t.Text)] }
 
 // statements are the first words of statements other than queries.
 var statements = map[string]string{
@@ -86,14 +88,14 @@ var statements = map[string]string{
 // Parse parses a GoogleSQL query of the supported subset. A table name without project or dataset
 // takes them from d. Errors are *Error.
 func Parse(src string, d Defaults) (*Query, error) {
-	toks, err := lex(src)
+	toks, err := tokenize(src)
 	if err != nil {
 		return nil, err
 	}
 	p := &parser{src: src, toks: toks}
 	for _, t := range toks {
-		if t.kind == tParam {
-			return nil, unsupported(src, t.pos, "query parameters")
+		if t.Kind == lex.Param {
+			return nil, unsupported(src, t.Pos, "query parameters")
 		}
 	}
 	q, err := p.query(d)
@@ -107,14 +109,14 @@ func (p *parser) peek() token { return p.toks[p.i] }
 
 func (p *parser) next() token {
 	t := p.toks[p.i]
-	if t.kind != tEOF {
+	if t.Kind != lex.EOF {
 		p.i++
 	}
 	return t
 }
 
 func (p *parser) accept(kw string) bool {
-	if p.peek().kw(kw) {
+	if p.peek().Keyword(kw) {
 		p.i++
 		return true
 	}
@@ -122,7 +124,7 @@ func (p *parser) accept(kw string) bool {
 }
 
 func (p *parser) acceptOp(op string) bool {
-	if p.peek().op(op) {
+	if p.peek().IsOp(op) {
 		p.i++
 		return true
 	}
@@ -131,39 +133,39 @@ func (p *parser) acceptOp(op string) bool {
 
 // unexpected is BigQuery's syntax error for a token it did not expect.
 func (p *parser) unexpected(t token) *Error {
-	return errorAt(p.src, t.pos, false, "Syntax error: Unexpected %s", describe(t))
+	return errorAt(p.src, t.Pos, false, "Syntax error: Unexpected %s", describe(t))
 }
 
 func (p *parser) expected(what string, t token) *Error {
-	return errorAt(p.src, t.pos, false, "Syntax error: Expected %s but got %s", what, describe(t))
+	return errorAt(p.src, t.Pos, false, "Syntax error: Expected %s but got %s", what, describe(t))
 }
 
 func describe(t token) string {
 	switch {
-	case t.kind == tEOF:
+	case t.Kind == lex.EOF:
 		return "end of script"
 	case isReserved(t):
-		return "keyword " + strings.ToUpper(t.text)
-	case t.kind == tIdent, t.kind == tQuoted:
-		return "identifier " + strconv.Quote(t.text)
-	case t.kind == tString:
-		return "string literal " + t.text
-	case t.kind == tNumber:
-		return "integer literal " + strconv.Quote(t.text)
+		return "keyword " + strings.ToUpper(t.Text)
+	case t.Kind == lex.Ident, t.Kind == lex.Quoted:
+		return "identifier " + strconv.Quote(t.Text)
+	case t.Kind == lex.String:
+		return "string literal " + t.Text
+	case t.Kind == lex.Number:
+		return "integer literal " + strconv.Quote(t.Text)
 	}
-	return strconv.Quote(t.text)
+	return strconv.Quote(t.Text)
 }
 
 func (p *parser) query(d Defaults) (*Query, error) {
 	t := p.peek()
 	switch {
-	case t.kw("WITH"):
-		return nil, unsupported(p.src, t.pos, "WITH (common table expressions)")
-	case t.op("("):
-		return nil, unsupported(p.src, t.pos, "parenthesized queries")
-	case t.kind == tIdent && statements[strings.ToUpper(t.text)] != "":
-		return nil, unsupported(p.src, t.pos, statements[strings.ToUpper(t.text)]+" statements ("+strings.ToUpper(t.text)+")")
-	case !t.kw("SELECT"):
+	case t.Keyword("WITH"):
+		return nil, unsupported(p.src, t.Pos, "WITH (common table expressions)")
+	case t.IsOp("("):
+		return nil, unsupported(p.src, t.Pos, "parenthesized queries")
+	case t.Kind == lex.Ident && statements[strings.ToUpper(t.Text)] != "":
+		return nil, unsupported(p.src, t.Pos, statements[strings.ToUpper(t.Text)]+" statements ("+strings.ToUpper(t.Text)+")")
+	case !t.Keyword("SELECT"):
 		return nil, p.unexpected(t)
 	}
 	p.next()
@@ -178,9 +180,9 @@ func (p *parser) query(d Defaults) (*Query, error) {
 		return nil, err
 	}
 	p.acceptOp(";")
-	if t := p.peek(); t.kind != tEOF {
-		if t.kw("SELECT") || t.kw("WITH") {
-			return nil, unsupported(p.src, t.pos, "several statements (a script)")
+	if t := p.peek(); t.Kind != lex.EOF {
+		if t.Keyword("SELECT") || t.Keyword("WITH") {
+			return nil, unsupported(p.src, t.Pos, "several statements (a script)")
 		}
 		return nil, p.expected("end of input", t)
 	}
@@ -189,11 +191,11 @@ func (p *parser) query(d Defaults) (*Query, error) {
 
 func (p *parser) selectList(q *Query) error {
 	switch t := p.peek(); {
-	case t.kw("DISTINCT"):
-		return unsupported(p.src, t.pos, "SELECT DISTINCT")
-	case t.kw("AS"):
-		return unsupported(p.src, t.pos, "SELECT AS STRUCT or AS VALUE")
-	case t.kw("ALL"):
+	case t.Keyword("DISTINCT"):
+		return unsupported(p.src, t.Pos, "SELECT DISTINCT")
+	case t.Keyword("AS"):
+		return unsupported(p.src, t.Pos, "SELECT AS STRUCT or AS VALUE")
+	case t.Keyword("ALL"):
 		p.next()
 	}
 	for {
@@ -205,7 +207,7 @@ func (p *parser) selectList(q *Query) error {
 		if !p.acceptOp(",") {
 			return nil
 		}
-		if p.peek().kw("FROM") { // a trailing comma
+		if p.peek().Keyword("FROM") { // a trailing comma
 			return nil
 		}
 	}
@@ -213,18 +215,18 @@ func (p *parser) selectList(q *Query) error {
 
 func (p *parser) selectItem(q *Query) (selectItem, error) {
 	t := p.peek()
-	it := selectItem{pos: t.pos}
+	it := selectItem{pos: t.Pos}
 	switch {
-	case t.op("*"):
+	case t.IsOp("*"):
 		p.next()
 		it.star = true
 		return it, p.starModifiers(&it)
-	case t.kind == tQuoted || t.kind == tIdent && !isReserved(t):
-		if n := p.toks[p.i+1]; n.op("(") {
-			return it, unsupported(p.src, t.pos, "function "+strings.ToUpper(t.text)+" in the select list")
+	case t.Kind == lex.Quoted || t.Kind == lex.Ident && !isReserved(t):
+		if n := p.toks[p.i+1]; n.IsOp("(") {
+			return it, unsupported(p.src, t.Pos, "function "+strings.ToUpper(t.Text)+" in the select list")
 		}
-		if n := p.toks[p.i+1]; n.kind == tString {
-			return it, unsupported(p.src, t.pos, "literals in the select list")
+		if n := p.toks[p.i+1]; n.Kind == lex.String {
+			return it, unsupported(p.src, t.Pos, "literals in the select list")
 		}
 		path, star, err := p.path()
 		if err != nil {
@@ -234,24 +236,24 @@ func (p *parser) selectItem(q *Query) (selectItem, error) {
 		if star {
 			return it, p.starModifiers(&it)
 		}
-	case t.kw("FROM"), t.kind == tEOF:
+	case t.Keyword("FROM"), t.Kind == lex.EOF:
 		return it, p.unexpected(t)
-	case t.kind == tString || t.kind == tNumber || t.kw("NULL") || t.kw("TRUE") || t.kw("FALSE"):
-		return it, unsupported(p.src, t.pos, "literals in the select list")
+	case t.Kind == lex.String || t.Kind == lex.Number || t.Keyword("NULL") || t.Keyword("TRUE") || t.Keyword("FALSE"):
+		return it, unsupported(p.src, t.Pos, "literals in the select list")
 	default:
-		return it, unsupported(p.src, t.pos, "expressions in the select list (only columns, STRUCT fields and * are)")
+		return it, unsupported(p.src, t.Pos, "expressions in the select list (only columns, STRUCT fields and * are)")
 	}
 	alias, err := p.alias()
 	if err != nil {
 		return it, err
 	}
 	it.alias = alias
-	if n := p.peek(); !n.op(",") && !n.kw("FROM") && n.kind != tEOF {
-		if n.kind == tOp && !n.op(";") && !n.op(")") {
-			return it, unsupported(p.src, t.pos, "expressions in the select list (only columns, STRUCT fields and * are)")
+	if n := p.peek(); !n.IsOp(",") && !n.Keyword("FROM") && n.Kind != lex.EOF {
+		if n.Kind == lex.Op && !n.IsOp(";") && !n.IsOp(")") {
+			return it, unsupported(p.src, t.Pos, "expressions in the select list (only columns, STRUCT fields and * are)")
 		}
-		if n.kw("OVER") {
-			return it, unsupported(p.src, n.pos, "window functions")
+		if n.Keyword("OVER") {
+			return it, unsupported(p.src, n.Pos, "window functions")
 		}
 		return it, p.expected("end of input", n)
 	}
@@ -264,14 +266,14 @@ func (p *parser) path() (parts []string, star bool, err error) {
 	for {
 		t := p.next()
 		switch {
-		case t.kind == tQuoted:
-			parts = append(parts, strings.Split(t.text, ".")...)
-		case t.kind == tIdent && (len(parts) > 0 || !isReserved(t)):
-			parts = append(parts, t.text)
+		case t.Kind == lex.Quoted:
+			parts = append(parts, strings.Split(t.Text, ".")...)
+		case t.Kind == lex.Ident && (len(parts) > 0 || !isReserved(t)):
+			parts = append(parts, t.Text)
 		default:
 			return nil, false, p.unexpected(t)
 		}
-		if !p.peek().op(".") {
+		if !p.peek().IsOp(".") {
 			return parts, false, nil
 		}
 		p.next()
@@ -282,25 +284,25 @@ func (p *parser) path() (parts []string, star bool, err error) {
 }
 
 func (p *parser) starModifiers(it *selectItem) error {
-	if t := p.peek(); t.kw("REPLACE") {
-		return unsupported(p.src, t.pos, "SELECT * REPLACE")
+	if t := p.peek(); t.Keyword("REPLACE") {
+		return unsupported(p.src, t.Pos, "SELECT * REPLACE")
 	}
 	if !p.accept("EXCEPT") {
 		return nil
 	}
-	if t := p.next(); !t.op("(") {
+	if t := p.next(); !t.IsOp("(") {
 		return p.expected("\"(\"", t)
 	}
 	for {
 		t := p.next()
-		if t.kind != tQuoted && (t.kind != tIdent || isReserved(t)) {
+		if t.Kind != lex.Quoted && (t.Kind != lex.Ident || isReserved(t)) {
 			return p.unexpected(t)
 		}
-		it.except = append(it.except, name{t.text, t.pos})
+		it.except = append(it.except, name{t.Text, t.Pos})
 		if p.acceptOp(")") {
 			return nil
 		}
-		if t := p.next(); !t.op(",") {
+		if t := p.next(); !t.IsOp(",") {
 			return p.expected("\")\" or \",\"", t)
 		}
 	}
@@ -310,45 +312,45 @@ func (p *parser) starModifiers(it *selectItem) error {
 func (p *parser) alias() (string, error) {
 	if p.accept("AS") {
 		t := p.next()
-		if t.kind != tQuoted && (t.kind != tIdent || isReserved(t)) {
+		if t.Kind != lex.Quoted && (t.Kind != lex.Ident || isReserved(t)) {
 			return "", p.unexpected(t)
 		}
-		return t.text, nil
+		return t.Text, nil
 	}
-	if t := p.peek(); t.kind == tQuoted || t.kind == tIdent && !isReserved(t) {
+	if t := p.peek(); t.Kind == lex.Quoted || t.Kind == lex.Ident && !isReserved(t) {
 		p.next()
-		return t.text, nil
+		return t.Text, nil
 	}
 	return "", nil
 }
 
 func (p *parser) from(q *Query, d Defaults) error {
 	t := p.next()
-	if !t.kw("FROM") {
-		if t.kind == tEOF {
-			return unsupported(p.src, t.pos, "queries without FROM")
+	if !t.Keyword("FROM") {
+		if t.Kind == lex.EOF {
+			return unsupported(p.src, t.Pos, "queries without FROM")
 		}
 		return p.expected("end of input", t)
 	}
 	switch n := p.peek(); {
-	case n.op("("):
-		return unsupported(p.src, n.pos, "subqueries in FROM")
-	case n.kw("UNNEST"):
-		return unsupported(p.src, n.pos, "UNNEST")
+	case n.IsOp("("):
+		return unsupported(p.src, n.Pos, "subqueries in FROM")
+	case n.Keyword("UNNEST"):
+		return unsupported(p.src, n.Pos, "UNNEST")
 	}
 	start := p.peek()
 	parts, err := p.tableParts()
 	if err != nil {
 		return err
 	}
-	if p.peek().op("(") {
-		return unsupported(p.src, start.pos, "table-valued functions")
+	if p.peek().IsOp("(") {
+		return unsupported(p.src, start.Pos, "table-valued functions")
 	}
-	if err := q.setTable(parts, d, p.src, start.pos); err != nil {
+	if err := q.setTable(parts, d, p.src, start.Pos); err != nil {
 		return err
 	}
-	if n := p.peek(); n.kw("FOR") {
-		return unsupported(p.src, n.pos, "FOR SYSTEM_TIME AS OF")
+	if n := p.peek(); n.Keyword("FOR") {
+		return unsupported(p.src, n.Pos, "FOR SYSTEM_TIME AS OF")
 	}
 	if q.alias, err = p.alias(); err != nil {
 		return err
@@ -357,10 +359,10 @@ func (p *parser) from(q *Query, d Defaults) error {
 		q.alias = q.Table.Table
 	}
 	switch n := p.peek(); {
-	case n.op(","), n.kw("JOIN"), n.kw("INNER"), n.kw("LEFT"), n.kw("RIGHT"), n.kw("FULL"), n.kw("CROSS"), n.kw("NATURAL"):
-		return unsupported(p.src, n.pos, "joins")
-	case n.kw("TABLESAMPLE"):
-		return unsupported(p.src, n.pos, "TABLESAMPLE")
+	case n.IsOp(","), n.Keyword("JOIN"), n.Keyword("INNER"), n.Keyword("LEFT"), n.Keyword("RIGHT"), n.Keyword("FULL"), n.Keyword("CROSS"), n.Keyword("NATURAL"):
+		return unsupported(p.src, n.Pos, "joins")
+	case n.Keyword("TABLESAMPLE"):
+		return unsupported(p.src, n.Pos, "TABLESAMPLE")
 	}
 	return nil
 }
@@ -371,17 +373,17 @@ func (p *parser) tableParts() ([]string, error) {
 	for {
 		t := p.next()
 		switch {
-		case t.kind == tQuoted:
-			parts = append(parts, strings.Split(t.text, ".")...)
-		case t.kind == tIdent && (len(parts) > 0 || !isReserved(t)):
-			part := t.text
-			for end := t.end; p.peek().op("-") && p.peek().pos == end; {
+		case t.Kind == lex.Quoted:
+			parts = append(parts, strings.Split(t.Text, ".")...)
+		case t.Kind == lex.Ident && (len(parts) > 0 || !isReserved(t)):
+			part := t.Text
+			for end := t.End; p.peek().IsOp("-") && p.peek().Pos == end; {
 				n := p.toks[p.i+1]
-				if n.kind != tIdent || n.pos != end+1 {
+				if n.Kind != lex.Ident || n.Pos != end+1 {
 					break
 				}
-				part += "-" + n.text
-				end = n.end
+				part += "-" + n.Text
+				end = n.End
 				p.i += 2
 			}
 			parts = append(parts, part)
@@ -427,7 +429,7 @@ func (q *Query) setTable(parts []string, d Defaults, src string, pos int) error 
 var clauseEnd = []string{"GROUP", "HAVING", "QUALIFY", "WINDOW", "ORDER", "LIMIT", "UNION", "INTERSECT", "EXCEPT"}
 
 func (p *parser) tail(q *Query) error {
-	if t := p.peek(); t.kw("WHERE") {
+	if t := p.peek(); t.Keyword("WHERE") {
 		p.next()
 		c, err := p.whereClause(q)
 		if err != nil {
@@ -436,19 +438,19 @@ func (p *parser) tail(q *Query) error {
 		q.where = c
 	}
 	switch t := p.peek(); {
-	case t.kw("GROUP"):
-		return unsupported(p.src, t.pos, "GROUP BY")
-	case t.kw("HAVING"):
-		return unsupported(p.src, t.pos, "HAVING")
-	case t.kw("QUALIFY"):
-		return unsupported(p.src, t.pos, "QUALIFY")
-	case t.kw("WINDOW"):
-		return unsupported(p.src, t.pos, "WINDOW")
-	case t.kw("UNION"), t.kw("INTERSECT"), t.kw("EXCEPT"):
-		return unsupported(p.src, t.pos, "set operations ("+strings.ToUpper(t.text)+")")
+	case t.Keyword("GROUP"):
+		return unsupported(p.src, t.Pos, "GROUP BY")
+	case t.Keyword("HAVING"):
+		return unsupported(p.src, t.Pos, "HAVING")
+	case t.Keyword("QUALIFY"):
+		return unsupported(p.src, t.Pos, "QUALIFY")
+	case t.Keyword("WINDOW"):
+		return unsupported(p.src, t.Pos, "WINDOW")
+	case t.Keyword("UNION"), t.Keyword("INTERSECT"), t.Keyword("EXCEPT"):
+		return unsupported(p.src, t.Pos, "set operations ("+strings.ToUpper(t.Text)+")")
 	}
 	if p.accept("ORDER") {
-		if t := p.next(); !t.kw("BY") {
+		if t := p.next(); !t.Keyword("BY") {
 			return p.expected("keyword BY", t)
 		}
 		if err := p.orderBy(q); err != nil {
@@ -467,8 +469,8 @@ func (p *parser) tail(q *Query) error {
 			}
 		}
 	}
-	if t := p.peek(); t.kw("UNION") || t.kw("INTERSECT") || t.kw("EXCEPT") {
-		return unsupported(p.src, t.pos, "set operations ("+strings.ToUpper(t.text)+")")
+	if t := p.peek(); t.Keyword("UNION") || t.Keyword("INTERSECT") || t.Keyword("EXCEPT") {
+		return unsupported(p.src, t.Pos, "set operations ("+strings.ToUpper(t.Text)+")")
 	}
 	return nil
 }
@@ -477,7 +479,7 @@ func (p *parser) tail(q *Query) error {
 // qualifiers (t.col) blanked out, since the filter package reads unqualified columns.
 func (p *parser) whereClause(q *Query) (*clause, error) {
 	start := p.peek()
-	if start.kind == tEOF {
+	if start.Kind == lex.EOF {
 		return nil, p.unexpected(start)
 	}
 	text := []byte(p.src)
@@ -485,35 +487,25 @@ func (p *parser) whereClause(q *Query) (*clause, error) {
 	for ; ; p.i++ {
 		t := p.peek()
 		switch {
-		case t.op("("):
+		case t.IsOp("("):
 			depth++
-		case t.op(")"):
+		case t.IsOp(")"):
 			depth--
-		case t.kw("SELECT"):
-			return nil, unsupported(p.src, t.pos, "subqueries")
-		case t.kind == tString && rawOrTriple(t.text):
-			return nil, unsupported(p.src, t.pos, "raw and triple-quoted string literals in WHERE")
-		case t.kw("OVER"):
-			return nil, unsupported(p.src, t.pos, "window functions")
-		case (t.kind == tIdent || t.kind == tQuoted) && strings.EqualFold(t.text, q.alias) && p.toks[p.i+1].op(".") &&
-			!(p.i > 0 && p.toks[p.i-1].op(".")):
-			for k := t.pos; k < p.toks[p.i+1].end; k++ {
+		case t.Keyword("SELECT"):
+			return nil, unsupported(p.src, t.Pos, "subqueries")
+		case t.Keyword("OVER"):
+			return nil, unsupported(p.src, t.Pos, "window functions")
+		case (t.Kind == lex.Ident || t.Kind == lex.Quoted) && strings.EqualFold(t.Text, q.alias) && p.toks[p.i+1].IsOp(".") &&
+			!(p.i > 0 && p.toks[p.i-1].IsOp(".")):
+			for k := t.Pos; k < p.toks[p.i+1].End; k++ {
 				text[k] = ' '
 			}
 		}
-		if t.kind == tEOF || t.op(";") || depth < 0 || depth == 0 && t.kind == tIdent && slicesContainsFold(clauseEnd, t.text) {
-			end := t.pos
-			return &clause{text: string(text[start.pos:end]), pos: start.pos}, nil
+		if t.Kind == lex.EOF || t.IsOp(";") || depth < 0 || depth == 0 && t.Kind == lex.Ident && slicesContainsFold(clauseEnd, t.Text) {
+			end := t.Pos
+			return &clause{text: string(text[start.Pos:end]), pos: start.Pos}, nil
 		}
 	}
-}
-
-// rawOrTriple reports whether a string literal's source is raw (r'...') or triple-quoted, which
-// the filter package does not read.
-func rawOrTriple(lit string) bool {
-	n := stringStart(lit)
-	q := lit[n : n+1]
-	return strings.ContainsAny(lit[:n], "rR") || strings.HasPrefix(lit[n:], strings.Repeat(q, 3)) && len(lit)-n >= 6
 }
 
 func slicesContainsFold(list []string, s string) bool {
@@ -528,18 +520,18 @@ func slicesContainsFold(list []string, s string) bool {
 func (p *parser) orderBy(q *Query) error {
 	for {
 		t := p.peek()
-		k := orderKey{pos: t.pos}
+		k := orderKey{pos: t.Pos}
 		switch {
-		case t.kind == tNumber:
+		case t.Kind == lex.Number:
 			p.next()
-			n, err := strconv.Atoi(t.text)
+			n, err := strconv.Atoi(t.Text)
 			if err != nil || n < 1 {
-				return unsupported(p.src, t.pos, "ORDER BY of a constant")
+				return unsupported(p.src, t.Pos, "ORDER BY of a constant")
 			}
 			k.ordinal = n
-		case t.kind == tQuoted || t.kind == tIdent && !isReserved(t):
-			if p.toks[p.i+1].op("(") {
-				return unsupported(p.src, t.pos, "expressions in ORDER BY (only columns, STRUCT fields and select-list aliases are)")
+		case t.Kind == lex.Quoted || t.Kind == lex.Ident && !isReserved(t):
+			if p.toks[p.i+1].IsOp("(") {
+				return unsupported(p.src, t.Pos, "expressions in ORDER BY (only columns, STRUCT fields and select-list aliases are)")
 			}
 			path, star, err := p.path()
 			if err != nil {
@@ -549,16 +541,16 @@ func (p *parser) orderBy(q *Query) error {
 				return p.unexpected(p.toks[p.i-1])
 			}
 			k.path = path
-		case t.kind == tEOF:
+		case t.Kind == lex.EOF:
 			return p.unexpected(t)
 		default:
-			return unsupported(p.src, t.pos, "expressions in ORDER BY (only columns, STRUCT fields and select-list aliases are)")
+			return unsupported(p.src, t.Pos, "expressions in ORDER BY (only columns, STRUCT fields and select-list aliases are)")
 		}
-		if n := p.peek(); n.kind == tOp && !n.op(",") && !n.op(";") {
-			return unsupported(p.src, t.pos, "expressions in ORDER BY (only columns, STRUCT fields and select-list aliases are)")
+		if n := p.peek(); n.Kind == lex.Op && !n.IsOp(",") && !n.IsOp(";") {
+			return unsupported(p.src, t.Pos, "expressions in ORDER BY (only columns, STRUCT fields and select-list aliases are)")
 		}
-		if n := p.peek(); n.kw("COLLATE") {
-			return unsupported(p.src, n.pos, "COLLATE")
+		if n := p.peek(); n.Keyword("COLLATE") {
+			return unsupported(p.src, n.Pos, "COLLATE")
 		}
 		if p.accept("DESC") {
 			k.desc = true
@@ -567,9 +559,9 @@ func (p *parser) orderBy(q *Query) error {
 		}
 		if p.accept("NULLS") {
 			switch t := p.next(); {
-			case t.kw("FIRST"):
+			case t.Keyword("FIRST"):
 				k.nulls = 1
-			case t.kw("LAST"):
+			case t.Keyword("LAST"):
 				k.nulls = 2
 			default:
 				return p.expected("keyword FIRST or LAST", t)
@@ -585,15 +577,15 @@ func (p *parser) orderBy(q *Query) error {
 // count reads the integer literal of LIMIT or OFFSET.
 func (p *parser) count() (int64, error) {
 	t := p.next()
-	if t.kind != tNumber {
-		if t.kind == tEOF {
+	if t.Kind != lex.Number {
+		if t.Kind == lex.EOF {
 			return 0, p.unexpected(t)
 		}
-		return 0, errorAt(p.src, t.pos, false, "Syntax error: Unexpected %s; LIMIT and OFFSET expect an integer literal", describe(t))
+		return 0, errorAt(p.src, t.Pos, false, "Syntax error: Unexpected %s; LIMIT and OFFSET expect an integer literal", describe(t))
 	}
-	n, err := strconv.ParseInt(t.text, 10, 64)
+	n, err := strconv.ParseInt(t.Text, 10, 64)
 	if err != nil || n < 0 {
-		return 0, errorAt(p.src, t.pos, false, "LIMIT and OFFSET expect a non-negative integer literal, not %s", t.text)
+		return 0, errorAt(p.src, t.Pos, false, "LIMIT and OFFSET expect a non-negative integer literal, not %s", t.Text)
 	}
 	return n, nil
 }

@@ -88,6 +88,7 @@ func TestOrderBy(t *testing.T) {
 		{"SELECT st.k, id FROM ds.t ORDER BY 1, 2 DESC", []any{nil, int64(10), int64(10), int64(20), int64(30), int64(40)}},
 		{"SELECT id FROM ds.t WHERE t.f > 0 OR s IS NULL ORDER BY id DESC LIMIT 3 OFFSET 1", []any{int64(5), int64(3), int64(1)}},
 		{"SELECT id FROM ds.t ORDER BY id LIMIT 2 OFFSET 10", nil},
+		{"SELECT id FROM ds.t WHERE s = r'a' OR s = '''c''' ORDER BY id", []any{int64(2), int64(4), int64(6)}},
 	} {
 		t.Run(c.query, func(t *testing.T) {
 			got, _ := run(t, c.query)
@@ -157,8 +158,9 @@ func TestErrorPositions(t *testing.T) {
 		{"SELECT id FROM ds.t ORDER BY 5", "ORDER BY column number exceeds number of SELECT columns: 5 at [1:30]"},
 		{"SELECT id FROM ds.t LIMIT x", `Syntax error: Unexpected identifier "x"; LIMIT and OFFSET expect an integer literal at [1:27]`},
 		{"SELECT id FROM ds.t WHERE id > 1 LIMIT 1.5", "LIMIT and OFFSET expect a non-negative integer literal, not 1.5 at [1:40]"},
-		{"SELECT id FROM ds.t WHERE s = r'raw'", "not supported by the emulator: raw and triple-quoted string literals in WHERE at [1:31]"},
-		{"SELECT id FROM ds.t WHERE s = '''x'''", "not supported by the emulator: raw and triple-quoted string literals in WHERE at [1:31]"},
+		{"SELECT id FROM ds.t WHERE s = 'a\\x41'", "not supported by the emulator: unsupported escape \\x in WHERE at [1:33]"},
+		{"SELECT id FROM ds.t WHERE s = `x", "Syntax error: Unclosed identifier literal at [1:31]"},
+		{"SELECT id FROM ds.t WHERE s = 'a' ^ 2", "not supported by the emulator: unexpected \"^\" in WHERE at [1:35]"},
 	} {
 		s, _ := table(t)
 		q, err := sql.Parse(c.query, sql.Defaults{Project: "my-project"})

@@ -10,7 +10,6 @@ import (
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/bqread/bqread/emulator/filter"
@@ -184,7 +183,7 @@ func (s *session) read(ps []piece, skip, n int64) (arrow.Record, int64, error) {
 		return nil, 0, err
 	}
 	defer full.Release()
-	rec, err := projectRecord(full, s.arrow)
+	rec, err := encode.Project(full, s.arrow, memory.DefaultAllocator)
 	return rec, end, err
 }
 
@@ -224,77 +223,9 @@ func (s *session) readRun(lo, hi, skip, take int64) ([]arrow.Record, int64, erro
 	return out, end, nil
 }
 
-// projectRecord keeps the columns (and nested fields) of target, which must be a projection of the
-// record's schema made by schema.Select. The caller releases the result.
-func projectRecord(rec arrow.Record, target *arrow.Schema) (arrow.Record, error) {
-	cols := make([]arrow.Array, target.NumFields())
-	defer func() {
-		for _, c := range cols {
-			if c != nil {
-				c.Release()
-			}
-		}
-	}()
-	for i, f := range target.Fields() {
-		idx := rec.Schema().FieldIndices(f.Name)
-		if len(idx) != 1 {
-			return nil, fmt.Errorf("emulator: projected column %q not in the table", f.Name)
-		}
-		d, err := projectData(rec.Column(idx[0]).Data(), f.Type)
-		if err != nil {
-			return nil, fmt.Errorf("project column %q: %w", f.Name, err)
-		}
-		cols[i] = array.MakeFromData(d)
-		d.Release()
-	}
-	return array.NewRecord(target, cols, rec.NumRows()), nil
-}
-
-// projectData rebuilds d with the type target, which may keep fewer fields of its structs. The
-// buffers are shared, not copied. The caller releases the result.
-func projectData(d arrow.ArrayData, target arrow.DataType) (arrow.ArrayData, error) {
-	if arrow.TypeEqual(d.DataType(), target) {
-		d.Retain()
-		return d, nil
-	}
-	var children []arrow.ArrayData
-	defer func() {
-		for _, c := range children {
-			c.Release()
-		}
-	}()
-	switch tt := target.(type) {
-	case *arrow.ListType:
-		child, err := projectData(d.Children()[0], tt.Elem())
-		if err != nil {
-			return nil, err
-		}
-		children = append(children, child)
-	case *arrow.StructType:
-		src, ok := d.DataType().(*arrow.StructType)
-		if !ok {
-			return nil, fmt.Errorf("want a struct, have %s", d.DataType())
-		}
-		for _, f := range tt.Fields() {
-			idx, ok := src.FieldIdx(f.Name)
-			if !ok {
-				return nil, fmt.Errorf("no field %q", f.Name)
-			}
-			child, err := projectData(d.Children()[idx], f.Type)
-			if err != nil {
-				return nil, err
-			}
-			children = append(children, child)
-		}
-	default:
-		return nil, fmt.Errorf("cannot project %s onto %s", d.DataType(), target)
-	}
-	return array.NewData(target, d.Len(), d.Buffers(), children, d.NullN(), d.Offset()), nil
-}
-
 // encode turns a record of the session's columns into one payload of the session's format.
 func (s *session) encode(rec arrow.Record) ([]byte, error) {
-	rec, err := encode.ServeTimestamps(rec, s.wire, memory.DefaultAllocator)
+	rec, err := encode.Project(rec, s.wire, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +254,7 @@ func (s *session) rowsPerResponse(target int) (int64, error) {
 			return
 		}
 		defer rec.Release()
-		projected, err := projectRecord(rec, s.arrow)
+		projected, err := encode.Project(rec, s.arrow, memory.DefaultAllocator)
 		if err != nil {
 			s.sizingErr = err
 			return

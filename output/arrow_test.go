@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bqread/bqread/encode"
+	"github.com/bqread/bqread/internal/jsread"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -271,7 +272,7 @@ func TestArrowJS(t *testing.T) {
 		NumBatches int `json:"num_batches"`
 		Rows       []map[string]any
 	}
-	nodeReader(t, "readarrow.mjs", path, &got)
+	jsread.Run(t, "readarrow.mjs", &got, path)
 	if got.NumBatches != len(recs) {
 		t.Errorf("batches = %d, want %d", got.NumBatches, len(recs))
 	}

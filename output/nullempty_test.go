@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/internal/jsread"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -111,7 +112,7 @@ func TestNullAgainstEmpty(t *testing.T) {
 // the test when node or DuckDB's package is not installed.
 func duckDB(t *testing.T, query string, v any) {
 	t.Helper()
-	nodeReader(t, "duckdb.mjs", query, v)
+	jsread.Run(t, "duckdb.mjs", v, query)
 }
 
 // sqlString quotes s as an SQL string literal.

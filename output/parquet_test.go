@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +25,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bqread/bqread/emulator"
+	"github.com/bqread/bqread/internal/jsread"
 	"github.com/bqread/bqread/schema"
 )
 
@@ -414,31 +413,6 @@ func TestParquetEmpty(t *testing.T) {
 	}
 }
 
-// nodeReader runs one of the JavaScript readers of testdata/js on path and decodes its output into
-// v. It skips the test when node or the reader's packages are not installed (.ci/run installs
-// them with npm ci --prefix output/testdata/js).
-func nodeReader(t *testing.T, script, path string, v any) {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed")
-	}
-	if _, err := os.Stat("testdata/js/node_modules"); err != nil {
-		t.Skip("JavaScript readers not installed: run npm ci --prefix output/testdata/js")
-	}
-	out, err := exec.Command(node, filepath.Join("testdata/js", script), path).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("%s: %v\n%s", script, err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(out, v); err != nil {
-		t.Fatalf("%s output: %v", script, err)
-	}
-}
-
 // parquetParts writes the corpus as three bodies: two row groups of zstd, one row group of snappy,
 // and no rows at all.
 func parquetParts(t testing.TB, rec arrow.Record, mem memory.Allocator) []body {
@@ -670,7 +644,7 @@ func TestParquetHyparquet(t *testing.T) {
 		NumRows int64 `json:"num_rows"`
 		Rows    []map[string]any
 	}
-	nodeReader(t, "readparquet.mjs", path, &got)
+	jsread.Run(t, "readparquet.mjs", &got, path)
 	if got.NumRows != rec.NumRows() {
 		t.Errorf("num_rows = %d, want %d", got.NumRows, rec.NumRows())
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/linkedin/goavro/v2"
+
+	"github.com/bqread/bqread/internal/jsread"
 )
 
 // picosNames are the columns of bqread-demo.samples.picos: flexible names (spaces, non-ASCII,
@@ -133,7 +134,7 @@ func readPicosBack(t *testing.T, format, path string) (names, events []string, t
 			}
 			Rows []map[string]any
 		}
-		jsReader(t, "readparquet.mjs", &pq, path)
+		jsread.Run(t, "readparquet.mjs", &pq, path)
 		for _, e := range pq.Schema[1:] {
 			if slices.Contains(picosNames, e.Name) {
 				names = append(names, e.Name)
@@ -150,7 +151,7 @@ func readPicosBack(t *testing.T, format, path string) (names, events []string, t
 		}
 	case "arrow":
 		var meta struct{ Fields []struct{ Name string } }
-		jsReader(t, "readarrow.mjs", &meta, path)
+		jsread.Run(t, "readarrow.mjs", &meta, path)
 		for _, f := range meta.Fields {
 			names = append(names, f.Name)
 		}
@@ -158,7 +159,7 @@ func readPicosBack(t *testing.T, format, path string) (names, events []string, t
 			Type   string
 			Values []any
 		}
-		jsReader(t, "arrowcolumn.mjs", &col, path, "event time")
+		jsread.Run(t, "arrowcolumn.mjs", &col, path, "event time")
 		typ = col.Type
 		var full struct {
 			Fields []struct {
@@ -166,7 +167,7 @@ func readPicosBack(t *testing.T, format, path string) (names, events []string, t
 				Metadata map[string]string
 			}
 		}
-		jsReader(t, "readarrow.mjs", &full, path)
+		jsread.Run(t, "readarrow.mjs", &full, path)
 		if ext := full.Fields[1].Metadata["ARROW:extension:name"]; ext != "" {
 			typ += " " + ext
 		}
@@ -177,9 +178,9 @@ func readPicosBack(t *testing.T, format, path string) (names, events []string, t
 		return readPicosAvro(t, path)
 	case "csv":
 		var rows []map[string]any
-		jsReader(t, "duckdb.mjs", &rows, "SELECT * FROM read_csv("+sqlQuote(path)+", all_varchar = true, header = true)")
+		jsread.Run(t, "duckdb.mjs", &rows, "SELECT * FROM read_csv("+sqlQuote(path)+", all_varchar = true, header = true)")
 		var cols []map[string]any
-		jsReader(t, "duckdb.mjs", &cols, "DESCRIBE SELECT * FROM read_csv("+sqlQuote(path)+", all_varchar = true, header = true)")
+		jsread.Run(t, "duckdb.mjs", &cols, "DESCRIBE SELECT * FROM read_csv("+sqlQuote(path)+", all_varchar = true, header = true)")
 		for _, c := range cols {
 			names = append(names, c["column_name"].(string))
 		}
@@ -282,32 +283,6 @@ func text(v any) string {
 }
 
 func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// jsReader runs one of output/testdata/js's readers with args and decodes its JSON output into v.
-// It skips the test when node or the readers' packages are not installed (npm ci --prefix
-// output/testdata/js).
-func jsReader(t *testing.T, script string, v any, args ...string) {
-	t.Helper()
-	const dir = "../../output/testdata/js"
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		t.Skip("JavaScript readers not installed: run npm ci --prefix output/testdata/js")
-	}
-	out, err := exec.Command(node, append([]string{filepath.Join(dir, script)}, args...)...).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("%s: %v\n%s", script, err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(out, v); err != nil {
-		t.Fatalf("%s output: %v", script, err)
-	}
-}
 
 // TestExportTimestampPrecisionRefused: a precision that is not one of the three is a usage error
 // in one line that names the flag and the values, and nothing is written.

@@ -55,8 +55,6 @@ func checkDest(field, path string, overwrite bool) (destKind, error) {
 	switch {
 	case path == "-":
 		return destStream, nil
-	case store.IsURL(path) && field != "Out":
-		return 0, optionErrorf("{{%s}} %s: only {{Out}} may be in a bucket: name a local file", field, path)
 	case store.IsURL(path):
 		return destObject, checkObject(field, path, overwrite)
 	}
@@ -160,16 +158,11 @@ func checkWritable(dir string) error {
 }
 
 // checkApart refuses destinations that would destroy each other: the summary written over the
-// output, or either of them inside the work dir, which is removed after the export.
+// output, or either of them inside the work dir, which is removed after the export. Local paths
+// are compared by their real paths, URLs as written; a URL never names a local path.
 func checkApart(out, summary, workDir string) error {
 	named := func(p string) bool { return p != "" && p != "-" }
-	if store.IsURL(out) || store.IsURL(workDir) {
-		if named(out) && store.IsURL(workDir) && strings.HasPrefix(out, strings.TrimSuffix(workDir, "/")+"/") {
-			return optionErrorf("{{Out}} %s is inside the work dir %s, which is removed after the export: put the output outside it", out, workDir)
-		}
-		out = ""
-	}
-	o, s, w := realPath(out), realPath(summary), realPath(workDir)
+	o, s, w := destPath(out), destPath(summary), destPath(workDir)
 	switch {
 	case named(out) && named(summary) && o == s:
 		return optionErrorf("{{Summary}} and {{Out}} name the same file %s: give the summary its own file", summary)
@@ -181,6 +174,14 @@ func checkApart(out, summary, workDir string) error {
 		return optionErrorf("{{Summary}} %s is inside the work dir %s, which is removed after the export: put the summary outside it", summary, workDir)
 	}
 	return nil
+}
+
+// destPath is realPath of a local path, and a URL as it is.
+func destPath(p string) string {
+	if store.IsURL(p) {
+		return p
+	}
+	return realPath(p)
 }
 
 // realPath returns path made absolute, with the links of its existing part resolved, so that

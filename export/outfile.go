@@ -29,7 +29,7 @@ type outputFile struct {
 func createOutput(ctx context.Context, out string, kind destKind, overwrite bool, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
 	switch {
 	case kind == destObject:
-		return createObject(ctx, out, overwrite)
+		return createObject(ctx, "Out", out, overwrite)
 	case out == "-":
 		return &outputFile{path: out, w: stdout}, nil
 	case kind == destStream:
@@ -46,14 +46,14 @@ func createOutput(ctx context.Context, out string, kind destKind, overwrite bool
 	return &outputFile{path: out, overwrite: overwrite, dir: d, f: f, w: store.NewWritebackFile(f)}, nil
 }
 
-// createObject starts the upload of the object out; it is written last, when commit completes
-// the upload, and only if no object appeared there meanwhile unless overwrite. An upload that
-// does not complete (an error, an interrupt) leaves no object.
-func createObject(ctx context.Context, out string, overwrite bool) (*outputFile, error) {
+// createObject starts the upload of the object out, named by the option field; it is written
+// last, when commit completes the upload, and only if no object appeared there meanwhile unless
+// overwrite. An upload that does not complete (an error, an interrupt) leaves no object.
+func createObject(ctx context.Context, field, out string, overwrite bool) (*outputFile, error) {
 	dir, name := splitObject(out)
 	b, err := store.OpenBlob(ctx, dir)
 	if err != nil {
-		return nil, bucketError("Out", out, err)
+		return nil, bucketError(field, out, err)
 	}
 	up, err := b.Upload(ctx, name, overwrite)
 	if err != nil {

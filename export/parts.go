@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,14 +15,15 @@ import (
 	"github.com/bqread/bqread/shard"
 )
 
-// A many-file output is an Out whose last path element holds one "*" (isPattern): every segment
-// becomes one complete file, named by the pattern with the "*" replaced by the file's number in
-// (stream, offset) order (partPath), and then a manifest listing every file with its rows and
-// bytes is written beside them (partManifestPath). The files are written as hidden temp files
-// beside their names once every stream is read, renamed into place once all are written, and the
-// manifest last: a reader that sees the manifest knows the set is complete. An export that fails
-// on the way removes the files it wrote; one killed between two renames leaves a set without its
-// manifest, which is therefore incomplete.
+// A many-file output is an Out whose last path element holds one "*" (isPattern), in a local
+// directory or in a bucket (gs://, s3://): every segment becomes one complete file, named by the
+// pattern with the "*" replaced by the file's number in (stream, offset) order (partName), and
+// then a manifest listing every file with its rows and bytes is written beside them
+// (partManifestName). Once every stream is read, each file is written and put in place whole (a
+// local temp file renamed, an object whose upload completes) before the next, and the manifest
+// last: a reader that sees the manifest knows the set is complete. An export that fails on the
+// way removes the files it put in place while they are still the ones it put (partDest); one
+// killed between two files leaves a set without its manifest, which is therefore incomplete.
 
 // minFileSize is the least MaxFileSize: room for a header, a footer and some rows.
 const minFileSize = 16 << 10
@@ -33,16 +35,33 @@ func bodyLimit(max int64) int64 { return max - max/16 }
 // isPattern reports whether out names a many-file output.
 func isPattern(out string) bool { return strings.Contains(filepath.Base(out), "*") }
 
-// partPath is the name of file k of the pattern.
-func partPath(pattern string, k int) string {
-	return filepath.Join(filepath.Dir(pattern), strings.Replace(filepath.Base(pattern), "*", fmt.Sprintf("%06d", k), 1))
+// splitPattern splits a pattern into its folder (a local directory with its trailing separator,
+// or "" for the current one; scheme://bucket/prefix/ in a bucket) and its last element.
+func splitPattern(pattern string) (dir, base string) {
+	if store.IsURL(pattern) {
+		return splitObject(pattern)
+	}
+	return filepath.Split(pattern)
 }
 
-// partManifestPath is the manifest of the files of pattern: beside them, named by what comes
-// before the "*" and "manifest.json" (part-*.parquet: part-manifest.json).
-func partManifestPath(pattern string) string {
-	before, _, _ := strings.Cut(filepath.Base(pattern), "*")
-	return filepath.Join(filepath.Dir(pattern), before+"manifest.json")
+// partName is the name of file k of the pattern in its folder.
+func partName(pattern string, k int) string {
+	_, base := splitPattern(pattern)
+	return strings.Replace(base, "*", fmt.Sprintf("%06d", k), 1)
+}
+
+// partManifestName is the name of the manifest of the files of pattern, in their folder: what
+// comes before the "*" and "manifest.json" (part-*.parquet: part-manifest.json).
+func partManifestName(pattern string) string {
+	_, base := splitPattern(pattern)
+	before, _, _ := strings.Cut(base, "*")
+	return before + "manifest.json"
+}
+
+// inPatternDir is the path or URL of the file name in the folder of pattern.
+func inPatternDir(pattern, name string) string {
+	dir, _ := splitPattern(pattern)
+	return dir + name
 }
 
 // partWorkDir is the default work dir of a many-file output: the pattern without its "*", and
@@ -50,29 +69,68 @@ func partManifestPath(pattern string) string {
 func partWorkDir(pattern string) string { return strings.Replace(pattern, "*", "", 1) + ".bqread" }
 
 // checkPattern checks a many-file Out: one "*", in the last path element; a directory that
-// exists and takes new files; and, without Overwrite, no file of the pattern nor its manifest
-// there already.
+// exists and takes new files, or a bucket that exists and can be used; and, without Overwrite,
+// no file of the pattern nor its manifest there already.
 func checkPattern(pattern string, overwrite bool) error {
-	if store.IsURL(pattern) {
-		return optionErrorf("{{Out}} %s: many-file outputs are written to local directories only, for now: export to one object, or to a local directory", pattern)
-	}
 	if strings.Count(pattern, "*") != 1 {
 		return optionErrorf("{{Out}} %s: a many-file output has one * in its file name, where each file's number goes", pattern)
 	}
-	if err := checkParent("Out", pattern); err != nil {
+	var existing []string
+	var err error
+	if store.IsURL(pattern) {
+		existing, err = existingObjects(pattern)
+	} else {
+		existing, err = existingFiles(pattern)
+	}
+	switch {
+	case err != nil:
 		return err
-	}
-	if overwrite {
-		return nil
-	}
-	existing, _ := filepath.Glob(strings.ReplaceAll(pattern, "*", "[0-9]*"))
-	if _, err := os.Lstat(partManifestPath(pattern)); err == nil {
-		existing = append(existing, partManifestPath(pattern))
-	}
-	if len(existing) > 0 {
+	case len(existing) > 0 && !overwrite:
 		return optionErrorf("{{Out}} %s: %s exists: use {{Overwrite}} to replace the files", pattern, existing[0])
 	}
 	return nil
+}
+
+// existingFiles checks the directory of a local pattern and returns its files of the pattern
+// and its manifest.
+func existingFiles(pattern string) ([]string, error) {
+	if err := checkParent("Out", pattern); err != nil {
+		return nil, err
+	}
+	existing, _ := filepath.Glob(strings.ReplaceAll(pattern, "*", "[0-9]*"))
+	if m := inPatternDir(pattern, partManifestName(pattern)); fileExists(m) {
+		existing = append(existing, m)
+	}
+	return existing, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// existingObjects checks the bucket of a pattern in a bucket and returns its objects of the
+// pattern and its manifest.
+func existingObjects(pattern string) ([]string, error) {
+	dir, base := splitPattern(pattern)
+	b, err := store.OpenBlob(context.Background(), dir)
+	if err != nil {
+		return nil, bucketError("Out", pattern, err)
+	}
+	defer b.Close()
+	before, _, _ := strings.Cut(base, "*")
+	objects, err := b.List(context.Background(), before)
+	if err != nil {
+		return nil, bucketError("Out", pattern, err)
+	}
+	glob := strings.ReplaceAll(base, "*", "[0-9]*")
+	var existing []string
+	for _, o := range objects {
+		if ok, _ := path.Match(glob, o.Name); ok || o.Name == partManifestName(pattern) {
+			existing = append(existing, dir+o.Name)
+		}
+	}
+	return existing, nil
 }
 
 // PartManifest is the manifest of a many-file output: its files in row order, each with its
@@ -117,89 +175,58 @@ func (e *Export) finishParts(ctx context.Context, res *shard.Result) (*Summary, 
 	if err != nil {
 		return nil, err
 	}
-	sum := newSummary(e.m, res, shard.MergeStats{Segments: len(pm.Files), Rows: pm.Rows}, e.p.opts.Out)
+	pattern := e.p.opts.Out
+	sum := newSummary(e.m, res, shard.MergeStats{Segments: len(pm.Files), Rows: pm.Rows}, pattern)
 	sum.OutputFiles = sum.OutputFiles[:0]
 	for _, f := range pm.Files {
-		sum.OutputFiles = append(sum.OutputFiles, filepath.Join(filepath.Dir(e.p.opts.Out), f.Name))
+		sum.OutputFiles = append(sum.OutputFiles, inPatternDir(pattern, f.Name))
 		sum.BytesWritten += f.Bytes
 	}
-	sum.OutputFiles = append(sum.OutputFiles, partManifestPath(e.p.opts.Out))
+	sum.OutputFiles = append(sum.OutputFiles, inPatternDir(pattern, partManifestName(pattern)))
 	sum.Phases.Merge = time.Since(start).Seconds()
 	return sum, nil
 }
 
-// placedFile is a file writeParts put in place: a failure removes it only while it is still that
-// file.
-type placedFile struct {
-	path string
-	info os.FileInfo
-}
-
-// writeParts writes the files and then their manifest; on an error it removes what it wrote.
+// writeParts writes the files, each put in place once whole, and then their manifest; on an
+// error it removes what it put in place.
 func (e *Export) writeParts(ctx context.Context) (*PartManifest, error) {
 	pattern := e.p.opts.Out
-	var temps []*os.File
-	var placed []placedFile
-	defer func() { // after a failure: what is still a temp file, and what was put in place
-		for _, f := range temps {
-			f.Close()
-			os.Remove(f.Name())
-		}
-		for _, p := range placed {
-			if info, err := os.Lstat(p.path); err == nil && os.SameFile(info, p.info) {
-				os.Remove(p.path) // still the file this export put there
-			}
+	dest, err := openPartDest(ctx, pattern, e.p.opts.Overwrite, e.dir.ID())
+	if err != nil {
+		return nil, err
+	}
+	defer dest.close()
+	complete := false
+	defer func() {
+		if !complete {
+			dest.undo(ctx)
 		}
 	}()
-	stats, err := shard.WriteFiles(ctx, e.dir, func(k int) (io.Writer, error) {
-		f, err := createBeside(partPath(pattern, k))
-		if err != nil {
-			return nil, fmt.Errorf("create file %d of %s: %w", k, pattern, err)
-		}
-		temps = append(temps, f)
-		return f, nil
+	stats, err := shard.WriteFiles(ctx, e.dir, func(k int) (io.WriteCloser, error) {
+		return dest.create(ctx, partName(pattern, k))
 	})
 	if err != nil {
 		return nil, err
 	}
 	pm := &PartManifest{Table: e.m.Table, Format: e.m.Output.Format}
 	for k, s := range stats {
-		pm.Files = append(pm.Files, PartFile{Name: filepath.Base(partPath(pattern, k)), Rows: s.Rows, Bytes: s.Bytes})
+		pm.Files = append(pm.Files, PartFile{Name: partName(pattern, k), Rows: s.Rows, Bytes: s.Bytes})
 		pm.Rows += s.Rows
 	}
 	data, err := json.MarshalIndent(pm, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	f, err := createBeside(partManifestPath(pattern))
-	if err != nil {
-		return nil, fmt.Errorf("create the manifest of %s: %w", pattern, err)
+	w, err := dest.create(ctx, partManifestName(pattern))
+	if err == nil {
+		_, err = w.Write(append(data, '\n'))
 	}
-	temps = append(temps, f)
-	if _, err := f.Write(append(data, '\n')); err != nil {
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("write the manifest of %s: %w", pattern, err)
 	}
-	for len(temps) > 0 {
-		final := partPath(pattern, len(placed))
-		if len(temps) == 1 {
-			final = partManifestPath(pattern) // last
-		}
-		if _, err := checkDest("Out", final, e.p.opts.Overwrite); err != nil {
-			return nil, fmt.Errorf("%s changed while the export ran, so the files were not put there (%v)", final, err)
-		}
-		f := temps[0]
-		temps = temps[1:]
-		info, err := f.Stat()
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return nil, fmt.Errorf("write %s: %w", final, err)
-		}
-		if err := store.CommitFile(f, final); err != nil {
-			return nil, fmt.Errorf("write %s: %w", final, err)
-		}
-		placed = append(placed, placedFile{final, info})
-	}
-	placed = nil // complete: nothing to remove
+	complete = true
 	return pm, nil
 }

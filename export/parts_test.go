@@ -228,13 +228,3 @@ func TestMaxFileSize(t *testing.T) {
 		t.Errorf("MaxFileSize with one output file: err = %v, want a usage error", err)
 	}
 }
-
-// TestManyFilesLocalOnly: a many-file output in a bucket is refused before anything is read.
-func TestManyFilesLocalOnly(t *testing.T) {
-	for _, out := range []string{"gs://b/dir/part-*.csv", "s3://b/part-*.csv"} {
-		_, err := export.Plan(t.Context(), export.Options{Table: "bqread-demo.samples.all_types", Out: out, Endpoint: "127.0.0.1:1"})
-		if !errors.Is(err, export.ErrUsage) || !strings.Contains(err.Error(), "local directories only") {
-			t.Errorf("%s: err = %v, want a usage error saying so", out, err)
-		}
-	}
-}

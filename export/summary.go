@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,7 +158,8 @@ func (p *plan) writeSummary(s *Summary) error {
 }
 
 // writeDest writes data to path after checking it again (checkDest), since it was checked
-// before the export: a file appears whole (tmp → rename), a stream is written to.
+// before the export: a file appears whole (tmp → rename), as an object does (its upload
+// completes), and a stream is written to.
 func writeDest(path string, overwrite bool, data []byte, stdout io.Writer) error {
 	if path == "-" {
 		_, err := stdout.Write(data)
@@ -166,6 +168,9 @@ func writeDest(path string, overwrite bool, data []byte, stdout io.Writer) error
 	kind, err := checkDest("Summary", path, overwrite)
 	if err != nil {
 		return err
+	}
+	if kind == destObject {
+		return putObject(path, overwrite, data)
 	}
 	if kind == destStream {
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
@@ -185,4 +190,18 @@ func writeDest(path string, overwrite bool, data []byte, stdout io.Writer) error
 		return err
 	}
 	return store.CommitFile(f, path)
+}
+
+// putObject uploads data as the object url, where no object is unless overwrite. It runs when
+// the export ends, interrupted or not, so no cancellation of the export stops it.
+func putObject(url string, overwrite bool, data []byte) error {
+	o, err := createObject(context.Background(), "Summary", url, overwrite)
+	if err != nil {
+		return err
+	}
+	defer o.discard()
+	if _, err := o.w.Write(data); err != nil {
+		return err
+	}
+	return o.commit()
 }

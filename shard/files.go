@@ -21,10 +21,12 @@ type FileStats struct {
 // work dir d's manifest was read to its end and that its committed segments tile it, then writes each segment, in
 // (stream, offset) order, as one complete file of m's output format (the layout's header, the
 // segment's body after checking its size and checksum, and a footer from its record) to what
-// open returns for the k-th file. No row is re-encoded. With no segment at all it writes one file
+// open returns for the k-th file, and closes that once the file is whole, before it opens the
+// next: closing is where the caller puts the file in place. A file not closed, after an error, is
+// the caller's to discard. No row is re-encoded. With no segment at all it writes one file
 // with the schema and no rows. The manifest is read again from d, for the streams that splits
 // added while the workers ran.
-func WriteFiles(ctx context.Context, d *workdir.Dir, open func(k int) (io.Writer, error)) ([]FileStats, error) {
+func WriteFiles(ctx context.Context, d *workdir.Dir, open func(k int) (io.WriteCloser, error)) ([]FileStats, error) {
 	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
 		return nil, err
@@ -42,6 +44,9 @@ func WriteFiles(ctx context.Context, d *workdir.Dir, open func(k int) (io.Writer
 		if err == nil {
 			err = output.Merge(w, l, nil)
 		}
+		if err == nil {
+			err = w.Close()
+		}
 		return []FileStats{{}}, diskFull(err)
 	}
 	stats := make([]FileStats, len(segs))
@@ -51,6 +56,9 @@ func WriteFiles(ctx context.Context, d *workdir.Dir, open func(k int) (io.Writer
 			return nil, err
 		}
 		n, err := writeFile(ctx, d, l, s, w)
+		if err == nil {
+			err = w.Close()
+		}
 		if err != nil {
 			return nil, diskFull(fmt.Errorf("write segment %s as file %d: %w", s.Name, k, err))
 		}

@@ -104,29 +104,42 @@ func TestExportToBuckets(t *testing.T) {
 }
 
 // TestExportBucketErrors: a missing bucket, a bucket the server answers 403 for, missing
-// credentials and an existing object without --overwrite are each refused before anything is
-// read, in one line that says what to do, with exit code 2, and nothing is written to the bucket.
+// credentials, and an existing object, file of a many-file output or summary without
+// --overwrite are each refused before anything is read, in one line that says what to do, with
+// exit code 2, for one object and for a many-file output (-o gs://b/p-*.ndjson), and nothing is
+// written to the bucket.
 func TestExportBucketErrors(t *testing.T) {
 	servers := storetest.Both(t)
 	for _, srv := range servers {
 		srv.CreateBucket("kept")
 		out := srv.URL("kept", "t.ndjson")
-		mustExport(t, testTable, "-o", out)
+		if code, _, stderr := exportCmd(t, testTable, "-o", out, "--summary", srv.URL("kept", "s.json")); code != 0 {
+			t.Fatalf("export: exit %d\n%s", code, stderr)
+		}
+		mustExport(t, testTable, "-o", srv.URL("kept", "p-*.ndjson"))
+		kept := bucketObjects(t, srv, "kept")
+		if !slices.Contains(kept, "s.json") || !slices.Contains(kept, "p-manifest.json") {
+			t.Fatalf("the bucket holds %v, want the summary s.json and the files p-*.ndjson", kept)
+		}
 		cases := []struct {
 			name, out, want string
 			args            []string
 		}{
 			{"missing bucket", srv.URL("no-such-bucket", "t.ndjson"), "the bucket does not exist: create it or name another", nil},
+			{"missing bucket/many", srv.URL("no-such-bucket", "p-*.ndjson"), "the bucket does not exist: create it or name another", nil},
+			{"missing bucket/summary", srv.URL("kept", "u.ndjson"), "the bucket does not exist", []string{"--summary", srv.URL("no-such-bucket", "s.json")}},
 			{"denied", srv.URL(storetest.DeniedBucket, "t.ndjson"), "grant the credentials' account read and write access to the bucket", nil},
+			{"denied/many", srv.URL(storetest.DeniedBucket, "d/p-*.ndjson"), "grant the credentials' account read and write access to the bucket", nil},
 			{"exists", out, "exists: use --overwrite to replace it", nil},
-			{"summary in a bucket", srv.URL("kept", "u.ndjson"), "only --out may be in a bucket", []string{"--summary", srv.URL("kept", "s.json")}},
+			{"exists/many", srv.URL("kept", "p-*.ndjson"), srv.URL("kept", "p-000000.ndjson") + " exists: use --overwrite to replace the files", nil},
+			{"exists/summary", srv.URL("kept", "u.ndjson"), "exists: use --overwrite to replace it", []string{"--summary", srv.URL("kept", "s.json")}},
 		}
 		for _, c := range cases {
 			t.Run(srv.Scheme+"/"+c.name, func(t *testing.T) {
 				code, _, stderr := exportCmd(t, append([]string{testTable, "-o", c.out}, c.args...)...)
 				checkOneLine(t, code, stderr, c.want)
-				if got := bucketObjects(t, srv, "kept"); !slices.Equal(got, []string{"t.ndjson"}) {
-					t.Errorf("the bucket holds %v, want only the earlier t.ndjson", got)
+				if got := bucketObjects(t, srv, "kept"); !slices.Equal(got, kept) {
+					t.Errorf("the bucket holds %v, want only the earlier %v", got, kept)
 				}
 			})
 		}
@@ -138,10 +151,12 @@ func TestExportBucketErrors(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "missing"))
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "missing"))
 	for _, srv := range servers {
-		t.Run(srv.Scheme+"/no credentials", func(t *testing.T) {
-			code, _, stderr := exportCmd(t, testTable, "-o", srv.URL("kept", "new.ndjson"))
-			checkOneLine(t, code, stderr, "set up credentials")
-		})
+		for _, out := range []string{"new.ndjson", "new-*.ndjson"} {
+			t.Run(srv.Scheme+"/no credentials/"+out, func(t *testing.T) {
+				code, _, stderr := exportCmd(t, testTable, "-o", srv.URL("kept", out))
+				checkOneLine(t, code, stderr, "set up credentials")
+			})
+		}
 	}
 }
 

@@ -361,6 +361,29 @@ func (s *Blob) Remove(ctx context.Context, name string) error {
 	return nil
 }
 
+// Placed is an object a marked Upload put in place: its name, its mark and the ETag the store
+// gave it.
+type Placed struct {
+	Name, Mark, ETag string
+}
+
+// RemovePlaced removes the object p while it is still that object: the one at its name
+// carries its mark and its ETag. An object another writer put there since is left (a mark alone
+// would not tell it on servers that keep an object's metadata when it is replaced, as gofakes3
+// does), and a missing one is not an error.
+func (s *Blob) RemovePlaced(ctx context.Context, p Placed) error {
+	a, err := s.bucket.Attributes(ctx, s.Key(p.Name))
+	switch {
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		return nil
+	case err != nil:
+		return fmt.Errorf("remove %s%s: %w", s.url, p.Name, err)
+	case p.Mark == "" || a.Metadata[markKey] != p.Mark || a.ETag != p.ETag:
+		return nil
+	}
+	return s.Remove(ctx, p.Name)
+}
+
 // Exists reports whether name is a committed file.
 func (s *Blob) Exists(ctx context.Context, name string) (bool, error) {
 	ok, err := s.bucket.Exists(ctx, s.Key(name))
@@ -374,25 +397,41 @@ func (s *Blob) Exists(ctx context.Context, name string) (bool, error) {
 // completes the upload, and an aborted upload leaves nothing.
 type Upload struct {
 	checksum
+	s      *Blob
 	name   string
 	w      *blob.Writer
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   bool
+	placed Placed // of a marked upload, once committed
 }
+
+// markKey is the metadata key of the mark an Upload may carry (UploadMarked).
+const markKey = "bqread-mark"
 
 // Upload starts writing name. Unless replace is set, Commit fails with ErrExist where name
 // exists by then.
 func (s *Blob) Upload(ctx context.Context, name string, replace bool) (*Upload, error) {
+	return s.UploadMarked(ctx, name, replace, "")
+}
+
+// UploadMarked is Upload of an object that carries mark in its metadata, so that once Commit
+// put it in place, RemovePlaced of its Placed removes it only while it is still that object.
+func (s *Blob) UploadMarked(ctx context.Context, name string, replace bool, mark string) (*Upload, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
+	opts := &blob.WriterOptions{IfNotExist: !replace, DisableContentTypeDetection: true}
+	if mark != "" {
+		opts.Metadata = map[string]string{markKey: mark}
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	w, err := s.bucket.NewWriter(ctx, s.Key(name), &blob.WriterOptions{IfNotExist: !replace, DisableContentTypeDetection: true})
+	w, err := s.bucket.NewWriter(ctx, s.Key(name), opts)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("write %s%s: %w", s.url, name, err)
 	}
-	return &Upload{name: s.url + name, w: w, cancel: cancel}, nil
+	return &Upload{s: s, name: name, w: w, ctx: ctx, cancel: cancel, placed: Placed{Name: name, Mark: mark}}, nil
 }
 
 func (u *Upload) Write(b []byte) (int, error) {
@@ -411,12 +450,23 @@ func (u *Upload) Commit() error {
 	err := u.w.Close()
 	switch {
 	case gcerrors.Code(err) == gcerrors.FailedPrecondition:
-		return fmt.Errorf("write %s: %w", u.name, ErrExist)
+		return fmt.Errorf("write %s%s: %w", u.s.url, u.name, ErrExist)
 	case err != nil:
-		return fmt.Errorf("write %s: %w", u.name, classify(err))
+		return fmt.Errorf("write %s%s: %w", u.s.url, u.name, classify(err))
+	case u.placed.Mark == "":
+		return nil
 	}
+	a, err := u.s.bucket.Attributes(u.ctx, u.s.Key(u.name))
+	if err != nil {
+		return fmt.Errorf("write %s%s: %w", u.s.url, u.name, err)
+	}
+	u.placed.ETag = a.ETag
 	return nil
 }
+
+// Placed returns the object a marked upload put in place, for RemovePlaced; its ETag is empty
+// before Commit succeeded.
+func (u *Upload) Placed() Placed { return u.placed }
 
 // Abort cancels the upload; no object is written.
 func (u *Upload) Abort() {

@@ -289,3 +289,49 @@ func TestOpenBlobErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovePlaced: RemovePlaced removes an object a marked upload put in place, and leaves one
+// that another writer put at that name since (with no mark, or the same bytes and mark), as it
+// leaves a missing one.
+func TestRemovePlaced(t *testing.T) {
+	ctx := context.Background()
+	for _, srv := range storetest.Both(t) {
+		t.Run(srv.Scheme, func(t *testing.T) {
+			srv.CreateBucket("marked")
+			b, err := OpenBlob(ctx, srv.URL("marked", "out/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			upload := func(name, mark, data string) Placed {
+				u, err := b.UploadMarked(ctx, name, true, mark)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u.Write([]byte(data))
+				if err := u.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				return u.Placed()
+			}
+			mine := upload("mine", "m1", "a")
+			replaced := upload("replaced", "m1", "b")
+			upload("replaced", "", "c") // another writer's object at the name since
+			again := upload("again", "m1", "d")
+			upload("again", "m1", "e")
+			for _, p := range []Placed{mine, replaced, again, {Name: "missing", Mark: "m1"}} {
+				if err := b.RemovePlaced(ctx, p); err != nil {
+					t.Errorf("RemovePlaced(%s) = %v", p.Name, err)
+				}
+			}
+			all, _ := b.ListAll(ctx, "")
+			var names []string
+			for _, e := range all {
+				names = append(names, e.Name)
+			}
+			if want := []string{"again", "replaced"}; !cmp.Equal(names, want) {
+				t.Errorf("left %v, want %v", names, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,168 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bqread/bqread/internal/store"
+)
+
+// partDest is the folder the files of a many-file output are put in: a local directory, or a
+// prefix of a bucket. A file created in it appears under its name only when closed, whole; undo
+// discards the files not closed and removes those put in place that are still the ones put
+// there (the same inode; the same mark and ETag), so that a file someone else put at a name
+// meanwhile is never removed.
+type partDest interface {
+	// create starts the file name; closing it puts it in place, unless a file appeared at the
+	// name while the export ran and Overwrite is off.
+	create(ctx context.Context, name string) (io.WriteCloser, error)
+	undo(ctx context.Context)
+	close()
+}
+
+// openPartDest opens the folder of pattern. mark identifies this export's objects in a bucket.
+func openPartDest(ctx context.Context, pattern string, overwrite bool, mark string) (partDest, error) {
+	dir, _ := splitPattern(pattern)
+	if !store.IsURL(pattern) {
+		return &localParts{dir: dir, overwrite: overwrite}, nil
+	}
+	b, err := store.OpenBlob(ctx, dir)
+	if err != nil {
+		return nil, bucketError("Out", pattern, err)
+	}
+	return &bucketParts{b: b, overwrite: overwrite, mark: mark}, nil
+}
+
+// changedError says that final was not put in place because of what appeared there.
+func changedError(final string, err error) error {
+	return fmt.Errorf("%s changed while the export ran, so the files were not put there (%v)", final, err)
+}
+
+// localParts is a partDest in a local directory: each file is a hidden temp file beside its
+// name, renamed to it (store.CommitFile) when closed.
+type localParts struct {
+	dir       string
+	overwrite bool
+	temps     []*os.File   // created, not yet put in place
+	placed    []placedFile // put in place
+}
+
+// placedFile is a file put in place: undo removes it only while it is still that file.
+type placedFile struct {
+	path string
+	info os.FileInfo
+}
+
+func (d *localParts) create(_ context.Context, name string) (io.WriteCloser, error) {
+	final := filepath.Join(d.dir, name)
+	f, err := createBeside(final)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", final, err)
+	}
+	d.temps = append(d.temps, f)
+	return &localPart{d: d, f: f, final: final}, nil
+}
+
+// localPart is a file of a localParts being written.
+type localPart struct {
+	d     *localParts
+	f     *os.File
+	final string
+}
+
+func (p *localPart) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+// Close puts the file in place, after checking its name again as before the export.
+func (p *localPart) Close() error {
+	if _, err := checkDest("Out", p.final, p.d.overwrite); err != nil {
+		return changedError(p.final, err)
+	}
+	info, err := p.f.Stat()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p.final, err)
+	}
+	p.d.temps = p.d.temps[:len(p.d.temps)-1] // CommitFile closes it, and removes it on failure
+	if err := store.CommitFile(p.f, p.final); err != nil {
+		return fmt.Errorf("write %s: %w", p.final, err)
+	}
+	p.d.placed = append(p.d.placed, placedFile{p.final, info})
+	return nil
+}
+
+func (d *localParts) undo(context.Context) {
+	for _, f := range d.temps {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	for _, p := range d.placed {
+		if info, err := os.Lstat(p.path); err == nil && os.SameFile(info, p.info) {
+			os.Remove(p.path) // still the file this export put there
+		}
+	}
+	d.temps, d.placed = nil, nil
+}
+
+func (d *localParts) close() {}
+
+// bucketParts is a partDest in a bucket: each file is an upload straight to its name, carrying
+// the export's mark, that appears only when closed (the upload completes); one that is never
+// closed leaves nothing.
+type bucketParts struct {
+	b         *store.Blob
+	overwrite bool
+	mark      string
+	open      []*store.Upload // started, not yet completed
+	placed    []store.Placed
+}
+
+func (d *bucketParts) create(ctx context.Context, name string) (io.WriteCloser, error) {
+	up, err := d.b.UploadMarked(ctx, name, d.overwrite, d.mark)
+	if err != nil {
+		return nil, err
+	}
+	d.open = append(d.open, up)
+	return &bucketPart{d: d, up: up, url: d.b.URL() + name}, nil
+}
+
+// bucketPart is a file of a bucketParts being written.
+type bucketPart struct {
+	d   *bucketParts
+	up  *store.Upload
+	url string
+}
+
+func (p *bucketPart) Write(b []byte) (int, error) { return p.up.Write(b) }
+
+// Close completes the upload, which fails where an object appeared at its name meanwhile
+// unless Overwrite.
+func (p *bucketPart) Close() error {
+	p.d.open = p.d.open[:len(p.d.open)-1]
+	err := p.up.Commit()
+	if errors.Is(err, store.ErrExist) {
+		return changedError(p.url, err)
+	}
+	if err != nil {
+		return err
+	}
+	p.d.placed = append(p.d.placed, p.up.Placed())
+	return nil
+}
+
+func (d *bucketParts) undo(ctx context.Context) {
+	for _, up := range d.open {
+		up.Abort()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for _, p := range d.placed {
+		d.b.RemovePlaced(ctx, p) // only while it is still the object this export put there
+	}
+	d.open, d.placed = nil, nil
+}
+
+func (d *bucketParts) close() { d.b.Close() }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/internal/store"
 	"github.com/bqread/bqread/internal/storetest"
 )
@@ -169,59 +171,154 @@ func checkOneLine(t *testing.T, code int, stderr, want string) {
 	}
 }
 
-// TestExportResumeOnGCS stops an export to gs:// part way, by SIGINT and by SIGKILL, and resumes
-// it: nothing is at -o in between; after SIGKILL the lock object is left and a resume is refused
+// TestExportResumeOnBuckets stops an export to gs:// and one to s3:// part way, by SIGINT and by
+// SIGKILL, and resumes each: nothing is at -o in between; after SIGKILL the lock object is left and a resume is refused
 // in one line naming it, until it is deleted; the resumed run reads only the rows not committed
 // and the object holds every source row once.
-func TestExportResumeOnGCS(t *testing.T) {
+func TestExportResumeOnBuckets(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("workers die with their coordinator through Linux's parent-death signal")
 	}
-	srv := storetest.GCS(t)
 	inst := stallingEmulator(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
-		t.Run(sig.String(), func(t *testing.T) {
-			bucket := "resume-" + strconv.Itoa(int(sig))
-			srv.CreateBucket(bucket)
-			out := srv.URL(bucket, "items.ndjson")
-			workDir := out + ".bqread/"
-			args := stalledArgs(inst, out)
-			cmd := exec.Command(os.Args[0], args...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+	for _, srv := range storetest.Both(t) {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+			t.Run(srv.Scheme+"/"+sig.String(), func(t *testing.T) { resumeOnBucket(t, inst, srv, sig) })
+		}
+	}
+}
+
+// resumeOnBucket is one run of TestExportResumeOnBuckets: the export to srv stopped by sig.
+func resumeOnBucket(t *testing.T, inst *emulator.Instance, srv *storetest.Server, sig syscall.Signal) {
+	bucket := "resume-" + strconv.Itoa(int(sig))
+	srv.CreateBucket(bucket)
+	out := srv.URL(bucket, "items.ndjson")
+	workDir := out + ".bqread/"
+	args := stalledArgs(inst, out)
+	cmd := exec.Command(os.Args[0], args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	committed := waitStalled(t, workDir)
+	cmd.Process.Signal(sig)
+	cmd.Wait()
+	waitNoWorkers(t, workDir)
+	if slices.Contains(bucketObjects(t, srv, bucket), "items.ndjson") {
+		t.Fatalf("%s exists after the export stopped part way", out)
+	}
+	if sig == syscall.SIGKILL {
+		var so, se bytes.Buffer
+		code := run(t.Context(), append(slices.Clone(args), "--resume"), nil, &so, &se)
+		checkOneLine(t, code, se.String(), "remove "+workDir+"bqread.lock")
+		b, err := store.OpenBlob(t.Context(), workDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Remove(t.Context(), "bqread.lock")
+	}
+	s := runResume(t, args)
+	path := download(t, srv, bucket, "items.ndjson")
+	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, path)); diff != "" {
+		t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
+	}
+	for _, ps := range s.PerStream {
+		if ps.StartOffset != committed[ps.Index] {
+			t.Errorf("stream %d resumed at row %d, want %d (its committed rows)", ps.Index, ps.StartOffset, committed[ps.Index])
+		}
+	}
+	if got := bucketObjects(t, srv, bucket); !slices.Equal(got, []string{"items.ndjson"}) {
+		t.Errorf("the bucket holds %v after the resumed export, want only items.ndjson", got)
+	}
+}
+
+// TestDistributedCommandsOnBuckets runs plan, status, worker and merge by hand with the work dir
+// in a bucket, on gs:// and s3://: a second plan without --overwrite is refused with exit 2; a
+// merge before the workers ran exits 3 and writes nothing; status reports no task done, then
+// both; the merge into a many-file output in the bucket writes files holding every source row
+// once (read with encoding/json), their manifest and the summary, and removes the work dir.
+func TestDistributedCommandsOnBuckets(t *testing.T) {
+	inst := startEmulator(t)
+	cmd := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), args, nil, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	for _, srv := range storetest.Both(t) {
+		t.Run(srv.Scheme, func(t *testing.T) {
+			srv.CreateBucket("dist")
+			work := srv.URL("dist", "work/")
+			plan := []string{"plan", testTable, "--endpoint", inst.GRPCAddr(), "--work-dir", work, "-f", "ndjson", "--streams", "2"}
+			if code, _, stderr := cmd(plan...); code != 0 {
+				t.Fatalf("plan: exit %d\n%s", code, stderr)
 			}
-			committed := waitStalled(t, workDir)
-			cmd.Process.Signal(sig)
-			cmd.Wait()
-			waitNoWorkers(t, workDir)
-			if slices.Contains(bucketObjects(t, srv, bucket), "items.ndjson") {
-				t.Fatalf("%s exists after the export stopped part way", out)
+			if code, _, stderr := cmd(plan...); code != exitUsage || !strings.Contains(stderr, "--overwrite") {
+				t.Errorf("second plan: exit %d, want 2 and --overwrite named:\n%s", code, stderr)
 			}
-			if sig == syscall.SIGKILL {
-				var so, se bytes.Buffer
-				code := run(t.Context(), append(slices.Clone(args), "--resume"), nil, &so, &se)
-				checkOneLine(t, code, se.String(), "remove "+workDir+"bqread.lock")
-				b, err := store.OpenBlob(t.Context(), workDir)
-				if err != nil {
-					t.Fatal(err)
+			if code, out, _ := cmd("status", "--work-dir", work); code != 0 || !strings.Contains(out, "0 of 2 tasks done") {
+				t.Errorf("status: exit %d\n%s", code, out)
+			}
+			merge := []string{"merge", "--work-dir", work, "-o", srv.URL("dist", "out/p-*.ndjson"), "--progress", "none", "--summary"}
+			if code, _, stderr := cmd(append(merge, srv.URL("dist", "early.json"))...); code != exitPartial {
+				t.Errorf("merge before the workers: exit %d, want %d\n%s", code, exitPartial, stderr)
+			}
+			if files, _ := openOut(t, srv).List(t.Context(), "out/"); len(files) != 0 {
+				t.Errorf("a refused merge wrote %v", files)
+			}
+			var early struct{ Status string }
+			if err := json.Unmarshal(readFile(t, download(t, srv, "dist", "early.json")), &early); err != nil || early.Status != "partial" {
+				t.Errorf("summary of the refused merge: status %q (%v), want partial", early.Status, err)
+			}
+			merge = append(merge, srv.URL("dist", "out/summary.json"))
+			for _, task := range []string{"0", "1"} {
+				if code, _, stderr := cmd("worker", "--work-dir", work, "--task-index", task); code != 0 {
+					t.Fatalf("worker %s: exit %d\n%s", task, code, stderr)
 				}
-				b.Remove(t.Context(), "bqread.lock")
 			}
-			s := runResume(t, args)
-			path := download(t, srv, bucket, "items.ndjson")
-			if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, path)); diff != "" {
-				t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
+			if code, out, _ := cmd("status", "--work-dir", work); code != 0 || !strings.Contains(out, "2 of 2 tasks done") {
+				t.Errorf("status after the workers: exit %d\n%s", code, out)
 			}
-			for _, ps := range s.PerStream {
-				if ps.StartOffset != committed[ps.Index] {
-					t.Errorf("stream %d resumed at row %d, want %d (its committed rows)", ps.Index, ps.StartOffset, committed[ps.Index])
+			if code, _, stderr := cmd(merge...); code != 0 {
+				t.Fatalf("merge: exit %d\n%s", code, stderr)
+			}
+			var rows []string
+			for _, key := range bucketObjects(t, srv, "dist") {
+				switch {
+				case !strings.HasPrefix(key, "out/") && key != "early.json":
+					t.Errorf("%s left outside the output after the merge", key)
+				case strings.HasPrefix(key, "out/p-0"):
+					rows = append(rows, readNDJSON(t, download(t, srv, "dist", key))...)
 				}
 			}
-			if got := bucketObjects(t, srv, bucket); !slices.Equal(got, []string{"items.ndjson"}) {
-				t.Errorf("the bucket holds %v after the resumed export, want only items.ndjson", got)
+			slices.Sort(rows)
+			if diff := cmp.Diff(wantRows(t, all), rows); diff != "" {
+				t.Errorf("rows of the merged files differ from the source (-want +got):\n%s", diff)
+			}
+			for _, key := range []string{"out/p-manifest.json", "out/summary.json"} {
+				if !slices.Contains(bucketObjects(t, srv, "dist"), key) {
+					t.Errorf("no %s after the merge", key)
+				}
 			}
 		})
 	}
+}
+
+// openOut opens the bucket dist of srv.
+func openOut(t *testing.T, srv *storetest.Server) *store.Blob {
+	t.Helper()
+	b, err := store.OpenBlob(t.Context(), srv.URL("dist", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

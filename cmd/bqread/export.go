@@ -94,7 +94,7 @@ streams and the service's estimates of its rows and bytes scanned, or a query's 
 // addFlags defines the flags that map to export.Options; local adds those of a run on this machine.
 func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	p := &o.opts
-	f.StringVarP(&p.Out, "out", "o", "", "output file; - for stdout (a FIFO or character device is written to as a stream); a * in the file name writes one file per segment, numbered, and a manifest")
+	f.StringVarP(&p.Out, "out", "o", "", "output file, or object (gs://BUCKET/PATH, s3://BUCKET/PATH); - for stdout (a FIFO or character device is written to as a stream); a * in the file name writes one file per segment, numbered, and a manifest")
 	f.StringVarP(&o.format, "format", "f", "", "output format: parquet, arrow, avro, csv, ndjson (default from the --out extension)")
 	f.StringVar(&p.Compression, "compression", "", "output compression: parquet snappy|zstd|gzip|none, arrow none|lz4|zstd, avro null|deflate|snappy, csv/ndjson gzip|none")
 	f.StringVar(&p.FieldDelimiter, "field-delimiter", ",", `CSV field delimiter, one character; \t or tab for a tab`)
@@ -140,7 +140,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 		return err
 	})
 	f.StringArrayVar(&o.faultSpecs, "emulator-fault", nil, "with --emulator, inject a fault: KIND@ROWS (see bqread serve --help); repeatable")
-	f.StringVar(&p.Summary, "summary", "", "write a JSON summary to this file; - for stdout")
+	f.StringVar(&p.Summary, "summary", "", "write a JSON summary to this file or object (gs://, s3://); - for stdout")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto, bar, plain, none")
 	f.DurationVar(&o.interval, "progress-interval", 5*time.Second, "time between two progress log records (--progress plain)")
 }

@@ -41,10 +41,10 @@ the workers of their tasks again (bqread status shows which), then merge again.
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.opts.WorkDir, "work-dir", "", "the planned export's work dir")
-	f.StringVarP(&o.opts.Out, "out", "o", "", "output file; - for stdout")
+	f.StringVarP(&o.opts.Out, "out", "o", "", "output file, or object (gs://BUCKET/PATH, s3://BUCKET/PATH); - for stdout; a * in the file name writes one file per segment and a manifest")
 	f.BoolVar(&o.opts.Overwrite, "overwrite", false, "replace an existing --out or --summary file")
 	f.BoolVar(&o.opts.KeepParts, "keep-parts", false, "keep the work dir after the merge")
-	f.StringVar(&o.opts.Summary, "summary", "", "write a JSON summary to this file; - for stdout")
+	f.StringVar(&o.opts.Summary, "summary", "", "write a JSON summary to this file or object (gs://, s3://); - for stdout")
 	f.StringVar(&o.progress, "progress", "auto", "last line: auto, bar, plain, none")
 	return cmd
 }

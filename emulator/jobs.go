@@ -274,40 +274,35 @@ func (s *jobStore) destination(ctx context.Context, j *job) *jobError {
 	return nil
 }
 
-// start registers a planned job and runs it: RUNNING for the run time, then DONE.
-func (s *jobStore) start(j *job) *jobError {
+// register keeps a planned job under its ID: it has failed, with jerr (its plan's error) or its
+// destination's error, or it runs, RUNNING for the run time and then DONE. It returns the job's
+// failure, and err when the ID is taken, which keeps no job.
+func (s *jobStore) register(ctx context.Context, j *job, jerr *jobError) (failure, err *jobError) {
+	if jerr == nil {
+		jerr = s.destination(ctx, j)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := jobKey{j.ref.ProjectId, j.ref.JobId}
 	if s.jobs[key] != nil {
-		return &jobError{code: http.StatusConflict, reason: "duplicate",
+		return jerr, &jobError{code: http.StatusConflict, reason: "duplicate",
 			msg: "Already Exists: Job " + j.ref.ProjectId + ":" + restLocation + "." + j.ref.JobId}
 	}
 	s.jobs[key] = j
+	if jerr != nil {
+		j.state, j.started, j.ended, j.err = stateDone, j.created, j.created, jerr
+		close(j.done)
+		return jerr, nil
+	}
 	j.state, j.started = stateRunning, s.now()
 	if s.runTime < 0 {
 		s.mu.Unlock()
 		s.run(j)
 		s.mu.Lock()
-		return nil
+		return nil, nil
 	}
 	j.timer = time.AfterFunc(s.runTime, func() { s.run(j) })
-	return nil
-}
-
-// failed registers a job that failed before it ran (an invalid query, a table it may not read).
-func (s *jobStore) failed(j *job, err *jobError) *jobError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := jobKey{j.ref.ProjectId, j.ref.JobId}
-	if s.jobs[key] != nil {
-		return &jobError{code: http.StatusConflict, reason: "duplicate",
-			msg: "Already Exists: Job " + j.ref.ProjectId + ":" + restLocation + "." + j.ref.JobId}
-	}
-	s.jobs[key] = j
-	j.state, j.started, j.ended, j.err = stateDone, j.created, j.created, err
-	close(j.done)
-	return nil
+	return nil, nil
 }
 
 // run computes the job's result and registers its table, unless the job was cancelled meanwhile.

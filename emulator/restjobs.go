@@ -92,22 +92,11 @@ func (s *jobStore) insert(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if jerr == nil {
-		jerr = s.destination(r.Context(), j)
-	}
-	if err := s.register(j, jerr); err != nil {
+	if _, err := s.register(r.Context(), j, jerr); err != nil {
 		writeJobError(w, err)
 		return
 	}
 	writeJSON(w, s.resource(j))
-}
-
-// register keeps a job: it runs, or it has failed with jerr.
-func (s *jobStore) register(j *job, jerr *jobError) *jobError {
-	if jerr != nil {
-		return s.failed(j, jerr)
-	}
-	return s.start(j)
 }
 
 func (s *jobStore) query(w http.ResponseWriter, r *http.Request) {
@@ -131,10 +120,8 @@ func (s *jobStore) query(w http.ResponseWriter, r *http.Request) {
 			ForceSendFields: []string{"TotalBytesProcessed"}})
 		return
 	}
-	if jerr == nil {
-		jerr = s.destination(r.Context(), j)
-	}
-	if err := s.register(j, jerr); err != nil {
+	jerr, err := s.register(r.Context(), j, jerr)
+	if err != nil {
 		writeJobError(w, err)
 		return
 	}

@@ -230,6 +230,11 @@ func likeRegexp(pat string) (*regexp.Regexp, error) {
 // Arrow schema of the full table schema the filter was parsed against: Parse has checked every
 // column and literal, so evaluation cannot fail.
 func (f *Filter) Eval(rec arrow.Record) []bool {
+	return eachRow(rec, func(r *row) bool { return f.root.eval(r) == tTrue })
+}
+
+// eachRow returns test of each row of rec.
+func eachRow(rec arrow.Record, test func(*row) bool) []bool {
 	r := &row{cols: make([]func(int) value, rec.NumCols())}
 	for i := range r.cols {
 		r.cols[i] = accessor(rec.Column(i))
@@ -237,7 +242,7 @@ func (f *Filter) Eval(rec arrow.Record) []bool {
 	out := make([]bool, rec.NumRows())
 	for i := range out {
 		r.i = i
-		out[i] = f.root.eval(r) == tTrue
+		out[i] = test(r)
 	}
 	return out
 }

@@ -90,16 +90,7 @@ func (f *Filter) knownColumns(columns []string) []bool {
 // match is one the service skips (prunes) without reading it.
 func (f *Filter) CanMatch(rec arrow.Record, columns []string) []bool {
 	known := f.knownColumns(columns)
-	r := &row{cols: make([]func(int) value, rec.NumCols())}
-	for i := range r.cols {
-		r.cols[i] = accessor(rec.Column(i))
-	}
-	out := make([]bool, rec.NumRows())
-	for i := range out {
-		r.i = i
-		out[i] = possible(f.tree, r, known)&(1<<tTrue) != 0
-	}
-	return out
+	return eachRow(rec, func(r *row) bool { return possible(f.tree, r, known)&(1<<tTrue) != 0 })
 }
 
 // Restricts reports whether every row the filter keeps must meet a condition that reads only the

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 )
 
@@ -27,12 +26,7 @@ const (
 // timePartitioning and clustering as table.json gives them, and no pseudo-column in the schema.
 func TestPartitionedTablesGet(t *testing.T) {
 	env := startEnv(t, Options{})
-	client, err := bigquery.NewClient(t.Context(), "my-project",
-		option.WithEndpoint("http://"+env.inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := restClient(t, env)
 	for _, tt := range []struct {
 		table      string
 		want       *bigquery.TimePartitioning

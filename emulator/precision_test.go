@@ -6,14 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 	"github.com/linkedin/goavro/v2"
-	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -201,12 +199,7 @@ func TestPicosAvroDisplayNames(t *testing.T) {
 // TIMESTAMP(12) columns report timestampPrecision 12, the others none.
 func TestPicosTablesGet(t *testing.T) {
 	env := startEnv(t, Options{})
-	client, err := bigquery.NewClient(t.Context(), "my-project",
-		option.WithEndpoint("http://"+env.inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := restClient(t, env)
 	md, err := client.DatasetInProject(SampleProject, SampleDataset).Table("picos").Metadata(t.Context())
 	if err != nil {
 		t.Fatal(err)

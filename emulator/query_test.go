@@ -248,15 +248,7 @@ func newQueryEnv(t *testing.T, o Options, n int) *queryEnv {
 	env := &queryEnv{testEnv: startEnv(t, o), rows: people(n)}
 	writeTable(t, env.dir, tableRef{"my-project", "ds", "people"}, peopleSchema, "data.ndjson", peopleNDJSON(t, env.rows))
 	ctx := t.Context()
-	for _, c := range []**bigquery.Client{&env.storage, &env.plain} {
-		client, err := bigquery.NewClient(ctx, "my-project",
-			option.WithEndpoint("http://"+env.inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		*c = client
-	}
+	env.storage, env.plain = restClient(t, env.testEnv), restClient(t, env.testEnv)
 	if err := env.storage.EnableStorageReadClient(ctx, option.WithEndpoint(env.inst.GRPCAddr()), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,19 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// restClient returns Google's BigQuery client for the emulator's REST API, closed when the test
+// ends.
+func restClient(t testing.TB, env *testEnv) *bigquery.Client {
+	t.Helper()
+	client, err := bigquery.NewClient(t.Context(), "my-project",
+		option.WithEndpoint("http://"+env.inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
 // TestOfficialClientReadsTable reads a table with cloud.google.com/go/bigquery the way users do:
 // tables.get over REST, then the Storage Read API over gRPC.
 func TestOfficialClientReadsTable(t *testing.T) {
@@ -30,12 +43,7 @@ func TestOfficialClientReadsTable(t *testing.T) {
 	const rows = 3000
 	genTable(t, env, "trips", rows)
 	ctx := t.Context()
-	client, err := bigquery.NewClient(ctx, "my-project",
-		option.WithEndpoint("http://"+env.inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := restClient(t, env)
 	if err := client.EnableStorageReadClient(ctx, option.WithEndpoint(env.inst.GRPCAddr()), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))); err != nil {
 		t.Fatal(err)

@@ -65,12 +65,7 @@ func TestExportDryRunTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inst.Close()
-	client, err := bigquery.NewClient(t.Context(), "bqread-test",
-		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := restClient(t, inst)
 	meta, err := client.DatasetInProject("bqread-test", "ds").Table("items").Metadata(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +288,18 @@ type jobCounter struct {
 	polls int // jobs.get calls
 }
 
+// restClient returns Google's BigQuery client for inst's REST API, closed when the test ends.
+func restClient(t *testing.T, inst *emulator.Instance) *bigquery.Client {
+	t.Helper()
+	client, err := bigquery.NewClient(t.Context(), "bqread-test",
+		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
 func countJobs(t *testing.T, inst *emulator.Instance) *jobCounter {
 	t.Helper()
 	target, _ := url.Parse("http://" + inst.HTTPAddr())
@@ -431,12 +438,7 @@ func TestExportQueryCancel(t *testing.T) {
 	if lines := errorLines(stderr.String()); len(lines) != 1 || !strings.Contains(lines[0], "interrupted") {
 		t.Errorf("stderr should be one line saying it was interrupted:\n%s", stderr.String())
 	}
-	client, err := bigquery.NewClient(t.Context(), "bqread-test",
-		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := restClient(t, inst)
 	job, err := client.JobFromID(t.Context(), jobs.jobs()[0])
 	if err != nil {
 		t.Fatal(err)
@@ -492,12 +494,7 @@ func TestExportDryRunQuery(t *testing.T) {
 	defer inst.Close()
 	jobs := countJobs(t, inst)
 	const sql = "SELECT id, name FROM `bqread-test.ds.items` WHERE id < 10"
-	client, err := bigquery.NewClient(t.Context(), "bqread-test",
-		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := restClient(t, inst)
 	q := client.Query(sql)
 	q.DryRun = true
 	job, err := q.Run(t.Context())
@@ -592,12 +589,7 @@ func TestExportQueryOptions(t *testing.T) {
 	if diff := cmp.Diff(want, readNDJSON(t, filepath.Join(dir, "q.ndjson"))); diff != "" {
 		t.Errorf("rows of the query from stdin (-want +got):\n%s", diff)
 	}
-	client, err := bigquery.NewClient(t.Context(), "bqread-test",
-		option.WithEndpoint("http://"+inst.HTTPAddr()+"/bigquery/v2/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := restClient(t, inst)
 	job, err := client.JobFromID(t.Context(), jobs.jobs()[0])
 	if err != nil {
 		t.Fatal(err)

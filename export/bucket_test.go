@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bqread/bqread/emulator"
@@ -218,6 +220,51 @@ func TestBucketPartsFailure(t *testing.T) {
 				t.Errorf("the other writer's object holds %q", data)
 			}
 			if ke.WorkDir != srv.URL("fail", "part-.csv.bqread/") {
+				t.Errorf("parts kept in %s, want the bucket's default work dir", ke.WorkDir)
+			}
+		})
+	}
+}
+
+// TestBucketPartsInterrupted interrupts a many-file export to a bucket while it writes its
+// files: the export's context is cancelled as the upload of the third file reaches the server
+// (which then refuses it). The two files put in place are removed, no manifest is written, and
+// the parts are kept in the bucket for a resume.
+func TestBucketPartsInterrupted(t *testing.T) {
+	inst := clusterEmulator(t)
+	for _, srv := range storetest.Both(t) {
+		t.Run(srv.Scheme, func(t *testing.T) {
+			srv.CreateBucket("stop")
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var uploads atomic.Int32
+			srv.OnRequest(func(w http.ResponseWriter, r *http.Request) bool {
+				if (r.Method == http.MethodPost || r.Method == http.MethodPut) && strings.Contains(r.URL.String(), "part-0") {
+					uploads.Add(1)
+				}
+				if r.Method != http.MethodGet && r.Method != http.MethodHead && strings.Contains(r.URL.String(), "part-000002") {
+					cancel()
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return true
+				}
+				return false
+			})
+			defer srv.OnRequest(func(http.ResponseWriter, *http.Request) bool { return false })
+			_, err := export.Run(ctx, export.Options{Table: "bqread-test.ds.t", Out: srv.URL("stop", "part-*.ndjson"),
+				Endpoint: inst.GRPCAddr(), Streams: 3, SegmentRows: 1000})
+			var ke *export.KeptError
+			if !errors.As(err, &ke) || !errors.Is(err, export.ErrInterrupted) {
+				t.Fatalf("export = %v, want interrupted with its parts kept", err)
+			}
+			if n := uploads.Load(); n < 3 {
+				t.Fatalf("%d uploads of files reached the server, want the first two and the third", n)
+			}
+			for _, key := range bucketFiles(t, srv, "stop") {
+				if !strings.HasPrefix(key, "part-.ndjson.bqread/") {
+					t.Errorf("%s left outside the work dir", key)
+				}
+			}
+			if ke.WorkDir != srv.URL("stop", "part-.ndjson.bqread/") {
 				t.Errorf("parts kept in %s, want the bucket's default work dir", ke.WorkDir)
 			}
 		})

@@ -141,26 +141,31 @@ func (p *bucketPart) Write(b []byte) (int, error) { return p.up.Write(b) }
 // Close completes the upload, which fails where an object appeared at its name meanwhile
 // unless Overwrite.
 func (p *bucketPart) Close() error {
-	p.d.open = p.d.open[:len(p.d.open)-1]
 	err := p.up.Commit()
 	if errors.Is(err, store.ErrExist) {
+		p.d.open = p.d.open[:len(p.d.open)-1] // another writer's object is there, not this one
 		return changedError(p.url, err)
 	}
 	if err != nil {
-		return err
+		return err // undo removes what the upload may have put there
 	}
+	p.d.open = p.d.open[:len(p.d.open)-1]
 	p.d.placed = append(p.d.placed, p.up.Placed())
 	return nil
 }
 
+// undo cancels the uploads not completed, and removes the objects put in place while they are
+// still the ones this export put there; an upload cancelled once its bytes were sent may have put
+// its object there too, so it is removed where it carries the export's mark.
 func (d *bucketParts) undo(ctx context.Context) {
 	for _, up := range d.open {
 		up.Abort()
+		d.placed = append(d.placed, up.Placed())
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	for _, p := range d.placed {
-		d.b.RemovePlaced(ctx, p) // only while it is still the object this export put there
+		d.b.RemovePlaced(ctx, p)
 	}
 	d.open, d.placed = nil, nil
 }

@@ -362,15 +362,16 @@ func (s *Blob) Remove(ctx context.Context, name string) error {
 }
 
 // Placed is an object a marked Upload put in place: its name, its mark and the ETag the store
-// gave it.
+// gave it. An upload stopped before its end is known (cancelled once its bytes were sent) may
+// have put its object in place too: its Placed has no ETag.
 type Placed struct {
 	Name, Mark, ETag string
 }
 
 // RemovePlaced removes the object p while it is still that object: the one at its name
-// carries its mark and its ETag. An object another writer put there since is left (a mark alone
-// would not tell it on servers that keep an object's metadata when it is replaced, as gofakes3
-// does), and a missing one is not an error.
+// carries its mark and, where p has one, its ETag. An object another writer put there since is
+// left (a mark alone would not tell it on servers that keep an object's metadata when it is
+// replaced, as gofakes3 does), and a missing one is not an error.
 func (s *Blob) RemovePlaced(ctx context.Context, p Placed) error {
 	a, err := s.bucket.Attributes(ctx, s.Key(p.Name))
 	switch {
@@ -378,7 +379,7 @@ func (s *Blob) RemovePlaced(ctx context.Context, p Placed) error {
 		return nil
 	case err != nil:
 		return fmt.Errorf("remove %s%s: %w", s.url, p.Name, err)
-	case p.Mark == "" || a.Metadata[markKey] != p.Mark || a.ETag != p.ETag:
+	case p.Mark == "" || a.Metadata[markKey] != p.Mark || (p.ETag != "" && a.ETag != p.ETag):
 		return nil
 	}
 	return s.Remove(ctx, p.Name)

@@ -290,9 +290,9 @@ func TestOpenBlobErrors(t *testing.T) {
 	}
 }
 
-// TestRemovePlaced: RemovePlaced removes an object a marked upload put in place, and leaves one
-// that another writer put at that name since (with no mark, or the same bytes and mark), as it
-// leaves a missing one.
+// TestRemovePlaced: RemovePlaced removes an object a marked upload put in place, and one with its
+// mark where the ETag is not known; it leaves one that another writer put at that name since
+// (with no mark, or the mark and other bytes), as it leaves a missing one.
 func TestRemovePlaced(t *testing.T) {
 	ctx := context.Background()
 	for _, srv := range storetest.Both(t) {
@@ -319,7 +319,11 @@ func TestRemovePlaced(t *testing.T) {
 			upload("replaced", "", "c") // another writer's object at the name since
 			again := upload("again", "m1", "d")
 			upload("again", "m1", "e")
-			for _, p := range []Placed{mine, replaced, again, {Name: "missing", Mark: "m1"}} {
+			upload("unknown", "m1", "f")
+			upload("theirs", "", "g")
+			for _, p := range []Placed{mine, replaced, again, {Name: "missing", Mark: "m1"},
+				{Name: "unknown", Mark: "m1"}, {Name: "theirs", Mark: "m1"}} { // the last two: uploads whose end is unknown
+
 				if err := b.RemovePlaced(ctx, p); err != nil {
 					t.Errorf("RemovePlaced(%s) = %v", p.Name, err)
 				}
@@ -329,7 +333,7 @@ func TestRemovePlaced(t *testing.T) {
 			for _, e := range all {
 				names = append(names, e.Name)
 			}
-			if want := []string{"again", "replaced"}; !cmp.Equal(names, want) {
+			if want := []string{"again", "replaced", "theirs"}; !cmp.Equal(names, want) {
 				t.Errorf("left %v, want %v", names, want)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -24,6 +25,22 @@ type Server struct {
 	// Scheme is gs or s3.
 	Scheme string
 	create func(name string)
+	hook   atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+}
+
+// OnRequest has f called with each request the server receives, until the test ends; f may
+// block to hold the request, and it answers it itself by returning true, else the server
+// answers. Only the last f set is called.
+func (s *Server) OnRequest(f func(w http.ResponseWriter, r *http.Request) bool) { s.hook.Store(&f) }
+
+// hooked calls the OnRequest function, if any, before h.
+func (s *Server) hooked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := s.hook.Load(); f != nil && (*f)(w, r) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // URL returns scheme://bucket/key.
@@ -41,11 +58,12 @@ func GCS(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, l, denyGCS(srv.HTTPHandler()))
-	t.Setenv("STORAGE_EMULATOR_HOST", addr)
-	return &Server{Scheme: "gs", create: func(name string) {
+	s := &Server{Scheme: "gs", create: func(name string) {
 		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
 	}}
+	serve(t, l, s.hooked(denyGCS(srv.HTTPHandler())))
+	t.Setenv("STORAGE_EMULATOR_HOST", addr)
+	return s
 }
 
 // S3 starts gofakes3 and points AWS_ENDPOINT_URL at it for the test, with static credentials
@@ -53,17 +71,18 @@ func GCS(t testing.TB) *Server {
 func S3(t testing.TB) *Server {
 	l := listen(t)
 	backend := s3mem.New()
-	serve(t, l, denyS3(gofakes3.New(backend).Server()))
+	s := &Server{Scheme: "s3", create: func(name string) {
+		if err := backend.CreateBucket(name); err != nil {
+			t.Fatal(err)
+		}
+	}}
+	serve(t, l, s.hooked(denyS3(gofakes3.New(backend).Server())))
 	t.Setenv("AWS_ENDPOINT_URL", "http://"+l.Addr().String())
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return &Server{Scheme: "s3", create: func(name string) {
-		if err := backend.CreateBucket(name); err != nil {
-			t.Fatal(err)
-		}
-	}}
+	return s
 }
 
 // Both starts both servers, for tests that run over each.

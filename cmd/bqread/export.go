@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -74,7 +75,7 @@ streams and the service's estimates of its rows and bytes scanned, or a query's 
 		Example: `  bqread export bqread-demo.samples.trips --emulator -o trips.parquet
   bqread export bqread-demo.samples.trips --emulator -o - -f ndjson --columns trip_id,fare_amount --where "fare_amount > 50"
   bqread export bqread-demo.samples.all_types --emulator -o all_types.ndjson --data-format avro --summary -
-  bqread export --emulator --project bqread-demo -o big.csv --query 'SELECT trip_id, fare_amount FROM ` + "`bqread-demo.samples.trips`" + ` WHERE fare_amount > 50 ORDER BY fare_amount DESC'
+  bqread export --emulator -o big.csv --query 'SELECT trip_id, fare_amount FROM ` + "`bqread-demo.samples.trips`" + ` WHERE fare_amount > 50 ORDER BY fare_amount DESC'
   bqread export bqread-demo.samples.trips --emulator --dry-run`,
 		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -115,7 +116,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet, local bool) {
 	f.StringVar(&p.WireCompression, "wire-compression", "none", "Arrow body compression on the wire: none, lz4, zstd")
 	f.StringVar(&p.ResponseCompression, "response-compression", "none", "ReadRows payload compression on the wire, either data format: none or lz4 (not with --wire-compression)")
 	f.StringVar(&p.TimestampPrecision, "timestamp-precision", "micros", "TIMESTAMP(12) (picosecond) columns read as micros, nanos or picos (ISO 8601 text); see the type mapping")
-	f.StringVar(&p.Project, "project", "", "project billing the read and holding a TABLE given as dataset.table (default GOOGLE_CLOUD_PROJECT, the credentials', gcloud's)")
+	f.StringVar(&p.Project, "project", "", "project billing the read and holding a TABLE given as dataset.table (default GOOGLE_CLOUD_PROJECT, the credentials', gcloud's; with --emulator, the samples' bqread-demo)")
 	f.StringVar(&p.Location, "location", "", "refuse the table unless it is in this location (US, EU, us-central1, ...)")
 	f.StringVar(&p.BillingProject, "billing-project", "", "project billed for the read, if not --project's (default the table's project when no project is found)")
 	f.StringVar(&p.Endpoint, "endpoint", "", "Storage Read endpoint HOST:PORT (env BQREAD_ENDPOINT); loopback is plaintext without auth")
@@ -194,6 +195,12 @@ func (o *exportOptions) options() (export.Options, error) {
 	return opts, nil
 }
 
+// emulatorProject is the project of an --emulator run: --project or GOOGLE_CLOUD_PROJECT, else
+// the samples' project, so that the samples and a query's job need no --project.
+func emulatorProject(ctx context.Context, opts export.Options) string {
+	return cmp.Or(session.DefaultProject(ctx, opts.Project, opts.Endpoint), emulator.SampleProject)
+}
+
 // checkLocal checks the flags of a run on this machine: progress and the emulator.
 func (o *exportOptions) checkLocal() ([]emulator.Fault, error) {
 	switch o.progress {
@@ -245,6 +252,7 @@ func runExport(ctx context.Context, o *exportOptions) error {
 		}
 		defer inst.Close()
 		opts.Endpoint, opts.Ephemeral, opts.RESTEndpoint = inst.GRPCAddr(), true, "http://"+inst.HTTPAddr()
+		opts.Project = emulatorProject(ctx, opts)
 	}
 	if o.query.dryRun {
 		return runDryRun(ctx, o, opts)

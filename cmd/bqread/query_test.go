@@ -628,3 +628,37 @@ func TestExportQueryOptions(t *testing.T) {
 		t.Errorf("resume with another query: exit %d, %q; want 2, naming --query", code, stderr)
 	}
 }
+
+// TestExportEmulatorProject: with --emulator and no --project (nor GOOGLE_CLOUD_PROJECT), a table
+// named dataset.table and a query's job are in the samples' project, bqread-demo: both give the
+// rows of bqread-demo.samples.all_types, read back with encoding/json. GOOGLE_CLOUD_PROJECT still
+// comes first: with it naming the test data's project, samples.all_types is not found there.
+func TestExportEmulatorProject(t *testing.T) {
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "")
+	dir := t.TempDir()
+	full, table, query := filepath.Join(dir, "full.ndjson"), filepath.Join(dir, "table.ndjson"), filepath.Join(dir, "query.ndjson")
+	for _, args := range [][]string{
+		{"bqread-demo.samples.all_types", "-o", full},
+		{"samples.all_types", "-o", table},
+		{"-o", query, "--query", "SELECT * FROM samples.all_types"},
+	} {
+		if code, _, stderr := exportCmd(t, args...); code != 0 {
+			t.Fatalf("export %q: exit %d\n%s", args, code, stderr)
+		}
+	}
+	want := readNDJSON(t, full)
+	if len(want) == 0 {
+		t.Fatal("the all_types sample exported no rows")
+	}
+	for _, path := range []string{table, query} {
+		if diff := cmp.Diff(want, readNDJSON(t, path)); diff != "" {
+			t.Errorf("%s differs from bqread-demo.samples.all_types (-want +got):\n%s", filepath.Base(path), diff)
+		}
+	}
+
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "bqread-test")
+	code, _, stderr := exportCmd(t, "samples.all_types", "-o", filepath.Join(dir, "env.ndjson"))
+	if code != exitUsage || !strings.Contains(stderr, "bqread-test") {
+		t.Errorf("with GOOGLE_CLOUD_PROJECT=bqread-test: exit %d, stderr %q; want %d naming bqread-test", code, stderr, exitUsage)
+	}
+}

@@ -234,12 +234,13 @@ func (st *readStream) progress(row int64) float64 {
 // stream's primary keeps the blocks before about fraction of its rows and the remainder the rest; a
 // liquid stream's primary keeps the blocks it took so far and the remainder takes its blocks from the
 // pool, as the stream would have. It returns false when the stream cannot be split: a fixed stream
-// of one block, a liquid one whose pool is empty.
+// of one block, a liquid one that took no block yet (its primary would hold no row) or whose pool
+// is empty.
 func (st *readStream) split(fraction float64, primaryName, remainderName string) (primary, remainder *readStream, ok bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.pool != nil {
-		if st.sealed || st.pool.left() == 0 {
+		if st.sealed || len(st.pieces) == 0 || st.pool.left() == 0 {
 			return nil, nil, false
 		}
 		primary = &readStream{name: primaryName, sess: st.sess, pool: st.pool, sealed: true}

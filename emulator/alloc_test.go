@@ -228,7 +228,8 @@ func TestLiquidStreamsConcurrently(t *testing.T) {
 // TestSplitAtBlockBoundaries: SplitReadStream cuts a fixed stream at a block of the unfiltered rows,
 // a filter or not: the primary holds the blocks before the cut, the remainder the rest, and together
 // they are the original; a one-block stream cannot be split. A liquid stream's primary keeps the
-// blocks it took, and its remainder takes blocks from the pool like any stream of the session.
+// blocks it took, and its remainder takes blocks from the pool like any stream of the session; one
+// that took no block cannot be split.
 func TestSplitAtBlockBoundaries(t *testing.T) {
 	split := func(t *testing.T, env *testEnv, name string, f float64) (string, string) {
 		t.Helper()
@@ -263,6 +264,9 @@ func TestSplitAtBlockBoundaries(t *testing.T) {
 		sess := env.mustSession(t, sessionOpts{table: table, fields: []string{"trip_id"}, maxStreams: 2})
 		streams := sess.GetStreams()
 		read := env.firstResponse(t, streams[0].GetName())
+		if a, b := split(t, env, streams[1].GetName(), 0.5); a != "" || b != "" {
+			t.Errorf("splitting a liquid stream that took no block gave %q and %q, want both empty", a, b)
+		}
 		primary, remainder := split(t, env, streams[0].GetName(), 0.5)
 		p := env.streamIDs(t, sess, primary, 0)
 		if int64(len(p)) < read || len(p)%blockRows != 0 || p[0] != 1 {

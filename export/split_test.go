@@ -106,10 +106,11 @@ func decisions(t *testing.T, d *workdir.Dir, m *session.Manifest) []bool {
 }
 
 // TestRunSplitsStraggler exports one slow stream with three workers into NDJSON (rows in order)
-// and Parquet (row groups listed in order): the coordinator splits the stream, records each split
-// in the manifest with its reader's decision, reads the accepted remainders in workers of their
-// own, and the output holds every source row once in the table's order. The merge's tiling check
-// then refuses the work dir once a remainder's done record or one of its segments is gone.
+// and Parquet (row groups listed in order): the coordinator splits the stream into a piece for
+// each free worker, records each split in the manifest with its decision, reads the accepted
+// remainders in workers of their own, and the output holds every source row once in the table's
+// order. The merge's tiling check then refuses the work dir once a remainder's done record or one
+// of its segments is gone.
 func TestRunSplitsStraggler(t *testing.T) {
 	inst := slowEmulator(t)
 	for _, format := range []string{"ndjson", "parquet"} {
@@ -125,6 +126,11 @@ func TestRunSplitsStraggler(t *testing.T) {
 			accepted := decisions(t, d, m)
 			if !slices.Contains(accepted, true) || len(m.Streams) != 1+len(m.Splits) {
 				t.Fatalf("streams %d, splits %+v decided %v: want an accepted split", len(m.Streams), m.Splits, accepted)
+			}
+			// Two slots were free: the first split made two remainders, the second by splitting
+			// the first, which no worker had read, at once (its split accepted when made).
+			if len(m.Splits) < 2 || m.Splits[0].Parent != 0 || m.Splits[1].Parent != m.Splits[0].Remainder || !accepted[1] {
+				t.Errorf("splits %+v decided %v: want stream 0 split into three pieces at once", m.Splits, accepted)
 			}
 			if len(sum.PerStream) != len(m.Streams) {
 				t.Errorf("the summary has %d streams, the manifest %d", len(sum.PerStream), len(m.Streams))

@@ -197,24 +197,31 @@ func (c *coordinator) finished(ctx context.Context, i int, err error) {
 	c.poke()
 }
 
-// resolve queues remainder k if its split was accepted, and forgets it if refused, once decided.
+// resolve queues remainder k if its split was accepted, and forgets it if refused, once decided;
+// then the same for the remainders of k's own splits (those split decided when it made them).
 func (c *coordinator) resolve(ctx context.Context, k int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.waiting[k] {
-		return
-	}
-	state, err := splitState(ctx, c.dir, c.m, k)
-	if state == streamWaiting {
-		return
-	}
-	if err != nil {
-		c.log.Warn("read a split's decision", "stream", k, "error", err)
-		return
-	}
-	delete(c.waiting, k)
-	if state == streamLive {
-		c.queue = append(c.queue, k)
+	for todo := []int{k}; len(todo) > 0; {
+		k, todo = todo[0], todo[1:]
+		if !c.waiting[k] {
+			continue
+		}
+		state, err := splitState(ctx, c.dir, c.m, k)
+		if state == streamWaiting {
+			continue
+		}
+		if err != nil {
+			c.log.Warn("read a split's decision", "stream", k, "error", err)
+			continue
+		}
+		delete(c.waiting, k)
+		if state == streamLive {
+			c.queue = append(c.queue, k)
+		}
+		for _, s := range c.m.SplitsOf(k) {
+			todo = append(todo, s.Remainder)
+		}
 	}
 }
 

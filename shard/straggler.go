@@ -67,19 +67,20 @@ func (p pace) left(now time.Time) (time.Duration, bool) {
 // preview reads one stream to its limit).
 func (c *coordinator) splits() bool { return c.cfg.SplitStragglers && c.m.Limit == 0 }
 
-// splitStraggler splits, when a worker slot is free and no stream waits to start, the running
-// stream with the most reading time left, if that is at least SplitMinLeft: SplitReadStream at
-// the middle of what is left of the name its worker reads; the split is saved in the manifest
-// (the remainder appended to the streams) before the worker is told, on its stdin, to move on to
-// the primary. The worker decides the split (see worker.decide); an accepted split's remainder
-// then gets a worker of its own (resolve). A failed call or save is logged, and the stream is not
-// split again: its worker reads on, and a split it was never told of counts as refused.
+// splitStraggler splits, when worker slots are free and no stream waits to start, the running
+// stream with the most reading time left, if that is at least SplitMinLeft, into as many pieces
+// as make every free slot busy: what is left of the name its worker reads, in equal parts (see
+// split). The split is saved in the manifest (the remainders appended to the streams) before the
+// worker is told, on its stdin, to move on to the primary. The worker decides the split (see
+// worker.decide); an accepted split's remainders then get a worker each (resolve). A failed call
+// or save is logged, and the stream is not split again: its worker reads on, and a split it was
+// never told of counts as refused.
 func (c *coordinator) splitStraggler(ctx context.Context) {
-	i, fraction, ok := c.straggler(time.Now())
+	i, pieces, ok := c.straggler(time.Now())
 	if !ok {
 		return
 	}
-	err := c.split(ctx, i, fraction)
+	err := c.split(ctx, i, pieces)
 	if err != nil {
 		c.log.Warn("split a straggling stream", "stream", i, "error", err)
 		c.mu.Lock()
@@ -89,11 +90,13 @@ func (c *coordinator) splitStraggler(ctx context.Context) {
 	}
 }
 
-// straggler picks the stream to split, marks it splitting, and returns the fraction to split at.
-func (c *coordinator) straggler(now time.Time) (int, float64, bool) {
+// straggler picks the stream to split and the pieces to split it into (the free slots and its
+// own), marks it splitting at the fraction where its own piece ends, and returns it.
+func (c *coordinator) straggler(now time.Time) (i, pieces int, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.splits() || len(c.queue) > 0 || c.running+len(c.waiting) >= max(c.cfg.Parallelism, 1) {
+	free := max(c.cfg.Parallelism, 1) - c.running - len(c.waiting)
+	if !c.splits() || len(c.queue) > 0 || free <= 0 {
 		return 0, 0, false
 	}
 	best, most := -1, c.cfg.SplitMinLeft
@@ -105,16 +108,23 @@ func (c *coordinator) straggler(now time.Time) (int, float64, bool) {
 	if best < 0 {
 		return 0, 0, false
 	}
-	p := c.procs[best].pace.p
-	c.splitting[best] = p + (1-p)/2
-	return best, c.splitting[best], true
+	c.splitting[best] = pieceEnd(c.procs[best].pace.p, free+1)
+	return best, free + 1, true
 }
 
-// split splits stream i at fraction of the name its worker reads, records the split and tells
-// the worker.
-func (c *coordinator) split(ctx context.Context, i int, fraction float64) error {
+// pieceEnd is the fraction of a stream name where the first of pieces equal parts of what is left
+// after fraction read ends.
+func pieceEnd(read float64, pieces int) float64 {
+	return read + (1-read)/float64(pieces)
+}
+
+// split splits stream i into pieces: SplitReadStream at the fraction straggler chose, then the
+// remainder, which no worker has read, into the pieces left, one SplitReadStream at a time
+// (divide). It records the splits, decides those of the remainders, and tells i's worker.
+func (c *coordinator) split(ctx context.Context, i, pieces int) error {
 	c.mu.Lock()
 	name, pending, err := readName(ctx, c.dir, c.m, i)
+	fraction := c.splitting[i]
 	c.mu.Unlock()
 	if err != nil || pending != nil {
 		return fmt.Errorf("stream %d: %w", i, cmpErr(err, "a split is still to be decided"))
@@ -123,21 +133,61 @@ func (c *coordinator) split(ctx context.Context, i int, fraction float64) error 
 	if err != nil || primary == "" || remainder == "" {
 		return fmt.Errorf("SplitReadStream %s at %.3f: %w", name, fraction, cmpErr(err, "the service cannot split it further"))
 	}
+	more := c.divide(ctx, remainder, pieces-1)
 	c.mu.Lock()
-	k := c.m.AddSplit(i, primary, remainder)
-	c.results = append(c.results, StreamResult{Index: k})
-	c.waiting[k] = true
+	k := c.addSplit(i, primary, remainder)
+	ks := []int{k}
+	for _, d := range more {
+		k = c.addSplit(k, d.primary, d.remainder)
+		ks = append(ks, k)
+	}
 	p := c.procs[i]
 	c.mu.Unlock()
 	if err := c.m.Save(ctx, c.dir.Store()); err != nil {
 		return fmt.Errorf("record the split of stream %d: %w", i, err)
 	}
-	c.log.Info("split a straggling stream", "stream", i, "fraction", fraction, "remainder", k)
+	for j := 1; j < len(ks); j++ {
+		// Stream ks[j-1] was made by this split and never read: no reader is past any point of it.
+		if _, err := c.dir.DecideSplit(ctx, ks[j-1], ks[j], true); err != nil {
+			c.log.Warn("record a split of a stream not read yet", "stream", ks[j-1], "remainder", ks[j], "error", err)
+		}
+	}
+	c.log.Info("split a straggling stream", "stream", i, "fraction", fraction, "remainders", ks)
 	if p != nil {
 		// A worker gone meanwhile is replaced by one that reads the split from the manifest.
-		event.SendCommand(p.control, event.Command{Stream: i, Primary: primary, Remainder: k})
+		event.SendCommand(p.control, event.Command{Stream: i, Primary: primary, Remainder: ks[0]})
 	}
 	return nil
+}
+
+// addSplit records the split of stream parent into primary and remainder, whose index it
+// returns: the remainder waits for the split's decision. The caller holds mu.
+func (c *coordinator) addSplit(parent int, primary, remainder string) int {
+	k := c.m.AddSplit(parent, primary, remainder)
+	c.results = append(c.results, StreamResult{Index: k})
+	c.waiting[k] = true
+	return k
+}
+
+// cut is one split of divide: a stream name's primary and remainder.
+type cut struct{ primary, remainder string }
+
+// divide splits the stream name, which no worker has read, into pieces equal parts: name at
+// 1/pieces, its remainder at 1/(pieces-1), and so on. It returns the splits made; when a call
+// fails, or the service cannot split further, it stops there, and the last remainder is the
+// larger.
+func (c *coordinator) divide(ctx context.Context, name string, pieces int) []cut {
+	var out []cut
+	for n := pieces; n >= 2; n-- {
+		primary, remainder, err := c.splitRPC(ctx, name, 1/float64(n))
+		if err != nil || primary == "" || remainder == "" {
+			c.log.Debug("divide a remainder", "stream", name, "pieces", n, "error", cmpErr(err, "the service cannot split it further"))
+			break
+		}
+		out = append(out, cut{primary, remainder})
+		name = remainder
+	}
+	return out
 }
 
 // splitRPC calls SplitReadStream with the coordinator's own client, made at the first split.

@@ -26,15 +26,38 @@ var errSwitch = errors.New("shard: switching stream name")
 // until r ends. Without it, a worker still follows the splits its manifest records when it starts.
 func WithControl(r io.Reader) WorkerOption {
 	ch := make(chan event.Command, 16)
+	note := make(chan struct{}, 1)
 	go func() {
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			if c, err := event.ParseCommand(sc.Bytes()); err == nil {
 				ch <- c
+				select {
+				case note <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}()
-	return func(w *worker) { w.control = ch }
+	return func(w *worker) { w.control, w.commanded = ch, note }
+}
+
+// interruptOnCommand ends the ReadRows call of callCtx with errSwitch when a command comes while
+// it runs, so that a split is decided at once rather than after the call's next response, which
+// may be a second away on a slow stream. The command itself is taken by command, on the worker's
+// goroutine; a call ended for a command that turns out not to concern it is made again at the
+// same offset.
+func (w *worker) interruptOnCommand(callCtx context.Context, cancel context.CancelCauseFunc) {
+	if w.commanded == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-w.commanded:
+			cancel(errSwitch)
+		case <-callCtx.Done():
+		}
+	}()
 }
 
 // resolveName sets the stream name the worker reads, following the splits of its stream that
@@ -57,6 +80,10 @@ func (w *worker) readName() string {
 // command returns errSwitch when the coordinator has split the stream the worker reads since the
 // last look: the next call reads the split's primary, at the current offset, and so decides it.
 func (w *worker) command() error {
+	select {
+	case <-w.commanded: // the commands it notes are taken here
+	default:
+	}
 	for {
 		select {
 		case c := <-w.control:

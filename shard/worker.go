@@ -175,10 +175,11 @@ type worker struct {
 	lastSent time.Time
 	seg      *segment // the open segment, nil between segments
 
-	name    string               // the stream name read: the stream's, or the primary of its last accepted split
-	pending *session.Split       // a split of the stream not decided yet: the next call reads its primary
-	decided map[int]bool         // remainders of the splits this process decided
-	control <-chan event.Command // the coordinator's commands (WithControl); nil reads none
+	name      string               // the stream name read: the stream's, or the primary of its last accepted split
+	pending   *session.Split       // a split of the stream not decided yet: the next call reads its primary
+	decided   map[int]bool         // remainders of the splits this process decided
+	control   <-chan event.Command // the coordinator's commands (WithControl); nil reads none
+	commanded <-chan struct{}      // notes that a command came (WithControl)
 }
 
 // writerOptions are the options that every segment of the manifest's output o is written with.
@@ -323,6 +324,7 @@ func (w *worker) readOnce(ctx context.Context, client *storage.BigQueryReadClien
 	defer cancel(nil)
 	timer := time.AfterFunc(w.idle, func() { cancel(errStalled) })
 	defer timer.Stop()
+	w.interruptOnCommand(callCtx, cancel)
 	stream, err := client.ReadRows(callCtx, &storagepb.ReadRowsRequest{ReadStream: w.readName(), Offset: w.offset})
 	if err != nil {
 		return callErr(callCtx, err)
@@ -352,10 +354,14 @@ func (w *worker) readOnce(ctx context.Context, client *storage.BigQueryReadClien
 	}
 }
 
-// callErr returns errStalled for a call the idle timer cancelled, else err.
+// callErr returns errStalled for a call the idle timer cancelled, errSwitch for one a command
+// ended, else err.
 func callErr(callCtx context.Context, err error) error {
-	if cause := context.Cause(callCtx); errors.Is(cause, errStalled) {
+	switch cause := context.Cause(callCtx); {
+	case errors.Is(cause, errStalled):
 		return fmt.Errorf("%w (%v)", errStalled, err)
+	case errors.Is(cause, errSwitch):
+		return errSwitch
 	}
 	return err
 }

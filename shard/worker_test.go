@@ -58,7 +58,8 @@ type faultProxy struct {
 
 	mu      sync.Mutex
 	faults  []fault
-	offsets []int64 // the offset of every ReadRows call
+	offsets []int64       // the offset of every ReadRows call
+	stalled chan struct{} // if set, gets a value when a call starts stalling
 }
 
 func (p *faultProxy) CreateReadSession(ctx context.Context, req *storagepb.CreateReadSessionRequest) (*storagepb.ReadSession, error) {
@@ -87,6 +88,9 @@ func (p *faultProxy) ReadRows(req *storagepb.ReadRowsRequest, srv storagepb.BigQ
 		}
 		if f != nil && n == f.after {
 			if f.stall {
+				if p.stalled != nil {
+					p.stalled <- struct{}{}
+				}
 				<-srv.Context().Done()
 				return srv.Context().Err()
 			}
@@ -177,16 +181,22 @@ func (e *workerEnv) runWorker(t *testing.T, i int, opts ...WorkerOption) ([]even
 	var out bytes.Buffer
 	opts = append([]WorkerOption{WithRetryPolicy(RetryPolicy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Budget: 10 * time.Second})}, opts...)
 	err := RunWorker(t.Context(), e.dir, i, &out, opts...)
+	return parseEvents(t, &out), err
+}
+
+// parseEvents parses a worker's event lines.
+func parseEvents(t *testing.T, r io.Reader) []event.Event {
+	t.Helper()
 	var events []event.Event
-	sc := bufio.NewScanner(&out)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		ev, perr := event.Parse(sc.Bytes())
-		if perr != nil {
-			t.Fatalf("worker wrote a malformed line: %v", perr)
+		ev, err := event.Parse(sc.Bytes())
+		if err != nil {
+			t.Fatalf("worker wrote a malformed line: %v", err)
 		}
 		events = append(events, ev)
 	}
-	return events, err
+	return events
 }
 
 // mergeAll merges every committed segment of the work dir into dst.
@@ -302,6 +312,54 @@ func TestWorkerRetriesWithoutLossOrDuplicates(t *testing.T) {
 				t.Errorf("%d segments, want at least 3 of at most 700 rows", len(segs))
 			}
 		})
+	}
+}
+
+// TestWorkerSwitchesWhileWaiting: a split commanded while the worker waits for the next response
+// of a call, here one that never comes, ends that call at once: the worker reads the split's
+// primary from its offset, accepts the split and reads the primary to its end; the remainder's
+// worker reads the rest, and the merge holds every row once, in order. A worker that looked at
+// its commands only between responses would wait for the stalled call's idle timeout, an hour.
+func TestWorkerSwitchesWhileWaiting(t *testing.T) {
+	e := newWorkerEnv(t)
+	m := e.plan(t, "arrow", "parquet", 1, 700)
+	e.proxy.faults = []fault{{after: 2, stall: true}}
+	e.proxy.stalled = make(chan struct{}, 1)
+	commands, control := io.Pipe()
+	defer control.Close()
+	k := make(chan int, 1)
+	go func() {
+		<-e.proxy.stalled
+		resp, err := e.proxy.up.SplitReadStream(t.Context(), &storagepb.SplitReadStreamRequest{Name: m.Streams[0], Fraction: 0.5})
+		if err != nil || resp.GetRemainderStream().GetName() == "" {
+			t.Errorf("SplitReadStream: %v %v", resp, err)
+			control.Close()
+			return
+		}
+		r := m.AddSplit(0, resp.GetPrimaryStream().GetName(), resp.GetRemainderStream().GetName())
+		if err := m.Save(t.Context(), e.st); err != nil {
+			t.Error(err)
+		}
+		k <- r
+		event.SendCommand(control, event.Command{Stream: 0, Primary: resp.GetPrimaryStream().GetName(), Remainder: r})
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := RunWorker(ctx, e.dir, 0, &out, WithIdleTimeout(time.Hour), WithControl(commands)); err != nil {
+		t.Fatalf("the worker did not switch to the primary while its call waited: %v", err)
+	}
+	if !slices.ContainsFunc(parseEvents(t, &out), func(e event.Event) bool { return e.Kind == event.Split && e.Accepted }) {
+		t.Fatalf("no accepted split among the worker's events:\n%s", out.String())
+	}
+	if len(e.proxy.offsets) != 2 || e.proxy.offsets[1] == 0 {
+		t.Errorf("ReadRows calls at offsets %v, want the stalled one at 0 and the primary's after the rows read", e.proxy.offsets)
+	}
+	if _, err := e.runWorker(t, <-k); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rangeIDs(0, workerTestRows), e.mergedIDs(t, m)); diff != "" {
+		t.Errorf("ids mismatch (-want +got):\n%s", diff)
 	}
 }
 

@@ -63,6 +63,10 @@ func Plan(ctx context.Context, opts Options) (*Export, error) {
 // Streams returns the number of read streams of the session.
 func (e *Export) Streams() int { return len(e.m.Streams) }
 
+// Table returns the table the export reads, project.dataset.table: Options.Table's, or the
+// destination table of the Query's job.
+func (e *Export) Table() string { return e.m.Table }
+
 // Tasks returns the number of tasks the workers were planned as.
 func (e *Export) Tasks() int { return e.m.Tasks }
 

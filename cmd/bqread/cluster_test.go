@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestPlanWorkerMergeCommands runs the distributed commands by hand: a plan refused a second time
@@ -59,5 +62,55 @@ func expire(t *testing.T, path string) {
 	data, _ = json.Marshal(m)
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPlanQuery plans a query's export for a scheduler: plan runs the job once (jobs counted by a
+// proxy in front of the emulator's REST API) and plans its destination table, printed as the
+// plan's table; two workers and the merge then write the query's rows (computed here from the
+// source rows, read back with encoding/json) and run no job. A TABLE and --query together are
+// refused.
+func TestPlanQuery(t *testing.T) {
+	inst := startEmulator(t)
+	jobs := countJobs(t, inst)
+	workDir := filepath.Join(t.TempDir(), "work")
+	out := filepath.Join(t.TempDir(), "q.ndjson")
+	cmd := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), args, nil, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	query := "SELECT id, name FROM `bqread-test.ds.items` WHERE score > 500"
+	code, stdout, stderr := cmd("plan", "--endpoint", inst.GRPCAddr(), "--rest-endpoint", jobs.URL, "--project", "bqread-test",
+		"--work-dir", workDir, "-f", "ndjson", "--streams", "2", "--json", "--query", query)
+	var p struct {
+		Table string `json:"table"`
+		Tasks int    `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &p); code != 0 || err != nil {
+		t.Fatalf("plan --query: exit %d, %q (%v)\n%s", code, stdout, err, stderr)
+	}
+	if ids := jobs.jobs(); len(ids) != 1 || p.Tasks < 1 || p.Table == "" || p.Table == testTable || !strings.HasPrefix(p.Table, "bqread-test.") {
+		t.Fatalf("plan --query: jobs %v, table %q; want one job and its destination table", ids, p.Table)
+	}
+	for i := range p.Tasks {
+		if code, _, stderr := cmd("worker", "--work-dir", workDir, "--task-index", strconv.Itoa(i)); code != 0 {
+			t.Fatalf("worker %d: exit %d\n%s", i, code, stderr)
+		}
+	}
+	if code, _, stderr := cmd("merge", "--work-dir", workDir, "-o", out); code != 0 {
+		t.Fatalf("merge: exit %d\n%s", code, stderr)
+	}
+	want := wantRows(t, func(i int) bool { return float64(i)/4 > 500 }, "id", "name")
+	if diff := cmp.Diff(want, readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ from the query's (-want +got):\n%s", diff)
+	}
+	if n := len(jobs.jobs()); n != 1 {
+		t.Errorf("%d jobs after the workers and the merge, want 1", n)
+	}
+
+	code, _, stderr = cmd("plan", testTable, "--endpoint", inst.GRPCAddr(), "--work-dir", workDir+"2", "-f", "ndjson", "--query", query)
+	if want := "bqread: plan: TABLE and a query both say what to export: use one\n"; code != exitUsage || stderr != want {
+		t.Errorf("plan TABLE --query: exit %d, stderr %q; want %d, %q", code, stderr, exitUsage, want)
 	}
 }

@@ -39,7 +39,7 @@ type exportOptions struct {
 }
 
 func newExportCmd(s streams) *cobra.Command {
-	o := &exportOptions{stderr: s.err, stdin: s.in, log: s.log, opts: export.Options{Stdout: s.out}}
+	o := &exportOptions{stderr: s.err, stdin: s.in, log: s.log, opts: export.Options{Stdout: s.out}, query: queryFlags{command: "export"}}
 	cmd := &cobra.Command{
 		Use:   "export (TABLE | --query SQL) -o PATH [flags]",
 		Short: "Export a table to one file, one worker process per read stream",
@@ -88,6 +88,7 @@ streams and the service's estimates of its rows and bytes scanned, or a query's 
 	}
 	o.addFlags(cmd.Flags(), true)
 	o.query.addFlags(cmd.Flags(), &o.opts)
+	cmd.Flags().BoolVar(&o.query.dryRun, "dry-run", false, "read and write nothing: say what would be read (a table's estimated rows, bytes and streams, a query's bytes processed)")
 	registerCompletions(cmd)
 	return cmd
 }

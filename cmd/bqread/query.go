@@ -14,8 +14,9 @@ import (
 	"github.com/bqread/bqread/export"
 )
 
-// queryFlags are export's flags of a query export and of a dry run.
+// queryFlags are the flags of a query export (export and plan take them) and export's --dry-run.
 type queryFlags struct {
+	command     string // the command that takes them, for its errors
 	query, file string
 	labels      []string
 	dryRun      bool
@@ -28,7 +29,6 @@ func (q *queryFlags) addFlags(f *pflag.FlagSet, o *export.Options) {
 	f.Int64Var(&o.MaximumBytesBilled, "maximum-bytes-billed", 0, "with --query, fail the job rather than bill more than this many bytes (default the project's)")
 	f.StringVar(&o.DestinationTable, "destination-table", "", "with --query, keep the result in this `TABLE`, project.dataset.table (default the job's anonymous table)")
 	f.StringVar(&o.RESTEndpoint, "rest-endpoint", "", "with --query, the `URL` of BigQuery's REST API, http://HOST:PORT (env BQREAD_REST_ENDPOINT; with --endpoint, the http address of bqread serve)")
-	f.BoolVar(&q.dryRun, "dry-run", false, "read and write nothing: say what would be read (a table's estimated rows, bytes and streams, a query's bytes processed)")
 }
 
 // apply sets the query options: the SQL from --query, --query-file or stdin, and the labels.
@@ -39,29 +39,29 @@ func (q *queryFlags) apply(f *pflag.FlagSet, o *export.Options, args []string, s
 	}
 	switch n := len(args); {
 	case q.query != "" && q.file != "":
-		return usageErrorf("export: --query and --query-file both give the query: use one")
+		return usageErrorf("%s: --query and --query-file both give the query: use one", q.command)
 	case q.query == "" && q.file == "" && n == 0:
-		return usageErrorf("export: name a TABLE, or give --query or --query-file: run bqread export --help")
+		return usageErrorf("%s: name a TABLE, or give --query or --query-file: run bqread %s --help", q.command, q.command)
 	case n == 1 && (q.query != "" || q.file != ""):
-		return usageErrorf("export: TABLE and a query both say what to export: use one")
+		return usageErrorf("%s: TABLE and a query both say what to export: use one", q.command)
 	case n == 1:
 		o.Table = args[0]
 	}
 	o.Query = q.query
 	if q.file != "" {
-		sql, err := readQueryFile(q.file, stdin)
+		sql, err := readQueryFile(q.command, q.file, stdin)
 		if err != nil {
 			return err
 		}
 		o.Query = sql
 	}
 	if strings.TrimSpace(o.Query) == "" && o.Table == "" {
-		return usageErrorf("export: the query is empty: give a GoogleSQL SELECT")
+		return usageErrorf("%s: the query is empty: give a GoogleSQL SELECT", q.command)
 	}
 	for _, l := range q.labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {
-			return usageErrorf("export: --labels %q: use KEY=VALUE", l)
+			return usageErrorf("%s: --labels %q: use KEY=VALUE", q.command, l)
 		}
 		if o.Labels == nil {
 			o.Labels = map[string]string{}
@@ -69,13 +69,13 @@ func (q *queryFlags) apply(f *pflag.FlagSet, o *export.Options, args []string, s
 		o.Labels[k] = v
 	}
 	if o.Query == "" && (len(q.labels) > 0 || o.MaximumBytesBilled != 0 || o.DestinationTable != "") {
-		return usageErrorf("export: --labels, --maximum-bytes-billed and --destination-table apply to a --query only")
+		return usageErrorf("%s: --labels, --maximum-bytes-billed and --destination-table apply to a --query only", q.command)
 	}
 	return nil
 }
 
 // readQueryFile reads the query from path, or from stdin when path is "-".
-func readQueryFile(path string, stdin io.Reader) (string, error) {
+func readQueryFile(command, path string, stdin io.Reader) (string, error) {
 	var data []byte
 	var err error
 	if path == "-" {
@@ -84,7 +84,7 @@ func readQueryFile(path string, stdin io.Reader) (string, error) {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return "", usageErrorf("export: --query-file: %v", err)
+		return "", usageErrorf("%s: --query-file: %v", command, err)
 	}
 	return string(data), nil
 }

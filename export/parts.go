@@ -98,15 +98,11 @@ func existingFiles(pattern string) ([]string, error) {
 		return nil, err
 	}
 	existing, _ := filepath.Glob(strings.ReplaceAll(pattern, "*", "[0-9]*"))
-	if m := inPatternDir(pattern, partManifestName(pattern)); fileExists(m) {
+	m := inPatternDir(pattern, partManifestName(pattern))
+	if _, err := os.Lstat(m); err == nil {
 		existing = append(existing, m)
 	}
 	return existing, nil
-}
-
-func fileExists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
 }
 
 // existingObjects checks the bucket of a pattern in a bucket and returns its objects of the

@@ -67,6 +67,10 @@ type Options struct {
 	// JobRunTime is how long a query job stays RUNNING before it is DONE, so that clients poll and
 	// can cancel it; 0 means DefaultJobRunTime, a negative value that jobs are DONE when created.
 	JobRunTime time.Duration
+	// JobPendingTime is how long a query job is PENDING (queued, not started) before it is
+	// RUNNING, as BigQuery's jobs may be; 0 (the default) starts jobs at once. It does not apply
+	// when JobRunTime is negative.
+	JobPendingTime time.Duration
 	// JobFaults make the query jobs that read a table fail as BigQuery's do (see JobFault).
 	JobFaults []JobFault
 	// StreamAllocation is how a session's rows are handed to its streams: AllocationFixed (the

@@ -111,10 +111,11 @@ type jobKey struct{ project, id string }
 
 // jobStore holds the query jobs of an emulator instance.
 type jobStore struct {
-	cat     *catalog
-	runTime time.Duration
-	faults  map[tableRef]string
-	now     func() time.Time
+	cat         *catalog
+	runTime     time.Duration
+	pendingTime time.Duration
+	faults      map[tableRef]string
+	now         func() time.Time
 
 	quit chan struct{} // closed by close, to end the waits of jobs.query and getQueryResults
 
@@ -123,7 +124,7 @@ type jobStore struct {
 }
 
 func newJobStore(cat *catalog, o Options) (*jobStore, error) {
-	s := &jobStore{cat: cat, runTime: o.JobRunTime, now: o.Now, faults: map[tableRef]string{}, jobs: map[jobKey]*job{},
+	s := &jobStore{cat: cat, runTime: o.JobRunTime, pendingTime: o.JobPendingTime, now: o.Now, faults: map[tableRef]string{}, jobs: map[jobKey]*job{},
 		quit: make(chan struct{})}
 	for _, f := range o.JobFaults {
 		parts := strings.Split(f.Table, ".")
@@ -275,8 +276,8 @@ func (s *jobStore) destination(ctx context.Context, j *job) *jobError {
 }
 
 // register keeps a planned job under its ID: it has failed, with jerr (its plan's error) or its
-// destination's error, or it runs, RUNNING for the run time and then DONE. It returns the job's
-// failure, and err when the ID is taken, which keeps no job.
+// destination's error, or it runs: PENDING for the pending time, RUNNING for the run time, then
+// DONE. It returns the job's failure, and err when the ID is taken, which keeps no job.
 func (s *jobStore) register(ctx context.Context, j *job, jerr *jobError) (failure, err *jobError) {
 	if jerr == nil {
 		jerr = s.destination(ctx, j)
@@ -294,15 +295,34 @@ func (s *jobStore) register(ctx context.Context, j *job, jerr *jobError) (failur
 		close(j.done)
 		return jerr, nil
 	}
-	j.state, j.started = stateRunning, s.now()
 	if s.runTime < 0 {
+		j.state, j.started = stateRunning, s.now()
 		s.mu.Unlock()
 		s.run(j)
 		s.mu.Lock()
 		return nil, nil
 	}
-	j.timer = time.AfterFunc(s.runTime, func() { s.run(j) })
+	j.state = statePending
+	if s.pendingTime > 0 {
+		j.timer = time.AfterFunc(s.pendingTime, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.startLocked(j)
+		})
+		return nil, nil
+	}
+	s.startLocked(j)
 	return nil, nil
+}
+
+// startLocked moves a PENDING job to RUNNING, to be DONE after the run time; a job cancelled
+// meanwhile stays as it is. s.mu is held.
+func (s *jobStore) startLocked(j *job) {
+	if j.state != statePending {
+		return
+	}
+	j.state, j.started = stateRunning, s.now()
+	j.timer = time.AfterFunc(s.runTime, func() { s.run(j) })
 }
 
 // run computes the job's result and registers its table, unless the job was cancelled meanwhile.

@@ -252,6 +252,57 @@ func TestQueryCancel(t *testing.T) {
 	}
 }
 
+// TestQueryPending: with JobPendingTime, a job is PENDING (no start time) when inserted and then
+// RUNNING with a start time, as Google's client reads jobs.get; one cancelled while PENDING ends
+// DONE, stopped, and never runs. (JobRunTime is an hour, so RUNNING lasts until the cancel.)
+func TestQueryPending(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pending time.Duration
+	}{{"starts", 50 * time.Millisecond}, {"cancelled while pending", time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newQueryEnv(t, Options{JobPendingTime: tc.pending, JobRunTime: time.Hour}, 5)
+			var job bq.Job
+			ins := &bq.Job{Configuration: &bq.JobConfiguration{Query: &bq.JobConfigurationQuery{Query: "SELECT id FROM ds.people", UseLegacySql: pfalse}}}
+			if code := env.call(t, "POST", "jobs", ins, &job); code != 200 || job.Status.State != "PENDING" || job.Statistics.StartTime != 0 {
+				t.Fatalf("insert: %d %+v %+v", code, job.Status, job.Statistics)
+			}
+			j, err := env.plain.JobFromID(t.Context(), job.JobReference.JobId)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.pending == time.Hour {
+				if err := j.Cancel(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				st, err := j.Status(t.Context())
+				if err != nil || st.State != bigquery.Done || st.Err() == nil || !strings.Contains(st.Err().Error(), "stopped") ||
+					!st.Statistics.StartTime.IsZero() {
+					t.Fatalf("cancelled while pending: %+v, %v; want DONE, stopped, never started", st, err)
+				}
+				return
+			}
+			for {
+				st, err := j.Status(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.State == bigquery.Pending {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				if st.State != bigquery.Running || st.Statistics.StartTime.IsZero() {
+					t.Fatalf("after PENDING: state %v, start %v; want RUNNING with a start time", st.State, st.Statistics.StartTime)
+				}
+				break
+			}
+			if err := j.Cancel(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 // TestQueryDryRun: a dry run reports the bytes the query would process (more for more columns)
 // and its schema, and neither keeps a job nor makes a table.
 func TestQueryDryRun(t *testing.T) {

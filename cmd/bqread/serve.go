@@ -26,6 +26,7 @@ type serveOptions struct {
 	maxReads        int
 	maxSessionReads int
 	jobRunTime      time.Duration
+	jobPendingTime  time.Duration
 	jobFaults       []string
 	allocation      string
 
@@ -43,8 +44,8 @@ datasets.get, datasets.list, tables.get, tables.list, tabledata.list and the que
 jobs.get, jobs.getQueryResults, jobs.query and jobs.cancel, so that bqread and the official clients
 read its tables and query results. Queries are GoogleSQL SELECTs over one table (columns, *,
 * EXCEPT, STRUCT fields, aliases, WHERE, ORDER BY, LIMIT; see the README); anything else is refused
-with invalidQuery "not supported by the emulator: ...". A job is RUNNING for --job-run-time before
-it is DONE; --job-fault REASON@PROJECT.DATASET.TABLE (repeatable) makes the jobs that read that
+with invalidQuery "not supported by the emulator: ...". A job is PENDING for --job-pending-time (default
+none), then RUNNING for --job-run-time before it is DONE; --job-fault REASON@PROJECT.DATASET.TABLE (repeatable) makes the jobs that read that
 table fail with accessDenied or quotaExceeded, as BigQuery words them. It always serves the sample
 tables of project bqread-demo, dataset samples (all_types, trips, empty); --data adds tables laid out
 as DIR/PROJECT/DATASET/TABLE/schema.json plus data.ndjson (BigQuery's JSON load form) or
@@ -106,6 +107,7 @@ serves until SIGINT or SIGTERM and then exits 0.
 	f.StringVar(&opts.allocation, "stream-allocation", emulator.AllocationFixed, "how rows go to streams: "+strings.Join(emulator.StreamAllocations, " or "))
 	f.IntVar(&opts.maxSessionReads, "max-concurrent-streams-per-session", 0, "ReadRows calls of one session served at once, 0 for no limit; more get RESOURCE_EXHAUSTED")
 	f.DurationVar(&opts.jobRunTime, "job-run-time", emulator.DefaultJobRunTime, "how long a query job is RUNNING before it is DONE (0: DONE at once)")
+	f.DurationVar(&opts.jobPendingTime, "job-pending-time", 0, "how long a query job is PENDING before it is RUNNING (0: RUNNING at once)")
 	f.StringArrayVar(&opts.jobFaults, "job-fault", nil, "make query jobs reading a table fail: accessDenied|quotaExceeded@PROJECT.DATASET.TABLE, repeatable")
 	registerCompletions(cmd)
 	return cmd
@@ -127,6 +129,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	if !slices.Contains(emulator.StreamAllocations, opts.allocation) {
 		return usageErrorf("--stream-allocation %q: use %s", opts.allocation, strings.Join(emulator.StreamAllocations, " or "))
+	}
+	if opts.jobPendingTime < 0 {
+		return usageErrorf("--job-pending-time must not be negative, got %s", opts.jobPendingTime)
 	}
 	if opts.jobRunTime < 0 {
 		return usageErrorf("--job-run-time must not be negative, got %s", opts.jobRunTime)
@@ -163,6 +168,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		MaxConcurrentReads:           opts.maxReads,
 		MaxConcurrentReadsPerSession: opts.maxSessionReads,
 		JobRunTime:                   jobRunTime,
+		JobPendingTime:               opts.jobPendingTime,
 		JobFaults:                    jobFaults,
 		StreamAllocation:             opts.allocation,
 	})

@@ -8,7 +8,6 @@ import (
 
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/session"
-	"github.com/bqread/bqread/shard"
 )
 
 // MergeOptions say where Merge writes a planned export whose workers have run.
@@ -40,7 +39,7 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 	if isPattern(o.Out) {
 		sum, err = e.finishParts(ctx, nil)
 	} else {
-		sum, err = e.mergeOne(ctx, o)
+		sum, err = e.mergeOne(ctx)
 	}
 	if err == nil {
 		sum.Phases.Session = e.planned.Sub(e.start).Seconds()
@@ -49,20 +48,12 @@ func Merge(ctx context.Context, o MergeOptions) (*Summary, error) {
 	return e.p.report(sum, err, e)
 }
 
-// mergeOne merges the segments into one file at o.Out.
-func (e *Export) mergeOne(ctx context.Context, o MergeOptions) (*Summary, error) {
-	out, err := createOutput(ctx, o.Out, e.p.outKind, o.Overwrite, e.dir, o.Stdout)
-	if err != nil {
-		return nil, err
+// mergeOne merges the segments into one file at Out: inside the store where it can.
+func (e *Export) mergeOne(ctx context.Context) (*Summary, error) {
+	if e.inStore() {
+		return e.mergeObject(ctx, nil)
 	}
-	defer out.discard()
-	disk := watchDisk(e.dir)
-	defer disk.last()
-	mg, err := shard.NewMerger(e.dir, e.m, out.w)
-	if err != nil {
-		return nil, err
-	}
-	return e.finish(ctx, out, mg, nil, disk)
+	return e.mergeCopy(ctx, nil)
 }
 
 // openPlanned opens the work dir of a planned export for a merge into o.Out, after checking the

@@ -71,7 +71,7 @@ func (o *outputFile) commit() error {
 	if o.up != nil {
 		err := o.up.Commit()
 		if errors.Is(err, store.ErrExist) {
-			return fmt.Errorf("%s appeared while the export ran, so the output was not put there (%w)", o.path, err)
+			return appeared(o.path, err)
 		}
 		return err
 	}
@@ -87,6 +87,12 @@ func (o *outputFile) commit() error {
 		return fmt.Errorf("write %s: %w", o.path, err)
 	}
 	return nil
+}
+
+// appeared is the error for an object that appeared at out while the export ran (err wraps
+// store.ErrExist).
+func appeared(out string, err error) error {
+	return fmt.Errorf("%s appeared while the export ran, so the output was not put there (%w)", out, err)
 }
 
 // closeStream closes a device or FIFO opened by createOutput (not stdout).

@@ -34,6 +34,9 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 	if isPattern(e.p.opts.Out) {
 		return e.runParts(ctx)
 	}
+	if e.inStore() {
+		return e.runInStore(ctx)
+	}
 	out, err := createOutput(ctx, e.p.opts.Out, e.p.outKind, e.p.opts.Overwrite, e.dir, e.p.opts.Stdout)
 	if err != nil {
 		return nil, e.failed(ctx, err)

@@ -172,3 +172,59 @@ func TestEmptyLayoutFile(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaceJoinsAsAdd: a Merger that places the bodies (Place) writes the header before the first
+// and the footer at Close such that header + bodies + footer, put together by someone else, is
+// byte for byte the file a Merger that copies them (Add) writes, in every format, and Written
+// counts the placed bodies; with no body, the header and footer alone are the empty file.
+func TestPlaceJoinsAsAdd(t *testing.T) {
+	mem := checkedMem(t)
+	rec := flatRecord(t, corpus(t, mem))
+	for _, f := range Formats {
+		t.Run(string(f), func(t *testing.T) {
+			l := layoutOf(f, rec, Options{})
+			n := rec.NumRows()
+			var some []body
+			for _, r := range [][2]int64{{0, n / 3}, {n / 3, n / 2}, {n / 2, n}} {
+				slice := rec.NewSlice(r[0], r[1])
+				some = append(some, writeBody(t, l, []arrow.Record{slice}))
+				slice.Release()
+			}
+			for _, bodies := range [][]body{nil, some} {
+				var head, foot bytes.Buffer
+				w := &switchWriter{w: &head}
+				m, err := NewMerger(w, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				placed := head.Bytes()
+				for i, p := range asParts(bodies) {
+					p.R = nil
+					if err := m.Place(p); err != nil {
+						t.Fatal(err)
+					}
+					if i == 0 {
+						placed = append([]byte(nil), head.Bytes()...)
+					}
+					placed = append(placed, bodies[i].data...)
+				}
+				w.w = &foot
+				if err := m.Close(); err != nil {
+					t.Fatal(err)
+				}
+				placed = append(placed, foot.Bytes()...)
+				if want := join(t, l, bodies); !bytes.Equal(placed, want) {
+					t.Errorf("%d bodies: header + bodies + footer of Place (%d bytes) differ from Add's file (%d bytes)", len(bodies), len(placed), len(want))
+				}
+				if got := m.Written(); got != int64(len(placed)) {
+					t.Errorf("%d bodies: Written = %d, want %d", len(bodies), got, len(placed))
+				}
+			}
+		})
+	}
+}
+
+// switchWriter writes to w, which the test changes between the header and the footer.
+type switchWriter struct{ w *bytes.Buffer }
+
+func (s *switchWriter) Write(b []byte) (int, error) { return s.w.Write(b) }

@@ -106,7 +106,14 @@ func (m *Merger) writeHeader() error {
 }
 
 // Add appends body p. Unless AnyOrder, p must come after the bodies added before it.
-func (m *Merger) Add(p Part) error {
+func (m *Merger) Add(p Part) error { return m.add(p, true) }
+
+// Place is Add without the copy: p.R is not read, and the caller puts p's Size bytes where the
+// body would be, between what this Merger writes before and after (a store that concatenates
+// objects puts the header, the bodies and the footer together). Written counts them as written.
+func (m *Merger) Place(p Part) error { return m.add(p, false) }
+
+func (m *Merger) add(p Part, copying bool) error {
 	i, order := len(m.orders), p.Order
 	if order == nil {
 		order = []int64{int64(i)}
@@ -120,7 +127,9 @@ func (m *Merger) Add(p Part) error {
 		return err
 	}
 	ref := BodyRef{Offset: m.out.N, Size: p.Size, Meta: p.Meta}
-	if err := copyRange(m.out, p.R, 0, p.Size); err != nil {
+	if !copying {
+		m.out.N += p.Size
+	} else if err := copyRange(m.out, p.R, 0, p.Size); err != nil {
 		return fmt.Errorf("%s merge: part %d: %w", f, i, err)
 	}
 	m.orders, m.refs = append(m.orders, order), append(m.refs, ref)

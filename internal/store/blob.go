@@ -41,6 +41,7 @@ func IsURL(s string) bool { return strings.HasPrefix(s, "gs://") || strings.HasP
 // skips) and copied to its name in the store at its commit.
 type Blob struct {
 	url    string // scheme://bucket/prefix, as opened
+	name   string // the bucket's name
 	bucket *blob.Bucket
 	prefix string // "" or ends with "/"
 }
@@ -65,7 +66,7 @@ func OpenBlob(ctx context.Context, rawurl string) (*Blob, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &Blob{url: scheme + "://" + bucketName + "/" + prefix, bucket: b, prefix: prefix}, nil
+	return &Blob{url: scheme + "://" + bucketName + "/" + prefix, name: bucketName, bucket: b, prefix: prefix}, nil
 }
 
 // splitURL splits gs://bucket/prefix into its scheme, bucket and prefix.
@@ -153,9 +154,7 @@ func (p *blobPending) Write(b []byte) (int, error) {
 
 // spill starts the temp object's upload with what was buffered.
 func (p *blobPending) spill() error {
-	id := make([]byte, 8)
-	rand.Read(id)
-	p.tmp = p.s.Key(path.Join(p.dir, PendingPrefix+hex.EncodeToString(id)+tmpSuffix))
+	p.tmp = p.s.Key(pendingName(p.dir))
 	w, err := p.s.bucket.NewWriter(p.ctx, p.tmp, nil)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p.tmp, err)
@@ -165,6 +164,14 @@ func (p *blobPending) spill() error {
 		return fmt.Errorf("write %s: %w", p.tmp, err)
 	}
 	return nil
+}
+
+// pendingName returns a new name in the folder dir for a temp object: PendingPrefix, a random
+// part and tmpSuffix, which List skips and a work dir's clearing recognises as bqread's.
+func pendingName(dir string) string {
+	id := make([]byte, 8)
+	rand.Read(id)
+	return path.Join(dir, PendingPrefix+hex.EncodeToString(id)+tmpSuffix)
 }
 
 func (p *blobPending) Commit(name string) error { return p.commit(name, false) }

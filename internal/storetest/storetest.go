@@ -127,3 +127,29 @@ func denyS3(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// Composes counts the compose requests a GCS server receives, and refuses one of them.
+type Composes struct {
+	n    atomic.Int64
+	fail int64
+}
+
+// WatchCompose counts the compose requests of the GCS server s from now on (its OnRequest
+// function) and refuses the one numbered fail (from 1; 0 for none) with a 400, which no client
+// retries, as a service refuses a request part way through a tree of composes.
+func WatchCompose(s *Server, fail int) *Composes {
+	c := &Composes{fail: int64(fail)}
+	s.OnRequest(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/compose") || c.n.Add(1) != c.fail {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":{"code":400,"message":"compose refused by the test (storetest.WatchCompose)","errors":[{"reason":"invalid"}]}}`))
+		return true
+	})
+	return c
+}
+
+// Count returns how many compose requests were received.
+func (c *Composes) Count() int64 { return c.n.Load() }

@@ -205,11 +205,14 @@ func (s *jobStore) plan(ctx context.Context, req queryRequest) (*job, *jobError)
 	case !v.readable():
 		return j, invalidQuery(fmt.Errorf("%squerying a %s (%s)", sql.UnsupportedPrefix, v.kind, ref.dotted()))
 	}
-	plan, err := parsed.Bind(v.schema, filter.WithNow(s.now()))
+	plan, err := parsed.Bind(v.columns(), filter.WithNow(s.now()))
 	if err != nil {
 		return j, invalidQuery(err)
 	}
-	j.plan, j.source, j.bytes = plan, v, bytesProcessed(v, plan.Columns())
+	if err := v.checkPartitionFilter(plan.Where()); err != nil {
+		return j, &jobError{code: http.StatusBadRequest, reason: "invalidQuery", msg: strings.TrimPrefix(err.Error(), "request failed: Query error: ")}
+	}
+	j.plan, j.source, j.bytes = plan, v, bytesProcessed(v, plan)
 	if !req.dryRun && q.MaximumBytesBilled > 0 && billed(j.bytes) > q.MaximumBytesBilled {
 		return j, &jobError{code: http.StatusBadRequest, reason: "bytesBilledLimitExceeded",
 			msg: fmt.Sprintf("Query exceeded limit for bytes billed: %d. %d or higher required.", q.MaximumBytesBilled, billed(j.bytes))}
@@ -218,17 +221,20 @@ func (s *jobStore) plan(ctx context.Context, req queryRequest) (*job, *jobError)
 }
 
 // bytesProcessed estimates the bytes a query reads: the table's size times the share of its
-// columns the query reads (BigQuery bills the columns read, whole).
-func bytesProcessed(v *tableVersion, columns []string) int64 {
-	all := estimateRowBytes(v.schema)
-	if all == 0 {
+// columns the query reads (BigQuery bills the columns read, whole; pseudo-columns are free) and
+// the share of its rows in the partitions its WHERE does not prune.
+func bytesProcessed(v *tableVersion, plan *sql.Plan) int64 {
+	all, rows := estimateRowBytes(v.schema), v.rows.numRows()
+	if all == 0 || rows == 0 {
 		return 0
 	}
 	var read schema.Schema
-	for _, c := range columns {
-		read = append(read, v.schema.Find(c))
+	for _, c := range plan.Columns() {
+		if f := v.schema.Find(c); f != nil {
+			read = append(read, f)
+		}
 	}
-	return v.bytes * estimateRowBytes(read) / all
+	return v.bytes * estimateRowBytes(read) / all * v.scannedRows(plan.Where()) / rows
 }
 
 // billed is what on-demand pricing bills for bytes processed: rounded up to a MiB, at least 10 MiB.

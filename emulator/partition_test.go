@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -300,5 +302,80 @@ func TestColumnPartitionPruning(t *testing.T) {
 		if got, want := sess.GetEstimatedTotalBytesScanned(), all*tt.scanned/9; got != want {
 			t.Errorf("%s: estimated_total_bytes_scanned = %d, want %d (%d of 9 rows)", tt.filter, got, want, tt.scanned)
 		}
+	}
+}
+
+// TestQueryPseudoColumns: a query job over the ingestion-time partitioned events sample may name
+// _PARTITIONTIME and _PARTITIONDATE in WHERE and in the select list, and * leaves them out, as in
+// BigQuery; rows are compared with those picked from data.ndjson here. A filter on them prunes the
+// dry run's bytes processed, and a table that requires a partition filter refuses a query without
+// one (Google's client throughout).
+func TestQueryPseudoColumns(t *testing.T) {
+	env := startEnv(t, Options{JobRunTime: -1})
+	client := restClient(t, env)
+	const events = "`bqread-demo.samples.events`"
+	day := dayOf("2026-01-02")
+	var want [][]bigquery.Value
+	for _, r := range readEvents(t) {
+		if r.partitionTime != nil && r.partitionTime.Equal(day) {
+			want = append(want, []bigquery.Value{r.id, civil.DateOf(day)})
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no event of 2026-01-02 in the sample")
+	}
+	it, err := client.Query("SELECT event_id, _PARTITIONDATE AS d FROM " + events +
+		" WHERE _PARTITIONTIME = TIMESTAMP '2026-01-02' ORDER BY event_id").Read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, readAll(t, it)); diff != "" {
+		t.Errorf("rows of 2026-01-02 (-want +got):\n%s", diff)
+	}
+
+	it, err = client.Query("SELECT * FROM " + events + " WHERE _PARTITIONDATE = '2026-01-02'").Read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readAll(t, it)
+	var names []string
+	for _, f := range it.Schema {
+		names = append(names, f.Name)
+	}
+	if len(rows) != len(want) || slices.Contains(names, "_PARTITIONTIME") || slices.Contains(names, "_PARTITIONDATE") {
+		t.Errorf("SELECT *: %d rows, columns %v; want %d rows and no pseudo-column", len(rows), names, len(want))
+	}
+
+	dryBytes := func(sql string) int64 {
+		t.Helper()
+		q := client.Query(sql)
+		q.DryRun = true
+		job, err := q.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return job.LastStatus().Statistics.TotalBytesProcessed
+	}
+	all := dryBytes("SELECT event_id FROM " + events)
+	if day := dryBytes("SELECT event_id FROM " + events + " WHERE _PARTITIONDATE = '2026-01-02'"); all <= 0 || day*int64(12) != all*int64(len(want)) {
+		t.Errorf("bytes processed: %d for one day, %d for all 12 rows; want %d/12 of it", day, all, len(want))
+	}
+
+	hourly := tableRef{"my-project", "ds", "hourly"}
+	writeTable(t, env.dir, hourly, kvSchema, "data.ndjson", `{"k": 1, "_PARTITIONTIME": "2026-01-02 05:00:00"}`+"\n")
+	if err := os.WriteFile(filepath.Join(env.dir, "my-project", "ds", "hourly", "table.json"),
+		[]byte(`{"type": "TABLE", "timePartitioning": {"type": "HOUR"}, "requirePartitionFilter": true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Query("SELECT k FROM ds.hourly WHERE k = 1").Read(t.Context()); err == nil ||
+		!strings.Contains(err.Error(), "Cannot query over table 'my-project.ds.hourly' without a filter over column(s) '_PARTITIONTIME'") {
+		t.Errorf("query without a partition filter: %v", err)
+	}
+	it, err = client.Query("SELECT k FROM ds.hourly WHERE _PARTITIONTIME = TIMESTAMP '2026-01-02 05:00:00'").Read(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, it); !cmp.Equal(got, [][]bigquery.Value{{int64(1)}}) {
+		t.Errorf("hourly rows %v, want [[1]]", got)
 	}
 }

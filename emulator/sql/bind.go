@@ -32,8 +32,10 @@ type sortKey struct {
 	nullsFirst bool
 }
 
-// Bind resolves the query's names against the schema of its table; opts go to the WHERE clause's
-// filter (filter.WithNow: the time CURRENT_DATE and its kin return). Errors are *Error.
+// Bind resolves the query's names against the schema of its table, s: its columns, then the
+// pseudo-columns a query may name (_PARTITIONTIME, _PARTITIONDATE), which * leaves out. opts go
+// to the WHERE clause's filter (filter.WithNow: the time CURRENT_DATE and its kin return). Errors
+// are *Error.
 func (q *Query) Bind(s schema.Schema, opts ...filter.Option) (*Plan, error) {
 	p := &Plan{table: s, limit: q.limit, offset: q.offset, read: map[string]bool{}}
 	var names []name
@@ -74,6 +76,9 @@ func (q *Query) Bind(s schema.Schema, opts ...filter.Option) (*Plan, error) {
 	}
 	return p, nil
 }
+
+// Where returns the filter of the WHERE clause, nil without one.
+func (p *Plan) Where() *filter.Filter { return p.where }
 
 // Schema returns the schema of the result.
 func (p *Plan) Schema() schema.Schema { return p.schema }
@@ -126,7 +131,7 @@ func (q *Query) bindItem(s schema.Schema, it selectItem) ([]source, []string, er
 	var srcs []source
 	var names []string
 	for i, f := range fields {
-		if excluded[strings.ToLower(f.Name)] {
+		if excluded[strings.ToLower(f.Name)] || base.field == nil && pseudoColumn(f.Name) {
 			continue
 		}
 		src := source{path: append(append([]int(nil), base.path...), i), field: f}
@@ -140,6 +145,11 @@ func (q *Query) bindItem(s schema.Schema, it selectItem) ([]source, []string, er
 		return nil, nil, errorAt(q.src, it.pos, false, "SELECT * expands to zero columns after applying EXCEPT")
 	}
 	return srcs, names, nil
+}
+
+// pseudoColumn reports whether a top-level name is one of BigQuery's partition pseudo-columns.
+func pseudoColumn(name string) bool {
+	return strings.EqualFold(name, "_PARTITIONTIME") || strings.EqualFold(name, "_PARTITIONDATE")
 }
 
 // resolve finds a column or STRUCT field by its path, which may start with the table's alias.

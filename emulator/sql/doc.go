@@ -5,7 +5,8 @@
 //	FROM table [[AS] alias]      table: `project.dataset.table`, project.dataset.table,
 //	                                    dataset.table (the job's project), table (its default dataset)
 //	[WHERE condition]             the row-restriction expressions of package filter, on top-level
-//	                              columns (alias.col too)
+//	                              columns (alias.col too) and the partition pseudo-columns
+//	                              _PARTITIONTIME and _PARTITIONDATE, which * leaves out
 //	[ORDER BY key [ASC|DESC] [NULLS FIRST|LAST], ...]
 //	                              key: a column or STRUCT field path, a select-list alias or
 //	                              position; NULLs first ascending and last descending, NaN

@@ -134,7 +134,10 @@ func (st *readStream) grow(ctx context.Context) (bool, error) {
 	}
 	hi := st.hi
 	if st.sess.selective() {
-		hi = min(st.next+countBatchBlocks*blockRows, st.hi)
+		// Batches follow a grid of the table's rows, so that the streams of a split count the
+		// batches the stream split counted, whose counts are cached (session.count).
+		const batch = countBatchBlocks * blockRows
+		hi = min((st.next/batch+1)*batch, st.hi)
 	}
 	ps, err := st.sess.count(st.next, hi)
 	if err != nil {

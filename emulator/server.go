@@ -216,6 +216,7 @@ func (s *readServer) newSession(billing string, v *tableVersion, rs *storagepb.R
 		keep:        newSampler(v, samplePercentage(opts)),
 		expire:      now.Add(sessionTTL),
 		cacheKey:    cacheKeyFor(v, opts, rs.GetDataFormat(), compression) + clockKey(f, now),
+		cache:       s.cache,
 		scanned:     v.scannedRows(f),
 	}
 	if err := setWireSchemas(sess, opts); err != nil {

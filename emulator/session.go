@@ -46,7 +46,7 @@ type session struct {
 	pool        *blockPool // the blocks not handed out yet, for liquid streams; nil for fixed ones
 	scanned     int64      // rows of the partitions the row restriction does not prune
 	expire      time.Time
-	cacheKey    string // identifies everything that determines payload bytes except the row range
+	cacheKey    string        // identifies everything that determines payload bytes except the row range
 	cache       *payloadCache // the server's: payloads, and the counts of filtered blocks (count)
 
 	sizing      sync.Once

@@ -121,13 +121,7 @@ func TestExportBadInput(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			start := time.Now()
 			code := run(t.Context(), args, nil, &stdout, &stderr)
-			msg := stderr.String()
-			if code != tt.wantCode {
-				t.Errorf("exit %d, want %d\n%s", code, tt.wantCode, msg)
-			}
-			if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, tt.wantMsg) {
-				t.Errorf("stderr should be one line containing %q:\n%s", tt.wantMsg, msg)
-			}
+			wantOneLine(t, code, tt.wantCode, stderr.String(), tt.wantMsg)
 			if d := time.Since(start); d > 30*time.Second {
 				t.Errorf("took %v to fail", d) // guards against client retries, not a speed check
 			}
@@ -182,5 +176,16 @@ func TestMergeOutputFailureLeavesNothing(t *testing.T) {
 		if e.Name() != filepath.Base(out)+".bqread" {
 			t.Errorf("%s left in the output dir after a failed merge", e.Name())
 		}
+	}
+}
+
+// wantOneLine checks a command's exit code, and that its stderr is one line containing msg.
+func wantOneLine(t *testing.T, code, wantCode int, stderr, msg string) {
+	t.Helper()
+	if code != wantCode {
+		t.Errorf("exit %d, want %d\n%s", code, wantCode, stderr)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, msg) {
+		t.Errorf("stderr should be one line containing %q:\n%s", msg, stderr)
 	}
 }

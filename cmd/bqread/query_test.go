@@ -153,13 +153,7 @@ func TestExportQueryBadInput(t *testing.T) {
 			args := append([]string{"export", "-o", out, "--progress", "none"}, tt.args...)
 			var stdout, stderr bytes.Buffer
 			code := run(t.Context(), args, nil, &stdout, &stderr)
-			msg := stderr.String()
-			if code != tt.wantCode {
-				t.Errorf("exit %d, want %d\n%s", code, tt.wantCode, msg)
-			}
-			if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, tt.wantMsg) {
-				t.Errorf("stderr should be one line containing %q:\n%s", tt.wantMsg, msg)
-			}
+			wantOneLine(t, code, tt.wantCode, stderr.String(), tt.wantMsg)
 			if stdout.Len() != 0 {
 				t.Errorf("stdout: %q", stdout.String())
 			}

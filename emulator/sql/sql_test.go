@@ -43,10 +43,9 @@ func table(t *testing.T) (schema.Schema, arrow.Record) {
 	return s, rec
 }
 
-// run runs a query over the test table and returns its first column (INT64) and its schema.
-func run(t *testing.T, query string) ([]any, schema.Schema) {
+// bind parses a query (in the project my-project) and binds it to s.
+func bind(t *testing.T, query string, s schema.Schema) *sql.Plan {
 	t.Helper()
-	s, rec := table(t)
 	q, err := sql.Parse(query, sql.Defaults{Project: "my-project"})
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +54,14 @@ func run(t *testing.T, query string) ([]any, schema.Schema) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// run runs a query over the test table and returns its first column (INT64) and its schema.
+func run(t *testing.T, query string) ([]any, schema.Schema) {
+	t.Helper()
+	s, rec := table(t)
+	p := bind(t, query, s)
 	read := func(lo, hi int64) (arrow.Record, error) { return rec.NewSlice(lo, hi), nil }
 	out, err := p.Run(t.Context(), rec.NumRows(), read, memory.DefaultAllocator)
 	if err != nil {
@@ -203,14 +210,7 @@ func TestRunReadsInChunks(t *testing.T) {
 	runIDs := func(query string) []int64 {
 		t.Helper()
 		reads = 0
-		q, err := sql.Parse(query, sql.Defaults{Project: "my-project"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := q.Bind(s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := bind(t, query, s)
 		out, err := p.Run(t.Context(), n, read, memory.DefaultAllocator)
 		if err != nil {
 			t.Fatal(err)

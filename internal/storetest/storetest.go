@@ -26,6 +26,8 @@ type Server struct {
 	Scheme string
 	create func(name string)
 	hook   atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+	in     atomic.Int64 // bytes received on the server's connections
+	out    atomic.Int64 // and sent
 }
 
 // OnRequest has f called with each request the server receives, until the test ends; f may
@@ -50,18 +52,24 @@ func (s *Server) URL(bucket, key string) string { return s.Scheme + "://" + buck
 func (s *Server) CreateBucket(name string) { s.create(name) }
 
 // GCS starts fake-gcs-server and points STORAGE_EMULATOR_HOST at it for the test.
-func GCS(t testing.TB) *Server {
+func GCS(t testing.TB) *Server { return gcs(t, "") }
+
+// GCSOnDisk is GCS with the objects kept in files under root rather than in memory, and
+// composed by streaming, for tests and benchmarks of large objects.
+func GCSOnDisk(t testing.TB, root string) *Server { return gcs(t, root) }
+
+func gcs(t testing.TB, root string) *Server {
 	l := listen(t)
 	addr := l.Addr().String()
 	// The Go client reads objects by the XML path, which the server serves on its public host.
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true, Scheme: "http", PublicHost: addr, ExternalURL: "http://" + addr})
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true, Scheme: "http", PublicHost: addr, ExternalURL: "http://" + addr, StorageRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Scheme: "gs", create: func(name string) {
 		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
 	}}
-	serve(t, l, s.hooked(denyGCS(srv.HTTPHandler())))
+	s.serve(t, l, s.hooked(denyGCS(srv.HTTPHandler())))
 	t.Setenv("STORAGE_EMULATOR_HOST", addr)
 	return s
 }
@@ -76,7 +84,7 @@ func S3(t testing.TB) *Server {
 			t.Fatal(err)
 		}
 	}}
-	serve(t, l, s.hooked(denyS3(gofakes3.New(backend).Server())))
+	s.serve(t, l, s.hooked(denyS3(gofakes3.New(backend).Server())))
 	t.Setenv("AWS_ENDPOINT_URL", "http://"+l.Addr().String())
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
@@ -96,10 +104,47 @@ func listen(t testing.TB) net.Listener {
 	return l
 }
 
-func serve(t testing.TB, l net.Listener, h http.Handler) {
+// serve serves h on l until the test ends, counting the bytes of its connections (Traffic).
+func (s *Server) serve(t testing.TB, l net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
+	go srv.Serve(&countingListener{Listener: l, in: &s.in, out: &s.out})
 	t.Cleanup(func() { srv.Close() })
+}
+
+// Traffic returns the bytes the server has received and sent on its connections so far: requests
+// and responses, headers included, so that a test can tell how many bytes went between its
+// clients and the store.
+func (s *Server) Traffic() (received, sent int64) { return s.in.Load(), s.out.Load() }
+
+// countingListener counts the bytes read from and written to its connections.
+type countingListener struct {
+	net.Listener
+	in, out *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, l: l}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	l *countingListener
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.l.in.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.l.out.Add(int64(n))
+	return n, err
 }
 
 // denyGCS answers 403, as GCS does, for every request naming DeniedBucket.

@@ -32,7 +32,7 @@ func checkDestinations(p *plan, _ time.Time) error {
 	}
 	var err error
 	if isPattern(o.Out) {
-		if err = checkPattern(o.Out, o.Overwrite); err != nil {
+		if err = checkPattern(o.Out, o.Overwrite, p.workDirPath()); err != nil {
 			return err
 		}
 	} else if o.Out != "" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/bqread/bqread/internal/store"
@@ -25,7 +26,9 @@ type partDest interface {
 	close()
 }
 
-// openPartDest opens the folder of pattern. mark identifies this export's objects in a bucket.
+// openPartDest opens the folder of pattern. mark identifies this export's objects in a bucket:
+// those an earlier run of it left there (killed while it wrote them) are removed first, so that
+// they are written again.
 func openPartDest(ctx context.Context, pattern string, overwrite bool, mark string) (partDest, error) {
 	dir, _ := splitPattern(pattern)
 	if !store.IsURL(pattern) {
@@ -35,7 +38,12 @@ func openPartDest(ctx context.Context, pattern string, overwrite bool, mark stri
 	if err != nil {
 		return nil, bucketError("Out", pattern, err)
 	}
-	return &bucketParts{b: b, overwrite: overwrite, mark: mark}, nil
+	d := &bucketParts{b: b, overwrite: overwrite, mark: mark}
+	if err := d.removeEarlier(ctx, pattern); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return d, nil
 }
 
 // changedError says that final was not put in place because of what appeared there.
@@ -171,3 +179,20 @@ func (d *bucketParts) undo(ctx context.Context) {
 }
 
 func (d *bucketParts) close() { d.b.Close() }
+
+// removeEarlier removes the files of pattern and its manifest that carry this export's mark: an
+// earlier run of it put them there.
+func (d *bucketParts) removeEarlier(ctx context.Context, pattern string) error {
+	_, base := splitPattern(pattern)
+	before, _, _ := strings.Cut(base, "*")
+	objects, err := d.b.List(ctx, before)
+	if err != nil {
+		return err
+	}
+	for _, name := range objectsOf(pattern, objects) {
+		if err := d.b.RemovePlaced(ctx, store.Placed{Name: name, Mark: d.mark}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/shard"
 )
 
@@ -70,15 +71,16 @@ func partWorkDir(pattern string) string { return strings.Replace(pattern, "*", "
 
 // checkPattern checks a many-file Out: one "*", in the last path element; a directory that
 // exists and takes new files, or a bucket that exists and can be used; and, without Overwrite,
-// no file of the pattern nor its manifest there already.
-func checkPattern(pattern string, overwrite bool) error {
+// no file of the pattern nor its manifest there already, but, in a bucket, the objects that an
+// earlier run of the export in workDir put there (they carry its mark), which writeParts replaces.
+func checkPattern(pattern string, overwrite bool, workDir string) error {
 	if strings.Count(pattern, "*") != 1 {
 		return optionErrorf("{{Out}} %s: a many-file output has one * in its file name, where each file's number goes", pattern)
 	}
 	var existing []string
 	var err error
 	if store.IsURL(pattern) {
-		existing, err = existingObjects(pattern)
+		existing, err = existingObjects(pattern, workDir)
 	} else {
 		existing, err = existingFiles(pattern)
 	}
@@ -106,8 +108,8 @@ func existingFiles(pattern string) ([]string, error) {
 }
 
 // existingObjects checks the bucket of a pattern in a bucket and returns its objects of the
-// pattern and its manifest.
-func existingObjects(pattern string) ([]string, error) {
+// pattern and its manifest, but those that carry the mark of the export in workDir.
+func existingObjects(pattern, workDir string) ([]string, error) {
 	dir, base := splitPattern(pattern)
 	b, err := store.OpenBlob(context.Background(), dir)
 	if err != nil {
@@ -119,14 +121,45 @@ func existingObjects(pattern string) ([]string, error) {
 	if err != nil {
 		return nil, bucketError("Out", pattern, err)
 	}
-	glob := strings.ReplaceAll(base, "*", "[0-9]*")
 	var existing []string
-	for _, o := range objects {
-		if ok, _ := path.Match(glob, o.Name); ok || o.Name == partManifestName(pattern) {
-			existing = append(existing, dir+o.Name)
+	own := ""
+	for _, o := range objectsOf(pattern, objects) {
+		if own == "" {
+			own = workDirMark(workDir)
+		}
+		mine, err := b.Marked(context.Background(), o, own)
+		if err != nil {
+			return nil, bucketError("Out", pattern, err)
+		}
+		if !mine {
+			existing = append(existing, dir+o)
 		}
 	}
 	return existing, nil
+}
+
+// objectsOf returns the names among objects (of the pattern's folder) that are files of the
+// pattern or its manifest.
+func objectsOf(pattern string, objects []store.Entry) []string {
+	_, base := splitPattern(pattern)
+	glob := strings.ReplaceAll(base, "*", "[0-9]*")
+	var names []string
+	for _, o := range objects {
+		if ok, _ := path.Match(glob, o.Name); ok || o.Name == partManifestName(pattern) {
+			names = append(names, o.Name)
+		}
+	}
+	return names
+}
+
+// workDirMark is the mark of the export in the work dir at path, what its files in a bucket
+// carry; "-" where there is no such work dir (no object carries it).
+func workDirMark(path string) string {
+	d, err := workdir.Open(path)
+	if err != nil || d.ID() == "" {
+		return "-"
+	}
+	return d.ID()
 }
 
 // PartManifest is the manifest of a many-file output: its files in row order, each with its

@@ -392,6 +392,18 @@ func (s *Blob) RemovePlaced(ctx context.Context, p Placed) error {
 	return s.Remove(ctx, p.Name)
 }
 
+// Marked reports whether the object name exists and carries mark (UploadMarked).
+func (s *Blob) Marked(ctx context.Context, name, mark string) (bool, error) {
+	a, err := s.bucket.Attributes(ctx, s.Key(name))
+	switch {
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("%s%s: %w", s.url, name, classify(err))
+	}
+	return mark != "" && a.Metadata[markKey] == mark, nil
+}
+
 // Exists reports whether name is a committed file.
 func (s *Blob) Exists(ctx context.Context, name string) (bool, error) {
 	ok, err := s.bucket.Exists(ctx, s.Key(name))

@@ -300,6 +300,7 @@ type coordinator struct {
 	// not to split again.
 	splitting map[int]float64
 	unsplit   map[int]bool
+	starting  startCost // the workers' time from launch to start, for the pieces of a split
 }
 
 func newCoordinator(cfg Config, d *workdir.Dir, m *session.Manifest) *coordinator {
@@ -385,7 +386,7 @@ func (c *coordinator) runProcess(ctx context.Context, i int) error {
 	cmd.WaitDelay = c.cfg.WaitDelay
 	cmd.SysProcAttr = workerSysProcAttr()
 	cmd.Env = append(cmd.Env, c.workerProcs...)
-	p := &procState{stream: i}
+	p := &procState{stream: i, launched: time.Now()}
 	if c.splits() {
 		cmd.Env = append(cmd.Env, ControlEnv+"=1")
 		stdin, err := cmd.StdinPipe()
@@ -460,6 +461,7 @@ type procState struct {
 	bytesBase int64          // bytes received by earlier processes of the stream
 	control   io.WriteCloser // the worker's stdin, for split commands; nil without splitting
 	pace      pace           // its progress, for the straggler estimate
+	launched  time.Time      // when it was launched
 }
 
 // readEvents parses the worker's stdout until it closes, updating results and forwarding events.
@@ -500,6 +502,7 @@ func (c *coordinator) apply(p *procState, e event.Event) {
 			s.StartOffset = e.Offset
 		}
 		s.Attempts++
+		c.starting.add(time.Since(p.launched))
 	case event.Progress, event.Segment, event.Done:
 		s.Rows, s.Bytes = e.Rows, p.bytesBase+e.Bytes
 		p.pace.observe(e.Progress, time.Now())

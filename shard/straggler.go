@@ -91,7 +91,7 @@ func (c *coordinator) splitStraggler(ctx context.Context) {
 }
 
 // straggler picks the stream to split and the pieces to split it into (the free slots and its
-// own), marks it splitting at the fraction where its own piece ends, and returns it.
+// own), marks it splitting at the fraction where its own piece ends (ownShare), and returns it.
 func (c *coordinator) straggler(now time.Time) (i, pieces int, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,14 +108,40 @@ func (c *coordinator) straggler(now time.Time) (i, pieces int, ok bool) {
 	if best < 0 {
 		return 0, 0, false
 	}
-	c.splitting[best] = pieceEnd(c.procs[best].pace.p, free+1)
+	own := ownShare(most, c.starting.mean(), free+1)
+	if own >= 1 {
+		return 0, 0, false
+	}
+	p := c.procs[best].pace.p
+	c.splitting[best] = p + (1-p)*own
 	return best, free + 1, true
 }
 
-// pieceEnd is the fraction of a stream name where the first of pieces equal parts of what is left
-// after fraction read ends.
-func pieceEnd(read float64, pieces int) float64 {
-	return read + (1-read)/float64(pieces)
+// ownShare is the share of what a straggler has left, left at its pace, that it keeps itself when
+// it is cut into pieces, the others equal, each read by a new worker that takes start to begin
+// reading: more than an equal share, so that every piece ends at the same time. It is 1 or more
+// when a new worker would not begin before the straggler ends.
+func ownShare(left, start time.Duration, pieces int) float64 {
+	others := float64(pieces - 1)
+	return (1 + others*start.Seconds()/left.Seconds()) / (others + 1)
+}
+
+// startCost is how long the workers of a run took from their launch to their start event: the
+// process start, the manifest loaded and the work dir read.
+type startCost struct {
+	total time.Duration
+	n     int
+}
+
+// add takes one worker's time to start.
+func (s *startCost) add(d time.Duration) { s.total, s.n = s.total+d, s.n+1 }
+
+// mean is the mean time to start, 0 before any worker started.
+func (s startCost) mean() time.Duration {
+	if s.n == 0 {
+		return 0
+	}
+	return s.total / time.Duration(s.n)
 }
 
 // split splits stream i into pieces: SplitReadStream at the fraction straggler chose, then the

@@ -10,8 +10,9 @@ import (
 
 // TestStragglerPieces: the running stream with the most reading time left, at least
 // SplitMinLeft, is split into a piece for each free worker slot and one of its own, at the
-// fraction where its own piece ends; a remainder waiting for its split's decision holds a slot,
-// and nothing is split while a stream waits to start or no slot is free.
+// fraction where its own piece ends, larger than the others by the time new workers took to
+// start; a remainder waiting for its split's decision holds a slot, and nothing is split while a
+// stream waits to start, no slot is free, or a new worker would start after the stream ends.
 func TestStragglerPieces(t *testing.T) {
 	now := time.Now()
 	// paced has read fraction p of its stream name, at 0.1 a second.
@@ -31,6 +32,10 @@ func TestStragglerPieces(t *testing.T) {
 		ownPieceTo float64
 	}{
 		{"two slots free", func(*coordinator) {}, 3, 0.2 + 0.8/3},
+		// Its own piece is larger by what the new workers take to start: (1 + 2*2/8) / 3 of what
+		// is left, so that all three end together.
+		{"new workers start in 2 s", func(c *coordinator) { c.starting.add(2 * time.Second) }, 3, 0.2 + 0.8*0.5},
+		{"new workers would start after it ends", func(c *coordinator) { c.starting.add(10 * time.Second) }, 0, 0},
 		{"one slot held by a waiting remainder", func(c *coordinator) { c.waiting[3] = true }, 2, 0.6},
 		{"a stream waits to start", func(c *coordinator) { c.queue = []int{2} }, 0, 0},
 		{"no slot free", func(c *coordinator) { c.running = 4 }, 0, 0},

@@ -58,7 +58,7 @@ func plant(t *testing.T, raw *store.Blob, name string) {
 }
 
 // TestBucketCreateAndRemove: a work dir on an empty prefix gets the marker first and the lock;
-// an export's files are found again by Open; Remove leaves no object.
+// an export's files are found again by Open; Remove leaves no object, merge pieces included.
 func TestBucketCreateAndRemove(t *testing.T) {
 	eachBucket(t, func(t *testing.T, url string, raw *store.Blob) {
 		d, err := Create(url, false)
@@ -79,6 +79,12 @@ func TestBucketCreateAndRemove(t *testing.T) {
 		}
 		if rows, ok, err := o.Done(context.Background(), 3); rows != 5 || !ok || err != nil {
 			t.Errorf("Done(3) = %d, %v, %v", rows, ok, err)
+		}
+		// A merge in the store killed part way leaves its header and footer pieces.
+		for _, piece := range []string{MergeHeaderName, MergeFooterName} {
+			if _, err := d.WriteMergePiece(piece, []byte("PAR1")); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := d.Remove(); err != nil {
 			t.Fatal(err)

@@ -59,14 +59,14 @@ func (e *Export) mergeObject(ctx context.Context, res *shard.Result) (*Summary, 
 
 // mergeCopy merges the read segments into Out by copying them through this process.
 func (e *Export) mergeCopy(ctx context.Context, res *shard.Result) (*Summary, error) {
-	out, err := createOutput(ctx, e.p.opts.Out, e.p.outKind, e.p.opts.Overwrite, e.dir, e.p.opts.Stdout)
+	out, err := createOutput(ctx, e.p.opts.Out, e.p.outKind, e.p.opts.Overwrite, e.p.opts.KeepParts, e.dir, e.p.opts.Stdout)
 	if err != nil {
 		return nil, err
 	}
 	defer out.discard()
 	disk := watchDisk(e.dir)
 	defer disk.last()
-	mg, err := shard.NewMerger(e.dir, e.m, out.w)
+	mg, err := out.newMerger(ctx, e.dir, e.m)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/bqread/bqread/internal/store"
 	"github.com/bqread/bqread/internal/workdir"
+	"github.com/bqread/bqread/session"
+	"github.com/bqread/bqread/shard"
 )
 
 // outputFile is where the merge writes: the work dir's temp output, which commit renames to
@@ -18,15 +20,18 @@ type outputFile struct {
 	path      string
 	overwrite bool // Options.Overwrite: an existing regular file may be replaced
 	dir       *workdir.Dir
-	f         *os.File      // the temp file; nil for a stream
-	up        *store.Upload // the object's upload
-	bucket    *store.Blob   // the bucket up writes to; closed by discard
+	f         *os.File            // the temp file; nil for a stream
+	temp      *workdir.OutputTemp // f and its merge journal
+	up        *store.Upload       // the object's upload
+	bucket    *store.Blob         // the bucket up writes to; closed by discard
 	w         io.Writer
 }
 
 // createOutput creates the temp output of a file destination in the work dir d (workdir decides
-// where it lives), or opens a stream destination for writing.
-func createOutput(ctx context.Context, out string, kind destKind, overwrite bool, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
+// where it lives), or takes over the one an earlier run left with a merge journal, or opens a
+// stream destination for writing. Unless keepParts, a new temp output has a journal, so that the
+// merge removes the segments it copied (shard.Merger.WriteOnce).
+func createOutput(ctx context.Context, out string, kind destKind, overwrite, keepParts bool, d *workdir.Dir, stdout io.Writer) (*outputFile, error) {
 	switch {
 	case kind == destObject:
 		return createObject(ctx, "Out", out, overwrite)
@@ -39,11 +44,21 @@ func createOutput(ctx context.Context, out string, kind destKind, overwrite bool
 		}
 		return &outputFile{path: out, w: f}, nil
 	}
-	f, err := d.CreateOutputTemp(out)
+	t, err := d.OpenOutputTemp(out, !keepParts)
 	if err != nil {
 		return nil, err
 	}
-	return &outputFile{path: out, overwrite: overwrite, dir: d, f: f, w: store.NewWritebackFile(f)}, nil
+	return &outputFile{path: out, overwrite: overwrite, dir: d, f: t.File, temp: t, w: store.NewWritebackFile(t.File)}, nil
+}
+
+// newMerger returns the merger of the export's segments into o, which writes each byte once
+// when o's temp output has a merge journal.
+func (o *outputFile) newMerger(ctx context.Context, d *workdir.Dir, m *session.Manifest) (*shard.Merger, error) {
+	mg, err := shard.NewMerger(d, m, o.w)
+	if err != nil || o.temp == nil || !o.temp.Journaled() {
+		return mg, err
+	}
+	return mg, mg.WriteOnce(ctx, o.temp)
 }
 
 // createObject starts the upload of the object out, named by the option field; it is written
@@ -83,6 +98,7 @@ func (o *outputFile) commit() error {
 	}
 	f := o.f
 	o.f = nil
+	o.temp.Close()
 	if err := store.CommitFile(f, o.path); err != nil {
 		return fmt.Errorf("write %s: %w", o.path, err)
 	}
@@ -104,8 +120,8 @@ func (o *outputFile) closeStream() error {
 	return nil
 }
 
-// discard removes the temp file unless commit put it in place, and closes the bucket of an
-// object's upload.
+// discard removes the temp file unless commit put it in place or it holds segments whose files
+// the merge removed (a resume goes on from it), and closes the bucket of an object's upload.
 func (o *outputFile) discard() {
 	if o.up != nil {
 		o.up.Abort()
@@ -114,7 +130,10 @@ func (o *outputFile) discard() {
 	}
 	if o.f != nil {
 		o.f.Close()
-		o.dir.RemoveOutputTemp()
+		o.temp.Close()
+		if !o.temp.Holds() {
+			o.dir.RemoveOutputTemp()
+		}
 		o.f = nil
 	}
 	o.closeStream()

@@ -37,14 +37,14 @@ func (e *Export) run(ctx context.Context) (*Summary, error) {
 	if e.inStore() {
 		return e.runInStore(ctx)
 	}
-	out, err := createOutput(ctx, e.p.opts.Out, e.p.outKind, e.p.opts.Overwrite, e.dir, e.p.opts.Stdout)
+	out, err := createOutput(ctx, e.p.opts.Out, e.p.outKind, e.p.opts.Overwrite, e.p.opts.KeepParts, e.dir, e.p.opts.Stdout)
 	if err != nil {
 		return nil, e.failed(ctx, err)
 	}
 	defer out.discard()
 	disk := watchDisk(e.dir)
 	defer disk.last()
-	mg, err := shard.NewMerger(e.dir, e.m, out.w)
+	mg, err := out.newMerger(ctx, e.dir, e.m)
 	if err != nil {
 		return nil, e.failed(ctx, err)
 	}

@@ -105,6 +105,18 @@ func (m *Merger) writeHeader() error {
 	return nil
 }
 
+// Resume sets a new Merger to go on after the first at bytes of a file that an earlier Merger of
+// the same layout wrote: the header and the bodies refs, whose Orders are orders. dst is
+// positioned at at.
+func (m *Merger) Resume(at int64, refs []BodyRef, orders [][]int64) error {
+	if len(m.refs) > 0 || m.out.N > 0 || len(refs) != len(orders) {
+		return fmt.Errorf("%s merge: resume of a Merger that wrote already, or of %d bodies with %d orders", m.l.Format, len(refs), len(orders))
+	}
+	m.header, m.out.N = true, at
+	m.refs, m.orders = slices.Clone(refs), slices.Clone(orders)
+	return nil
+}
+
 // Add appends body p. Unless AnyOrder, p must come after the bodies added before it.
 func (m *Merger) Add(p Part) error { return m.add(p, true) }
 

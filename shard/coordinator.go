@@ -241,7 +241,10 @@ type liveMerge struct {
 }
 
 // startLiveMerge starts telling mg of committed segments and finished streams, if it is set (else
-// it returns nil, which tells nothing). A failure cancels the run through fail.
+// it returns nil, which tells nothing). Whenever it has caught up with the workers, it makes what
+// it copied durable (Merger.sync: with WriteOnce, their files are then removed), so that what
+// the disk holds twice is what arrived while it last synced. A failure cancels the run through
+// fail.
 func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFunc) *liveMerge {
 	if mg == nil {
 		return nil
@@ -253,7 +256,11 @@ func startLiveMerge(ctx context.Context, mg *Merger, fail context.CancelCauseFun
 			if l.err != nil {
 				continue
 			}
-			if err := mg.tell(ctx, e); err != nil {
+			err := mg.tell(ctx, e)
+			if err == nil && len(l.segs) == 0 {
+				err = mg.sync()
+			}
+			if err != nil {
 				l.err = fmt.Errorf("merge while reading: %w", err)
 				fail(l.err)
 			}

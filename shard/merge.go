@@ -31,6 +31,9 @@ type MergeStats struct {
 // the other formats (Avro, CSV, NDJSON), whose bytes are in row order, Add and StreamDone copy
 // the segments that come next in that order, so that a stream output gets the first stream's
 // rows while the others are still read. Finish copies the rest and writes the footer.
+//
+// With WriteOnce, each segment's file is removed once its body is durable in the output, so that
+// the export holds about the output's size on disk, not twice it.
 type Merger struct {
 	dir   *workdir.Dir
 	m     *session.Manifest
@@ -40,6 +43,53 @@ type Merger struct {
 		stream int
 		lo     int64
 	}
+	once    *workdir.OutputTemp // WriteOnce's temp output; nil: segments are kept
+	pending []workdir.Merged    // segments copied into once since its last Commit
+	unsync  int64               // their bytes
+}
+
+// syncEvery is how many bytes of segments WriteOnce copies before it makes them durable in the
+// temp output and removes their files: the most the export holds twice, beyond one segment.
+const syncEvery = 32 << 20
+
+// WriteOnce makes mg write each segment's bytes once on disk: after every syncEvery bytes copied
+// into t, the temp output dst is made durable and its journal records the segments it holds, and
+// then their files are removed (workdir.OutputTemp.Commit). The segments t holds already, merged
+// by an earlier run that stopped, count as copied, and the merge goes on at t's durable length.
+// It is called before anything is added.
+func (mg *Merger) WriteOnce(ctx context.Context, t *workdir.OutputTemp) error {
+	mg.once = t
+	var refs []output.BodyRef
+	var orders [][]int64
+	for _, p := range t.Merged() {
+		s, err := mg.dir.Segment(ctx, p.Stream, p.Lo, p.Hi)
+		if err != nil {
+			return err
+		}
+		if s.Name != p.Name {
+			return fmt.Errorf("%w: the merge journal holds %s, the commit record of its rows names %s", workdir.ErrChanged, p.Name, s.Name)
+		}
+		refs = append(refs, output.BodyRef{Offset: p.Offset, Size: s.Size, Meta: s.Meta})
+		orders = append(orders, segmentOrder(mg.m, s.Stream, s.Lo))
+		mg.added[s.Name] = true
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	return mg.parts.Resume(t.Length(), refs, orders)
+}
+
+// sync makes the segments copied since the last sync durable in the temp output of WriteOnce and
+// removes their files.
+func (mg *Merger) sync() error {
+	if mg.once == nil || len(mg.pending) == 0 {
+		return nil
+	}
+	if err := mg.once.Commit(mg.parts.Written(), mg.pending); err != nil {
+		return diskFull(err)
+	}
+	mg.pending, mg.unsync = nil, 0
+	return nil
 }
 
 // NewMerger returns a Merger of the segments of m in the work dir d, writing to dst.
@@ -103,7 +153,7 @@ func (mg *Merger) drain(ctx context.Context) error {
 			return err
 		}
 		for _, s := range segs {
-			if s.Lo < mg.next.lo {
+			if s.Lo < mg.next.lo || mg.added[s.Name] {
 				continue
 			}
 			if err := mg.add(ctx, s); err != nil {
@@ -140,6 +190,13 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 		return diskFull(fmt.Errorf("merge segment %s: %w", s.Name, err))
 	}
 	mg.added[s.Name] = true
+	if mg.once == nil {
+		return nil
+	}
+	mg.pending = append(mg.pending, workdir.Merged{Name: s.Name, Stream: s.Stream, Lo: s.Lo, Hi: s.Hi, Offset: mg.parts.Written() - o.Size()})
+	if mg.unsync += o.Size(); mg.unsync >= syncEvery {
+		return mg.sync()
+	}
 	return nil
 }
 
@@ -154,6 +211,9 @@ func (mg *Merger) Finish(ctx context.Context) (MergeStats, error) {
 		return MergeStats{}, err
 	}
 	if err := mg.addRest(ctx, segs); err != nil {
+		return MergeStats{}, err
+	}
+	if err := mg.sync(); err != nil {
 		return MergeStats{}, err
 	}
 	if err := mg.parts.Close(); err != nil {

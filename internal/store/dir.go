@@ -172,6 +172,9 @@ func (d *Dir) List(_ context.Context, prefix string) ([]Entry, error) {
 			return nil
 		}
 		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed since the folder was read: no longer a file of the store
+		}
 		if err != nil {
 			return err
 		}

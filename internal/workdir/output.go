@@ -44,10 +44,14 @@ type outputRecord struct {
 	Path string `json:"path"`
 }
 
-// RemoveOutputTemp removes the temp output of an earlier run, if any: the one in the work dir, or
-// the regular file at the path recorded when it was created beside the output.
+// RemoveOutputTemp removes the temp output of an earlier run, if any, and its merge journal first:
+// the one in the work dir, or the regular file at the path recorded when it was created beside the
+// output.
 func (d *Dir) RemoveOutputTemp() error {
 	ctx := context.Background()
+	if err := d.st.Remove(ctx, journalName); err != nil {
+		return err
+	}
 	if err := d.st.Remove(ctx, OutputTempName); err != nil {
 		return err
 	}
@@ -67,4 +71,21 @@ func (d *Dir) RemoveOutputTemp() error {
 		}
 	}
 	return d.st.Remove(ctx, outputRecordName)
+}
+
+// outputTempPath returns where CreateOutputTemp put the temp output: the path recorded beside
+// the output, else OutputTempName in the work dir.
+func (d *Dir) outputTempPath() (string, error) {
+	data, err := d.readFile(outputRecordName)
+	if errors.Is(err, store.ErrNotExist) {
+		return filepath.Join(d.path, OutputTempName), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var rec outputRecord
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Path == "" {
+		return "", fmt.Errorf("%s: not a record bqread wrote", outputRecordName)
+	}
+	return rec.Path, nil
 }

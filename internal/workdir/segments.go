@@ -34,6 +34,10 @@ type Segment struct {
 	Size   int64  `json:"size"`
 	CRC32C uint32 `json:"crc32c"`
 	Meta   []byte `json:"meta,omitempty"`
+	// Merged is set when the merge journal records the segment's body in the temp output, at
+	// Offset, and its file was (or is about to be) removed (OutputTemp.Commit).
+	Merged bool  `json:"-"`
+	Offset int64 `json:"-"`
 }
 
 // StreamDir returns the folder of stream i's segments.
@@ -95,7 +99,8 @@ func (d *Dir) commitNew(ctx context.Context, dir, name string, data []byte) erro
 }
 
 // Segments returns the recorded segments of stream i, in no particular order: those whose commit record
-// names a file of the range that exists with the recorded size. Files without such a record (a
+// names a file of the range that exists with the recorded size, or that the merge journal records
+// as merged into the temp output (Merged; its file is then removed). Files without such a record (a
 // stray or planted file, a crash between file and record) are not segments. The checksum is
 // checked by OpenSegment, when the segment is read. Segments may overlap when two copies of a
 // task cut the stream differently; package shard picks the ones that tile it.
@@ -108,6 +113,10 @@ func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 	for _, e := range entries {
 		sizes[e.Name] = e.Size
 	}
+	journal, err := d.mergedOf(i)
+	if err != nil {
+		return nil, err
+	}
 	var segs []Segment
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name, recordSuffix) {
@@ -117,7 +126,14 @@ func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 		if err != nil {
 			return nil, err
 		}
-		if size, found := sizes[s.Name]; ok && found && size == s.Size && s.Stream == i {
+		if !ok || s.Stream != i {
+			continue
+		}
+		m, merged := journal[s.Name]
+		if merged {
+			s.Merged, s.Offset = true, m.Offset
+		}
+		if size, found := sizes[s.Name]; merged || found && size == s.Size {
 			segs = append(segs, s)
 		}
 	}
@@ -175,6 +191,9 @@ func (d *Dir) Segment(ctx context.Context, i int, lo, hi int64) (Segment, error)
 // OpenSegment opens segment s for reading after checking that its file still has the recorded
 // size and checksum. The caller closes it.
 func (d *Dir) OpenSegment(ctx context.Context, s Segment) (store.Object, error) {
+	if s.Merged {
+		return nil, fmt.Errorf("%w: %s was merged into the temp output and removed", ErrChanged, s.Name)
+	}
 	o, err := d.st.Open(ctx, s.Name)
 	if err != nil {
 		return nil, err

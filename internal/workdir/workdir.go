@@ -1,5 +1,6 @@
 // Package workdir owns an export's work dir: the marker that shows bqread made it, the names
-// inside it (manifest, stream folders, segments and their commit records, the temp output), and
+// inside it (manifest, stream folders, segments and their commit records, the temp output and its
+// merge journal), and
 // its removal. It is the only code that removes anything in a work dir, and it removes only what
 // bqread created there: a directory bqread did not make, or one that holds anything else, is left
 // in place and named. It knows nothing of rows, formats or gRPC beyond the names it hands out.
@@ -34,6 +35,8 @@ const (
 	outputRecordName = "output-temp.json"
 	// lockName is the file an exclusive user of the work dir locks (Create, Lock).
 	lockName = "bqread.lock"
+	// journalName is the merge journal of the temp output (OutputTemp).
+	journalName = "merge-journal"
 )
 
 // Reasons a work dir cannot be used, wrapped by *Error.
@@ -85,6 +88,7 @@ type Dir struct {
 	// exclusively.
 	lockFile  *os.File
 	lockToken string
+	journal   journalCache // what this process read of the merge journal
 }
 
 // Lock takes the work dir for this process alone (an export, a plan, a merge), until Unlock;

@@ -1,0 +1,22 @@
+//go:build unix
+
+package workdir
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// fileID returns the device and inode of f, which name it while it exists.
+func fileID(f *os.File) (dev, ino uint64, err error) {
+	info, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, errors.New("no device and inode")
+	}
+	return uint64(st.Dev), uint64(st.Ino), nil
+}

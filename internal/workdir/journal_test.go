@@ -1,0 +1,145 @@
+package workdir
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// journaled creates a work dir beside out's folder with two committed segments of stream 0 and
+// a journaled temp output holding the first, made durable and its file removed, followed by
+// bytes not made durable.
+func journaled(t *testing.T) (d *Dir, out string, segs []Segment) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	out = filepath.Join(dir, "out.csv")
+	d, err := Create(filepath.Join(dir, "out.csv.bqread"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][2]int64{{0, 10}, {10, 20}} {
+		p, err := d.Store().Create(ctx, StreamDir(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(p, "rows of the segment")
+		s, err := d.CommitSegment(ctx, p, 0, r[0], r[1], "csv", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, s)
+	}
+	tmp, err := d.OpenOutputTemp(out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tmp.Journaled() || tmp.Holds() {
+		t.Fatalf("a new temp output: journaled %v, holds %v; want a journal holding nothing", tmp.Journaled(), tmp.Holds())
+	}
+	io.WriteString(tmp.File, "header|rows of the segment")
+	if err := tmp.Commit(26, []Merged{{Name: segs[0].Name, Stream: 0, Lo: 0, Hi: 10, Offset: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(tmp.File, "|half a segm") // copied, not made durable: a crash here
+	tmp.Close()
+	tmp.File.Close()
+	return d, out, segs
+}
+
+// TestOutputTempJournal: once Commit recorded a segment as merged, its file is gone and
+// Segments still lists it, merged at its offset; a resume truncates the temp output to its
+// durable length, drops a journal line cut short, and goes on.
+func TestOutputTempJournal(t *testing.T) {
+	ctx := context.Background()
+	d, out, segs := journaled(t)
+	if _, err := os.Stat(filepath.Join(d.Path(), segs[0].Name)); !os.IsNotExist(err) {
+		t.Errorf("the merged segment's file is still there: %v", err)
+	}
+	got, err := d.Segments(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("segments %+v, want the merged one and the other", got)
+	}
+	for _, s := range got {
+		if merged := s.Name == segs[0].Name; s.Merged != merged || merged && s.Offset != 7 {
+			t.Errorf("segment %s: merged %v at %d, want merged %v at 7", s.Name, s.Merged, s.Offset, merged)
+		}
+	}
+	j, err := os.OpenFile(filepath.Join(d.Path(), journalName), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(j, `1234abcd {"merged":[{"name":"stream-000000/seg`) // a line the crash cut short
+	j.Close()
+
+	tmp, err := d.OpenOutputTemp(out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tmp.Holds() || tmp.Length() != 26 || len(tmp.Merged()) != 1 || tmp.Merged()[0].Name != segs[0].Name {
+		t.Fatalf("resumed temp output: length %d, merged %+v; want 26 and the first segment", tmp.Length(), tmp.Merged())
+	}
+	io.WriteString(tmp.File, "|second")
+	if err := tmp.Commit(33, []Merged{{Name: segs[1].Name, Stream: 0, Lo: 10, Hi: 20, Offset: 26}}); err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	data, err := os.ReadFile(tmp.File.Name())
+	tmp.File.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "header|rows of the segment|second" {
+		t.Errorf("temp output %q: the bytes after the durable length were not dropped", data)
+	}
+	_, lines, _, err := d.readJournal()
+	if err != nil || len(lines) != 2 {
+		t.Errorf("journal lines %+v (%v), want two after the cut one was dropped", lines, err)
+	}
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOutputTempJournalRefusesAnotherFile: a resume recognises the temp output by the identity
+// and checksum its journal recorded, never by its name: a file put in its place, or one whose
+// durable bytes changed, is refused, and so is a missing one.
+func TestOutputTempJournalRefusesAnotherFile(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(t *testing.T, path string)
+	}{
+		{"replaced", func(t *testing.T, path string) { // the same bytes in another file
+			writeFile(t, path+".new", "header|rows of the segment|half a segm")
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"changed", func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteAt([]byte("X"), 10)
+			f.Close()
+		}},
+		{"missing", func(t *testing.T, path string) { os.Remove(path) }},
+		{"short", func(t *testing.T, path string) { os.Truncate(path, 20) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, out, _ := journaled(t)
+			path := filepath.Join(d.Path(), OutputTempName)
+			tt.change(t, path)
+			tmp, err := d.OpenOutputTemp(out, true)
+			if !errors.Is(err, ErrChanged) {
+				t.Fatalf("resume of a %s temp output: %v, %v; want ErrChanged", tt.name, tmp, err)
+			}
+		})
+	}
+}

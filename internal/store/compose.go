@@ -17,7 +17,7 @@ const composeMax = 32
 // this call made is ever deleted. Each source is pinned to the generation whose size and CRC-32C
 // were checked, and the destination is written last, by one request, only if absent unless
 // replace.
-func (s *Blob) compose(ctx context.Context, b *storage.BucketHandle, key string, replace bool, srcs []Source) (err error) {
+func (s *Blob) compose(ctx context.Context, b *storage.BucketHandle, key string, replace bool, srcs []Source) error {
 	objs, err := s.pinned(ctx, b, srcs)
 	if err != nil {
 		return err
@@ -27,12 +27,12 @@ func (s *Blob) compose(ctx context.Context, b *storage.BucketHandle, key string,
 	}
 	var made []*storage.ObjectHandle
 	defer func() {
+		// A temp object that cannot be deleted now is a pending file of the work dir, which
+		// its removal deletes; it does not undo a compose that wrote the object.
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		for _, o := range made {
-			if derr := o.Delete(cctx); derr != nil && err == nil {
-				err = fmt.Errorf("delete %s: %w", o.ObjectName(), derr)
-			}
+			o.Delete(cctx)
 		}
 	}()
 	for len(objs) > composeMax {

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -20,21 +18,6 @@ import (
 	"github.com/bqread/bqread/internal/storetest"
 )
 
-// bucketFiles lists a bucket's objects (temp objects included) by key.
-func bucketFiles(t *testing.T, srv *storetest.Server, bucket string) []string {
-	t.Helper()
-	b := openBucket(t, srv, bucket)
-	all, err := b.ListAll(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, e := range all {
-		keys = append(keys, e.Name)
-	}
-	return keys
-}
-
 func openBucket(t *testing.T, srv *storetest.Server, bucket string) *store.Blob {
 	t.Helper()
 	b, err := store.OpenBlob(context.Background(), srv.URL(bucket, ""))
@@ -43,26 +26,6 @@ func openBucket(t *testing.T, srv *storetest.Server, bucket string) *store.Blob 
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
-}
-
-// fetchObject copies an object to a local file, for the readers of files, and returns its path.
-func fetchObject(t *testing.T, srv *storetest.Server, bucket, key string) string {
-	t.Helper()
-	o, err := openBucket(t, srv, bucket).Open(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	path := filepath.Join(t.TempDir(), filepath.Base(key))
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(f, o); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // clusterEmulator serves the cluster table in responses of 4 KiB.
@@ -111,13 +74,13 @@ func TestBucketOutputs(t *testing.T) {
 					if many {
 						want = checkPartManifest(t, srv, bucket, f, max)
 					}
-					if got := bucketFiles(t, srv, bucket); !slices.Equal(got, want) {
+					if got := srv.Objects(t, bucket); !slices.Equal(got, want) {
 						t.Errorf("the bucket holds %v, want %v", got, want)
 					}
 					var rows []string
 					for _, key := range want[1:] {
 						if !strings.HasSuffix(key, "manifest.json") {
-							rows = append(rows, independentRows(t, f, fetchObject(t, srv, bucket, key))...)
+							rows = append(rows, independentRows(t, f, srv.Download(t, bucket, key))...)
 						}
 					}
 					slices.Sort(rows)
@@ -125,7 +88,7 @@ func TestBucketOutputs(t *testing.T) {
 						t.Errorf("the objects hold %d rows, not the table's %d once each", len(rows), clusterRows)
 					}
 					var stored export.Summary
-					data, _ := os.ReadFile(fetchObject(t, srv, bucket, "summary.json"))
+					data, _ := os.ReadFile(srv.Download(t, bucket, "summary.json"))
 					if err := json.Unmarshal(data, &stored); err != nil || stored.Status != "ok" || stored.Rows != clusterRows ||
 						!slices.Equal(stored.OutputFiles, sum.OutputFiles) || len(sum.OutputFiles) != len(want)-1 {
 						t.Errorf("summary object: %v, status %q, %d rows, files %v; want ok, %d rows, the export's files %v",
@@ -144,7 +107,7 @@ func TestBucketOutputs(t *testing.T) {
 func checkPartManifest(t *testing.T, srv *storetest.Server, bucket, f string, max int64) []string {
 	t.Helper()
 	var pm export.PartManifest
-	data, _ := os.ReadFile(fetchObject(t, srv, bucket, "t/part-manifest.json"))
+	data, _ := os.ReadFile(srv.Download(t, bucket, "t/part-manifest.json"))
 	if err := json.Unmarshal(data, &pm); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +129,7 @@ func checkPartManifest(t *testing.T, srv *storetest.Server, bucket, f string, ma
 		if size, ok := sizes[key]; !ok || size != pf.Bytes || size > max {
 			t.Errorf("%s: %d bytes (there: %v); the manifest says %d, the bound is %d", key, size, ok, pf.Bytes, max)
 		}
-		if got := int64(len(independentRows(t, f, fetchObject(t, srv, bucket, key)))); got != pf.Rows || got == 0 {
+		if got := int64(len(independentRows(t, f, srv.Download(t, bucket, key)))); got != pf.Rows || got == 0 {
 			t.Errorf("%s holds %d rows, the manifest says %d", key, got, pf.Rows)
 		}
 		rows += pf.Rows
@@ -207,7 +170,7 @@ func TestBucketPartsFailure(t *testing.T) {
 				t.Fatalf("export = %v, want its parts kept and the changed file named", err)
 			}
 			var outside []string
-			for _, key := range bucketFiles(t, srv, "fail") {
+			for _, key := range srv.Objects(t, "fail") {
 				if !strings.HasPrefix(key, "part-.csv.bqread/") {
 					outside = append(outside, key)
 				}
@@ -215,7 +178,7 @@ func TestBucketPartsFailure(t *testing.T) {
 			if want := []string{"part-000002.csv"}; !slices.Equal(outside, want) {
 				t.Errorf("outside the work dir the bucket holds %v, want only the other writer's %v", outside, want)
 			}
-			data, _ := os.ReadFile(fetchObject(t, srv, "fail", "part-000002.csv"))
+			data, _ := os.ReadFile(srv.Download(t, "fail", "part-000002.csv"))
 			if string(data) != "theirs" {
 				t.Errorf("the other writer's object holds %q", data)
 			}
@@ -259,7 +222,7 @@ func TestBucketPartsInterrupted(t *testing.T) {
 			if n := uploads.Load(); n < 3 {
 				t.Fatalf("%d uploads of files reached the server, want the first two and the third", n)
 			}
-			for _, key := range bucketFiles(t, srv, "stop") {
+			for _, key := range srv.Objects(t, "stop") {
 				if !strings.HasPrefix(key, "part-.ndjson.bqread/") {
 					t.Errorf("%s left outside the work dir", key)
 				}

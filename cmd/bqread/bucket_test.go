@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -24,57 +21,12 @@ import (
 	"github.com/bqread/bqread/internal/storetest"
 )
 
-// bucketObjects lists every object of a bucket.
-func bucketObjects(t *testing.T, srv *storetest.Server, bucket string) []string {
-	t.Helper()
-	b, err := store.OpenBlob(context.Background(), srv.URL(bucket, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	all, err := b.ListAll(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range all {
-		names = append(names, e.Name)
-	}
-	return names
-}
-
-// download copies the object key of a bucket to a local file, for the readers of files.
-func download(t *testing.T, srv *storetest.Server, bucket, key string) string {
-	t.Helper()
-	b, err := store.OpenBlob(context.Background(), srv.URL(bucket, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	o, err := b.Open(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	path := filepath.Join(t.TempDir(), filepath.Base(key))
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(f, o); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestExportToBuckets exports the all_types corpus over several streams in every output format
 // to gs:// (fake-gcs-server) and s3:// (gofakes3), with the default work dir beside the output in
 // the bucket, reads each object back with a reader independent of our writers (pqarrow, arrow's
 // IPC file reader, goavro, encoding/json, encoding/csv) and checks every value against the
 // reviewed golden NDJSON of the corpus; the bucket then holds the output and nothing else.
 func TestExportToBuckets(t *testing.T) {
-	golden := []byte(allTypesGolden(t))
 	for _, srv := range storetest.Both(t) {
 		for _, format := range []string{"parquet", "arrow", "avro", "ndjson", "csv"} {
 			t.Run(srv.Scheme+"/"+format, func(t *testing.T) {
@@ -88,20 +40,10 @@ func TestExportToBuckets(t *testing.T) {
 				if s := mustExport(t, args...); s.Streams < 2 {
 					t.Errorf("streams = %d, want several", s.Streams)
 				}
-				if got := bucketObjects(t, srv, bucket); !slices.Equal(got, []string{key}) {
+				if got := srv.Objects(t, bucket); !slices.Equal(got, []string{key}) {
 					t.Errorf("the bucket holds %v, want only %s (the work dir removed)", got, key)
 				}
-				path := download(t, srv, bucket, key)
-				if format == "csv" {
-					if diff := cmp.Diff(goldenCSVRecords(t, `\N`), readCSVFile(t, path, '\t')); diff != "" {
-						t.Errorf("records (-want +got):\n%s", diff)
-					}
-					return
-				}
-				got := readBackAsNDJSON(t, format, path)
-				if diff := cmp.Diff(strings.Split(string(golden), "\n"), strings.Split(string(got), "\n")); diff != "" {
-					t.Errorf("values read back differ from the corpus (-want +got):\n%s", diff)
-				}
+				checkAllTypes(t, srv, bucket, key, format)
 			})
 		}
 	}
@@ -121,7 +63,7 @@ func TestExportBucketErrors(t *testing.T) {
 			t.Fatalf("export: exit %d\n%s", code, stderr)
 		}
 		mustExport(t, testTable, "-o", srv.URL("kept", "p-*.ndjson"))
-		kept := bucketObjects(t, srv, "kept")
+		kept := srv.Objects(t, "kept")
 		if !slices.Contains(kept, "s.json") || !slices.Contains(kept, "p-manifest.json") {
 			t.Fatalf("the bucket holds %v, want the summary s.json and the files p-*.ndjson", kept)
 		}
@@ -142,18 +84,13 @@ func TestExportBucketErrors(t *testing.T) {
 			t.Run(srv.Scheme+"/"+c.name, func(t *testing.T) {
 				code, _, stderr := exportCmd(t, append([]string{testTable, "-o", c.out}, c.args...)...)
 				checkOneLine(t, code, stderr, c.want)
-				if got := bucketObjects(t, srv, "kept"); !slices.Equal(got, kept) {
+				if got := srv.Objects(t, "kept"); !slices.Equal(got, kept) {
 					t.Errorf("the bucket holds %v, want only the earlier %v", got, kept)
 				}
 			})
 		}
 	}
-	t.Setenv("STORAGE_EMULATOR_HOST", "")
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "missing.json"))
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "missing"))
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "missing"))
+	storetest.NoCredentials(t)
 	for _, srv := range servers {
 		for _, out := range []string{"new.ndjson", "new-*.ndjson"} {
 			t.Run(srv.Scheme+"/no credentials/"+out, func(t *testing.T) {
@@ -206,7 +143,7 @@ func resumeOnBucket(t *testing.T, inst *emulator.Instance, srv *storetest.Server
 	cmd.Process.Signal(sig)
 	cmd.Wait()
 	waitNoWorkers(t, workDir)
-	if slices.Contains(bucketObjects(t, srv, bucket), "items.ndjson") {
+	if slices.Contains(srv.Objects(t, bucket), "items.ndjson") {
 		t.Fatalf("%s exists after the export stopped part way", out)
 	}
 	if sig == syscall.SIGKILL {
@@ -220,7 +157,7 @@ func resumeOnBucket(t *testing.T, inst *emulator.Instance, srv *storetest.Server
 		b.Remove(t.Context(), "bqread.lock")
 	}
 	s := runResume(t, args)
-	path := download(t, srv, bucket, "items.ndjson")
+	path := srv.Download(t, bucket, "items.ndjson")
 	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, path)); diff != "" {
 		t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
 	}
@@ -229,7 +166,7 @@ func resumeOnBucket(t *testing.T, inst *emulator.Instance, srv *storetest.Server
 			t.Errorf("stream %d resumed at row %d, want %d (its committed rows)", ps.Index, ps.StartOffset, committed[ps.Index])
 		}
 	}
-	if got := bucketObjects(t, srv, bucket); !slices.Equal(got, []string{"items.ndjson"}) {
+	if got := srv.Objects(t, bucket); !slices.Equal(got, []string{"items.ndjson"}) {
 		t.Errorf("the bucket holds %v after the resumed export, want only items.ndjson", got)
 	}
 }
@@ -268,7 +205,7 @@ func TestDistributedCommandsOnBuckets(t *testing.T) {
 				t.Errorf("a refused merge wrote %v", files)
 			}
 			var early struct{ Status string }
-			if err := json.Unmarshal(readFile(t, download(t, srv, "dist", "early.json")), &early); err != nil || early.Status != "partial" {
+			if err := json.Unmarshal(readFile(t, srv.Download(t, "dist", "early.json")), &early); err != nil || early.Status != "partial" {
 				t.Errorf("summary of the refused merge: status %q (%v), want partial", early.Status, err)
 			}
 			merge = append(merge, srv.URL("dist", "out/summary.json"))
@@ -284,12 +221,12 @@ func TestDistributedCommandsOnBuckets(t *testing.T) {
 				t.Fatalf("merge: exit %d\n%s", code, stderr)
 			}
 			var rows []string
-			for _, key := range bucketObjects(t, srv, "dist") {
+			for _, key := range srv.Objects(t, "dist") {
 				switch {
 				case !strings.HasPrefix(key, "out/") && key != "early.json":
 					t.Errorf("%s left outside the output after the merge", key)
 				case strings.HasPrefix(key, "out/p-0"):
-					rows = append(rows, readNDJSON(t, download(t, srv, "dist", key))...)
+					rows = append(rows, readNDJSON(t, srv.Download(t, "dist", key))...)
 				}
 			}
 			slices.Sort(rows)
@@ -297,7 +234,7 @@ func TestDistributedCommandsOnBuckets(t *testing.T) {
 				t.Errorf("rows of the merged files differ from the source (-want +got):\n%s", diff)
 			}
 			for _, key := range []string{"out/p-manifest.json", "out/summary.json"} {
-				if !slices.Contains(bucketObjects(t, srv, "dist"), key) {
+				if !slices.Contains(srv.Objects(t, "dist"), key) {
 					t.Errorf("no %s after the merge", key)
 				}
 			}
@@ -372,7 +309,7 @@ func TestBucketPartsKilledAndResumed(t *testing.T) {
 			close(release)
 			srv.OnRequest(func(http.ResponseWriter, *http.Request) bool { return false })
 			var outside []string
-			for _, key := range bucketObjects(t, srv, "killed") {
+			for _, key := range srv.Objects(t, "killed") {
 				if !strings.HasPrefix(key, "p-.ndjson.bqread/") {
 					outside = append(outside, key)
 				}
@@ -384,12 +321,12 @@ func TestBucketPartsKilledAndResumed(t *testing.T) {
 			b.Remove(t.Context(), "p-.ndjson.bqread/bqread.lock") // the killed process's, as its refusal says
 			runResume(t, args)
 			var rows []string
-			keys := bucketObjects(t, srv, "killed")
+			keys := srv.Objects(t, "killed")
 			for _, key := range keys {
 				if !strings.HasPrefix(key, "p-0") {
 					continue
 				}
-				rows = append(rows, readNDJSON(t, download(t, srv, "killed", key))...)
+				rows = append(rows, readNDJSON(t, srv.Download(t, "killed", key))...)
 			}
 			slices.Sort(rows)
 			if diff := cmp.Diff(wantRows(t, all), rows); diff != "" {

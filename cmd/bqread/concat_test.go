@@ -45,7 +45,7 @@ func runCmd(t *testing.T, args ...string) (int, string) {
 // IPC file reader, goavro, encoding/json, encoding/csv) and compares every row with the corpus.
 func checkAllTypes(t *testing.T, srv *storetest.Server, bucket, key, format string) {
 	t.Helper()
-	path := download(t, srv, bucket, key)
+	path := srv.Download(t, bucket, key)
 	if format == "csv" {
 		if diff := cmp.Diff(goldenCSVRecords(t, `\N`), readCSVFile(t, path, '\t')); diff != "" {
 			t.Errorf("records (-want +got):\n%s", diff)
@@ -93,7 +93,7 @@ func TestMergeInStore(t *testing.T) {
 						t.Errorf("stderr has no line saying the merge was copied, and why:\n%s", stderr)
 					}
 				}
-				if got := bucketObjects(t, srv, bucket); !slices.Equal(got, []string{key}) {
+				if got := srv.Objects(t, bucket); !slices.Equal(got, []string{key}) {
 					t.Errorf("the bucket holds %v, want only %s", got, key)
 				}
 				checkAllTypes(t, srv, bucket, key, format)
@@ -116,7 +116,7 @@ func TestMergeInStoreFailure(t *testing.T) {
 	if code != 3 || !strings.Contains(stderr, "refused by the test") {
 		t.Fatalf("exit %d, want 3 and the injected refusal\n%s", code, stderr)
 	}
-	objects := bucketObjects(t, srv, "fail")
+	objects := srv.Objects(t, "fail")
 	if slices.Contains(objects, key) {
 		t.Errorf("%s exists after a failed merge", key)
 	}
@@ -130,7 +130,7 @@ func TestMergeInStoreFailure(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, stderr)
 	}
-	if got := bucketObjects(t, srv, "fail"); !slices.Equal(got, []string{key}) {
+	if got := srv.Objects(t, "fail"); !slices.Equal(got, []string{key}) {
 		t.Errorf("the bucket holds %v after the resume, want only %s", got, key)
 	}
 	checkAllTypes(t, srv, "fail", key, "parquet")

@@ -56,25 +56,6 @@ func newConcatFixture(t *testing.T, srv *storetest.Server, sizes []int64) *conca
 	return f
 }
 
-// objects lists every object of the fixture's bucket, temp objects included.
-func (f *concatFixture) objects(t *testing.T) []string {
-	t.Helper()
-	root, err := OpenBlob(context.Background(), f.srv.URL(f.bucket, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	all, err := root.ListAll(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range all {
-		names = append(names, e.Name)
-	}
-	return names
-}
-
 // sourceKeys is what the bucket held before Concat: the sources' keys.
 func (f *concatFixture) sourceKeys() []string {
 	var keys []string
@@ -113,7 +94,7 @@ func TestComposeTree(t *testing.T) {
 	if got := f.read(t, "out/t.parquet"); !bytes.Equal(got, f.want) {
 		t.Errorf("the object has %d bytes, not the %d bytes of the sources in order", len(got), len(f.want))
 	}
-	if got, want := f.objects(t), append([]string{"out/t.parquet"}, f.sourceKeys()...); !slices.Equal(got, want) {
+	if got, want := f.srv.Objects(t, f.bucket), append([]string{"out/t.parquet"}, f.sourceKeys()...); !slices.Equal(got, want) {
 		t.Errorf("the bucket holds %v, want %v (no temp object)", got, want)
 	}
 }
@@ -139,7 +120,7 @@ func TestComposeFailure(t *testing.T) {
 			if errors.Is(err, ErrNoConcat) {
 				t.Errorf("Concat = %v: a failure is not a store that cannot concatenate", err)
 			}
-			if got, want := f.objects(t), f.sourceKeys(); !slices.Equal(got, want) {
+			if got, want := f.srv.Objects(t, f.bucket), f.sourceKeys(); !slices.Equal(got, want) {
 				t.Errorf("the bucket holds %v, want only the sources", got)
 			}
 		})
@@ -163,7 +144,7 @@ func TestComposeFailure(t *testing.T) {
 			if n := composes.Count(); n != 0 {
 				t.Errorf("%d compose requests, want none", n)
 			}
-			if got, want := f.objects(t), f.sourceKeys(); !slices.Equal(got, want) {
+			if got, want := f.srv.Objects(t, f.bucket), f.sourceKeys(); !slices.Equal(got, want) {
 				t.Errorf("the bucket holds %v, want only the sources", got)
 			}
 		})
@@ -202,7 +183,7 @@ func TestS3Concat(t *testing.T) {
 			if !errors.Is(err, ErrNoConcat) {
 				t.Fatalf("Concat = %v, want ErrNoConcat", err)
 			}
-			if got, want := f.objects(t), f.sourceKeys(); !slices.Equal(got, want) {
+			if got, want := f.srv.Objects(t, f.bucket), f.sourceKeys(); !slices.Equal(got, want) {
 				t.Errorf("the bucket holds %v, want only the sources", got)
 			}
 			ups, err := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &f.bucket})

@@ -272,12 +272,7 @@ func TestOpenBlobErrors(t *testing.T) {
 			}
 		}
 	}
-	t.Setenv("STORAGE_EMULATOR_HOST", "")
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "missing.json"))
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "missing"))
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "missing"))
+	storetest.NoCredentials(t)
 	for _, u := range []string{"gs://b/p", "s3://b/p"} {
 		if _, err := OpenBlob(ctx, u); !errors.Is(err, ErrNoCredentials) {
 			t.Errorf("OpenBlob(%s) without credentials = %v, want ErrNoCredentials", u, err)

@@ -5,8 +5,10 @@
 package storetest
 
 import (
+	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +27,8 @@ type Server struct {
 	// Scheme is gs or s3.
 	Scheme string
 	create func(name string)
+	list   func(bucket string) ([]string, error)           // the keys of a bucket's objects
+	open   func(bucket, key string) (io.ReadCloser, error) // an object's bytes
 	hook   atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 	in     atomic.Int64 // bytes received on the server's connections
 	out    atomic.Int64 // and sent
@@ -68,6 +72,16 @@ func gcs(t testing.TB, root string) *Server {
 	}
 	s := &Server{Scheme: "gs", create: func(name string) {
 		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
+	}, list: func(bucket string) ([]string, error) {
+		objs, _, err := srv.ListObjectsWithOptions(bucket, fakestorage.ListOptions{})
+		var keys []string
+		for _, o := range objs {
+			keys = append(keys, o.Name)
+		}
+		return keys, err
+	}, open: func(bucket, key string) (io.ReadCloser, error) {
+		o, err := srv.GetObjectStreaming(bucket, key)
+		return o.Content, err
 	}}
 	s.serve(t, l, s.hooked(denyGCS(srv.HTTPHandler())))
 	t.Setenv("STORAGE_EMULATOR_HOST", addr)
@@ -83,6 +97,22 @@ func S3(t testing.TB) *Server {
 		if err := backend.CreateBucket(name); err != nil {
 			t.Fatal(err)
 		}
+	}, list: func(bucket string) ([]string, error) {
+		objs, err := backend.ListBucket(bucket, nil, gofakes3.ListBucketPage{})
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		for _, o := range objs.Contents {
+			keys = append(keys, o.Key)
+		}
+		return keys, nil
+	}, open: func(bucket, key string) (io.ReadCloser, error) {
+		o, err := backend.GetObject(bucket, key, nil)
+		if err != nil {
+			return nil, err
+		}
+		return o.Contents, nil
 	}}
 	s.serve(t, l, s.hooked(denyS3(gofakes3.New(backend).Server())))
 	t.Setenv("AWS_ENDPOINT_URL", "http://"+l.Addr().String())
@@ -91,6 +121,18 @@ func S3(t testing.TB) *Server {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	return s
+}
+
+// NoCredentials sets, for the test, an environment in which neither the Google Cloud nor the AWS
+// client finds credentials: no GCS emulator host (which needs none), no keys, and credential and
+// config files that do not exist.
+func NoCredentials(t testing.TB) {
+	t.Setenv("STORAGE_EMULATOR_HOST", "")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "missing.json"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "missing"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "missing"))
 }
 
 // Both starts both servers, for tests that run over each.

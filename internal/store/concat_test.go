@@ -264,3 +264,34 @@ func TestPlanParts(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeEdges: sources that are all empty (an NDJSON export of no rows: no header, no body,
+// no footer) compose into an empty object; 32 sources, as many as one request takes, need one
+// compose and no temp object, and empty sources are left out of the count.
+func TestComposeEdges(t *testing.T) {
+	srv := storetest.GCS(t)
+	for _, c := range []struct {
+		name     string
+		sizes    []int64
+		composes int64
+	}{
+		{"all empty", []int64{0, 0, 0}, 1},
+		{"32", slices.Repeat([]int64{5}, 32), 1},
+		{"32 and empty ones", append(slices.Repeat([]int64{5}, 32), 0, 0), 1},
+		{"33", slices.Repeat([]int64{5}, 33), 2}, // 32 into a temp object, then it and the 33rd
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newConcatFixture(t, srv, c.sizes)
+			composes := storetest.WatchCompose(srv, 0)
+			if err := f.work.Concat(context.Background(), srv.URL(f.bucket, "t.ndjson"), false, f.srcs); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.read(t, "t.ndjson"); !bytes.Equal(got, f.want) {
+				t.Errorf("the object has %d bytes, want the %d of the sources", len(got), len(f.want))
+			}
+			if n := composes.Count(); n != c.composes {
+				t.Errorf("%d compose requests, want %d", n, c.composes)
+			}
+		})
+	}
+}

@@ -31,14 +31,15 @@ var ErrUsage = errors.New("shard: bad worker input")
 const DefaultIdleTimeout = 2 * time.Minute
 
 // Segment bounds used when the manifest leaves them zero: a segment is committed at this many rows
-// or wire bytes, whichever comes first. Arrow output has smaller segments: they are merged while
-// the streams are read, so the smaller each stream's last segment, the less is left to copy after
-// the read, and segment ends do not show in the file (its record batches are the wire's). Parquet's
+// or wire bytes, whichever comes first. Segments are small: they are merged while the streams are
+// read, so the smaller each stream's last segment, the less is left to copy after the read, and a
+// segment's file is removed only once it was copied whole (Merger.WriteOnce), so the disk holds the
+// one being copied twice; segment ends do not show in Arrow, Avro, CSV or NDJSON files. Parquet's
 // row groups end where segments do, so its segments stay large.
 const (
-	DefaultSegmentRows       = 1 << 20
-	DefaultSegmentBytes      = 256 << 20
-	DefaultArrowSegmentBytes = 32 << 20
+	DefaultSegmentRows         = 1 << 20
+	DefaultSegmentBytes        = 32 << 20
+	DefaultParquetSegmentBytes = 256 << 20
 )
 
 // progressEvery is the least time between two progress events of a worker.
@@ -207,8 +208,8 @@ func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writ
 	}
 	switch {
 	case m.Output.SegmentBytes > 0:
-	case f == output.Arrow:
-		m.Output.SegmentBytes = DefaultArrowSegmentBytes
+	case f == output.Parquet:
+		m.Output.SegmentBytes = DefaultParquetSegmentBytes
 	default:
 		m.Output.SegmentBytes = DefaultSegmentBytes
 	}

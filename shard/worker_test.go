@@ -475,7 +475,7 @@ func TestMergeDiskFull(t *testing.T) {
 }
 
 func TestDefaultSegmentBytes(t *testing.T) {
-	for format, want := range map[string]int64{"arrow": DefaultArrowSegmentBytes, "parquet": DefaultSegmentBytes, "ndjson": DefaultSegmentBytes} {
+	for format, want := range map[string]int64{"arrow": DefaultSegmentBytes, "parquet": DefaultParquetSegmentBytes, "ndjson": DefaultSegmentBytes, "csv": DefaultSegmentBytes} {
 		e := newWorkerEnv(t)
 		m := e.plan(t, "arrow", format, 1, 0)
 		w, err := newWorker(e.wd, m, 0, event.NewWriter(io.Discard), nil)

@@ -126,11 +126,7 @@ func (mg *Merger) tell(ctx context.Context, e event.Event) error {
 	case event.Done:
 		return mg.StreamDone(ctx)
 	case event.Split:
-		m, err := session.LoadManifest(ctx, mg.dir.Store())
-		if err == nil {
-			mg.m = m
-		}
-		return err
+		return mg.reload(ctx)
 	}
 	return mg.Add(ctx, e.Stream, e.Lo, e.Hi)
 }
@@ -165,6 +161,12 @@ func (mg *Merger) drain(ctx context.Context) error {
 		if err != nil || !done || rows != end {
 			return err
 		}
+		// A stream's splits are saved in the manifest before its reader is told of them, so the
+		// manifest read now knows every split of a stream read to its end, even one whose event
+		// is still on its way here while another stream's event made this drain run.
+		if err := mg.reload(ctx); err != nil {
+			return err
+		}
 		next, err := nextStream(ctx, mg.dir, mg.m, mg.next.stream)
 		if err != nil {
 			return err
@@ -172,6 +174,15 @@ func (mg *Merger) drain(ctx context.Context) error {
 		mg.next.stream, mg.next.lo = next, 0
 	}
 	return nil
+}
+
+// reload reads the manifest again, for the splits saved since it was read.
+func (mg *Merger) reload(ctx context.Context) error {
+	m, err := session.LoadManifest(ctx, mg.dir.Store())
+	if err == nil {
+		mg.m = m
+	}
+	return err
 }
 
 // add copies segment s after checking its size and checksum against its commit record, whose
@@ -204,8 +215,12 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 // segments tile exactly the rows its reader recorded, copies the segments Add did not, and
 // writes the footer. With no segments at all (an empty table, a filter that matched nothing,
 // zero streams) the header and the footer make a valid empty file with the schema. Streams not
-// read to their end give an *IncompleteError.
+// read to their end give an *IncompleteError. It reads the manifest again first, so that the
+// check covers every split saved.
 func (mg *Merger) Finish(ctx context.Context) (MergeStats, error) {
+	if err := mg.reload(ctx); err != nil {
+		return MergeStats{}, err
+	}
 	segs, rows, err := checkSegments(ctx, mg.dir, mg.m)
 	if err != nil {
 		return MergeStats{}, err

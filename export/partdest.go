@@ -104,8 +104,7 @@ func (p *localPart) Close() error {
 
 func (d *localParts) undo(context.Context) {
 	for _, f := range d.temps {
-		f.Close()
-		os.Remove(f.Name())
+		removeTemp(f)
 	}
 	for _, p := range d.placed {
 		if info, err := os.Lstat(p.path); err == nil && os.SameFile(info, p.info) {

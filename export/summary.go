@@ -185,8 +185,7 @@ func writeDest(path string, overwrite bool, data []byte, stdout io.Writer) error
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		removeTemp(f)
 		return err
 	}
 	return store.CommitFile(f, path)

@@ -42,7 +42,7 @@ func (e *Export) runInStore(ctx context.Context) (*Summary, error) {
 // (mergeCopy).
 func (e *Export) mergeObject(ctx context.Context, res *shard.Result) (*Summary, error) {
 	start := time.Now()
-	written, err := shard.MergeInStore(ctx, e.dir, e.m, e.p.opts.Out, e.p.opts.Overwrite)
+	written, err := shard.MergeInStore(ctx, e.dir, e.p.opts.Out, e.p.opts.Overwrite)
 	switch {
 	case errors.Is(err, store.ErrNoConcat):
 		e.p.log().Info("merge copied through bqread", "out", e.p.opts.Out, "reason", err.Error())

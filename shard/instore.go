@@ -13,8 +13,8 @@ import (
 	"github.com/bqread/bqread/session"
 )
 
-// MergeInStore merges the committed segments of m's streams in the work dir d into the object
-// at the URL dst without their bytes passing through this process: after the checks of
+// MergeInStore merges the committed segments of the streams in the work dir d, as its manifest
+// lists them (read now, with every split the run saved), into the object at the URL dst without their bytes passing through this process: after the checks of
 // Merger.Finish (every stream done, its segments tiling its rows), it writes the header and the
 // footer of the output's layout, the footer made from the commit records and the bodies' places,
 // as two objects of the work dir (workdir.WriteMergePiece), and has the store concatenate
@@ -23,10 +23,14 @@ import (
 // are removed afterwards. An error wrapping store.ErrNoConcat means that the work dir's store
 // cannot concatenate into dst: nothing was written at dst, and the caller merges by copying
 // (Merger).
-func MergeInStore(ctx context.Context, d *workdir.Dir, m *session.Manifest, dst string, replace bool) (MergeStats, error) {
+func MergeInStore(ctx context.Context, d *workdir.Dir, dst string, replace bool) (MergeStats, error) {
 	c, ok := d.Store().(store.Concatenator)
 	if !ok {
 		return MergeStats{}, fmt.Errorf("%w: the work dir %s is not in a bucket", store.ErrNoConcat, d.Path())
+	}
+	m, err := session.LoadManifest(ctx, d.Store())
+	if err != nil {
+		return MergeStats{}, err
 	}
 	segs, rows, err := checkSegments(ctx, d, m)
 	if err != nil {

@@ -104,7 +104,7 @@ func TestMergeInStoreMatchesCopy(t *testing.T) {
 	srv := storetest.GCSOnDisk(t, t.TempDir())
 	d, m := bucketSegments(t, srv, 4, 10, 100*lineBytes)
 	ctx := context.Background()
-	got, err := MergeInStore(ctx, d, m, srv.URL("bench", "composed.ndjson"), false)
+	got, err := MergeInStore(ctx, d, srv.URL("bench", "composed.ndjson"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func BenchmarkMergeInStore(b *testing.B) {
 		name  string
 		merge func() (MergeStats, error)
 	}{
-		{"compose", func() (MergeStats, error) { return MergeInStore(ctx, d, m, srv.URL("bench", "composed.ndjson"), true) }},
+		{"compose", func() (MergeStats, error) { return MergeInStore(ctx, d, srv.URL("bench", "composed.ndjson"), true) }},
 		{"download-upload", func() (MergeStats, error) { return copyMerge(ctx, d, m, srv.URL("bench", ""), "copied.ndjson") }},
 	}
 	for _, mg := range merges {

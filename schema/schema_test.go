@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -231,6 +233,24 @@ func TestAvroName(t *testing.T) {
 	} {
 		if got, ok := AvroName(tc.in); got != tc.want || ok != tc.ok {
 			t.Errorf("AvroName(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestValidName checks validName against the regular expression of BigQuery's column names
+// (flexible names included) that it replaced, on names of every kind of character BigQuery allows
+// or refuses, at the length limit, and on invalid UTF-8.
+func TestValidName(t *testing.T) {
+	re := regexp.MustCompile(`^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd}\p{Zs}&%=+:'<>#|]{1,300}$`)
+	names := []string{"", "a", "_x9", "名前", "é", "e\u0301", "a-b", "a b", "a\u00a0b", "a\tb", "a.b", "a/b",
+		"&%=+:'<>#|", "a!", "a$", "a\"b", "a\\b", "a\x00", "\xff", "a\xc3", "👍", "a,b", "a(b)", "٣", "ⅷ",
+		strings.Repeat("a", 300), strings.Repeat("a", 301), strings.Repeat("é", 300), strings.Repeat("é", 301)}
+	for r := rune(0); r < 0x3000; r += 7 {
+		names = append(names, "x"+string(r))
+	}
+	for _, n := range names {
+		if got, want := validName(n), re.MatchString(n); got != want {
+			t.Errorf("validName(%q) = %v, the regular expression says %v", n, got, want)
 		}
 	}
 }

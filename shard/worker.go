@@ -174,7 +174,8 @@ type worker struct {
 	progress float64
 	attempts int
 	lastSent time.Time
-	seg      *segment // the open segment, nil between segments
+	seg      *segment   // the open segment, nil between segments
+	commits  chan error // the result of the segment being committed in the background, nil if none
 
 	name      string               // the stream name read: the stream's, or the primary of its last accepted split
 	pending   *session.Split       // a split of the stream not decided yet: the next call reads its primary
@@ -188,6 +189,19 @@ func writerOptions(o session.Output) output.Options {
 	return output.Options{Compression: o.Compression, FieldDelimiter: o.FieldDelimiter, NoHeader: o.NoHeader, NullMarker: o.NullMarker}
 }
 
+// segmentStore is where a worker writes its segments: the work dir's store, or, for a worker a
+// local coordinator started (WorkerEnv) on a local work dir, the same directory without fsync
+// (store.Dir.Volatile). That coordinator, on this machine, copies each segment into the output as
+// it comes and makes the output durable; a segment it has not merged yet survives the end of any
+// process, and one a power loss took is read again (workdir.Dir.DropLost). Workers a scheduler
+// runs (bqread worker on a cluster) make every segment durable: the merge may come much later.
+func segmentStore(dir *workdir.Dir) store.Store {
+	if d, ok := dir.Store().(*store.Dir); ok && os.Getenv(WorkerEnv) == "1" {
+		return d.Volatile()
+	}
+	return dir.Store()
+}
+
 // newWorker makes the reader of stream i; m is its own copy of the manifest.
 func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writer, opts []WorkerOption) (*worker, error) {
 	m := *shared
@@ -198,7 +212,7 @@ func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writ
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	w := &worker{dir: dir, st: dir.Store(), m: &m, index: i, ev: ev, format: f,
+	w := &worker{dir: dir, st: segmentStore(dir), m: &m, index: i, ev: ev, format: f,
 		idle: DefaultIdleTimeout, backoff: backoff{p: DefaultRetryPolicy}}
 	if m.StallTimeout > 0 {
 		w.idle = m.StallTimeout
@@ -276,6 +290,9 @@ func (w *worker) run(ctx context.Context) error {
 		return fmt.Errorf("read stream %d at offset %d: %w", w.index, w.offset, err)
 	}
 	if err := w.commit(ctx); err != nil {
+		return err
+	}
+	if err := w.committed(); err != nil {
 		return err
 	}
 	if err := w.dir.MarkDone(ctx, w.index, w.offset); err != nil {

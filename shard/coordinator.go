@@ -110,6 +110,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range m.Streams {
+		if err := forgetLost(ctx, d, i); err != nil {
+			return nil, err
+		}
+	}
 	c := newCoordinator(cfg, d, m)
 	defer c.closeSplitter()
 	runCtx, stop := context.WithCancelCause(ctx)

@@ -31,6 +31,26 @@ func StreamSegments(ctx context.Context, d *workdir.Dir, i int) (segs []workdir.
 	return segs, end, nil
 }
 
+// forgetLost forgets what a power loss may have taken of stream i's segments, which its workers
+// commit without fsync (segmentStore): the records of segments that are gone or shorter
+// (workdir.Dir.DropLost), and the record that the stream was read to its end if its segments no
+// longer reach it, so that the stream's reader runs again from where they end. The coordinator
+// calls it before it starts any worker, with the work dir locked: no writer of the stream runs.
+func forgetLost(ctx context.Context, d *workdir.Dir, i int) error {
+	if _, err := d.DropLost(ctx, i); err != nil {
+		return err
+	}
+	_, end, err := StreamSegments(ctx, d, i)
+	if err != nil {
+		return err
+	}
+	rows, done, err := d.Done(ctx, i)
+	if err != nil || !done || end >= rows {
+		return err
+	}
+	return d.ForgetDone(ctx, i)
+}
+
 // tile returns the chain of segments from row 0, each starting where the last ended, that
 // reaches furthest.
 func tile(segs []workdir.Segment) []workdir.Segment {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -80,5 +82,40 @@ func TestTileSkipsEmptySegments(t *testing.T) {
 	got := tile([]workdir.Segment{{Lo: 0, Hi: 0}, {Lo: 0, Hi: 10}, {Lo: 10, Hi: 10}, {Lo: 10, Hi: 12}})
 	if len(got) != 2 || got[0].Hi != 10 || got[1].Hi != 12 {
 		t.Errorf("tile = %+v, want [0, 10) and [10, 12)", got)
+	}
+}
+
+// TestForgetLost: after a power loss took the file of a stream's last segment, forgetLost drops
+// its record and the record that the stream was read to its end, so that the stream is read again
+// from row 10; a stream whose segments all survived keeps its records.
+func TestForgetLost(t *testing.T) {
+	ctx := context.Background()
+	d := newWorkDir(t)
+	for i := range 2 {
+		commitSegment(t, d, i, 0, 10)
+		commitSegment(t, d, i, 10, 20)
+		if err := d.MarkDone(ctx, i, 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs, _, _ := StreamSegments(ctx, d, 0)
+	os.Remove(filepath.Join(d.Path(), segs[1].Name))
+	for i := range 2 {
+		if err := forgetLost(ctx, d, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []struct {
+		end  int64
+		done bool
+	}{{10, false}, {20, true}} {
+		_, end, err := StreamSegments(ctx, d, i)
+		_, done, derr := d.Done(ctx, i)
+		if err != nil || derr != nil || end != want.end || done != want.done {
+			t.Errorf("stream %d: segments reach %d, done %v (%v, %v); want %d, %v", i, end, done, err, derr, want.end, want.done)
+		}
+	}
+	if err := d.MarkDone(ctx, 0, 20); err != nil {
+		t.Errorf("stream 0 read again to row 20 cannot record it: %v", err)
 	}
 }

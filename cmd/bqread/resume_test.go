@@ -234,6 +234,46 @@ func resumeAfterStop(t *testing.T, inst *emulator.Instance, allocation string, s
 	}
 }
 
+// TestExportResumeAfterPowerLoss kills a coordinator part way, then does to the segments it had
+// not merged what a power loss may do to files committed without fsync: stream 1's last segment
+// file is gone and one before it is cut short. The resume reads stream 1 again from the start of
+// the short one, and the output holds every source row once.
+func TestExportResumeAfterPowerLoss(t *testing.T) {
+	inst := stallingEmulator(t)
+	out := filepath.Join(t.TempDir(), "items.ndjson")
+	workDir := out + ".bqread"
+	args := stalledArgs(inst, out)
+	cmd := exec.Command(os.Args[0], args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	committed := waitStalled(t, workDir)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitNoWorkers(t, workDir)
+	d, err := workdir.Open(workDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, _, err := shard.StreamSegments(t.Context(), d, 1)
+	if err != nil || len(segs) < 3 || segs[len(segs)-2].Merged {
+		t.Fatalf("stream 1 segments %+v (%v): want 3 or more, not merged (NDJSON merges stream 0 first)", segs, err)
+	}
+	short, gone := segs[len(segs)-2], segs[len(segs)-1]
+	os.Remove(filepath.Join(workDir, gone.Name))
+	os.Truncate(filepath.Join(workDir, short.Name), short.Size/2)
+
+	s := runResume(t, args)
+	if diff := cmp.Diff(wantRows(t, all), readNDJSON(t, out)); diff != "" {
+		t.Errorf("rows differ from the source after resuming (-want +got):\n%s", diff)
+	}
+	for _, ps := range s.PerStream {
+		if want := []int64{committed[0], short.Lo}[ps.Index]; ps.StartOffset != want {
+			t.Errorf("stream %d resumed at row %d, want %d", ps.Index, ps.StartOffset, want)
+		}
+	}
+}
+
 // TestExportResumeMergedWhileReading interrupts Arrow and Parquet exports, whose segments are
 // merged into the temp output as they are committed, and resumes them: nothing is left beside
 // --out in between, and the resumed output holds every row once, in (stream, offset) order. It

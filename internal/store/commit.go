@@ -10,11 +10,21 @@ import (
 // fsync of final's directory. f is closed in every case, and removed unless it was renamed, so
 // that a failed commit leaves neither a temp file nor a partial file at final.
 func CommitFile(f *os.File, final string) error {
-	tmp := f.Name()
-	err := f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("commit %s: %w", final, err)
 	}
+	if err := renameFile(f, final); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(final))
+}
+
+// renameFile closes the written temp file f and renames it to final; f is removed if that fails.
+func renameFile(f *os.File, final string) error {
+	tmp := f.Name()
+	err := f.Close()
 	if err == nil {
 		err = os.Rename(tmp, final)
 	}
@@ -22,7 +32,7 @@ func CommitFile(f *os.File, final string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("commit %s: %w", final, err)
 	}
-	return SyncDir(filepath.Dir(final))
+	return nil
 }
 
 // SyncDir fsyncs a directory so that a rename into it is durable.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -25,7 +26,8 @@ func crc32Update(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagn
 // directory, so a committed file survives a crash and a half-written one never carries its final
 // name. Folders it creates are private to the user (0700).
 type Dir struct {
-	root string
+	root     string
+	volatile bool // Commit renames without fsync (Volatile)
 }
 
 // NewDir returns a Store rooted at the existing directory root. It creates nothing: package
@@ -43,6 +45,14 @@ func NewDir(root string) (*Dir, error) {
 
 // Root returns the directory the store is rooted at.
 func (d *Dir) Root() string { return d.root }
+
+// Volatile returns the store of d's directory whose Commit does not make files durable: no
+// writeback is started and nothing is fsynced, so a file removed soon after it is committed may
+// never reach the disk. A committed file survives the end of any process (the page cache keeps it)
+// but maybe not a power loss or a kernel crash, after which it can be missing or shorter. The
+// files of a Volatile store need a reader that checks them against a durable record (as package
+// workdir's segments have) and makes them durable itself if it keeps them. CommitNew stays durable.
+func (d *Dir) Volatile() *Dir { return &Dir{root: d.root, volatile: true} }
 
 // Path returns the local path of name.
 func (d *Dir) Path(name string) string { return filepath.Join(d.root, filepath.FromSlash(name)) }
@@ -74,18 +84,23 @@ func (d *Dir) Create(_ context.Context, dir string) (Pending, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create file in %s: %w", folder, err)
 	}
-	return &pendingFile{d: d, f: NewWritebackFile(f)}, nil
+	p := &pendingFile{d: d, f: f, w: f}
+	if !d.volatile {
+		p.w = NewWritebackFile(f)
+	}
+	return p, nil
 }
 
 type pendingFile struct {
 	checksum
 	d    *Dir
-	f    *WritebackFile
+	f    *os.File
+	w    io.Writer // f, through a WritebackFile unless d is volatile
 	done bool
 }
 
 func (p *pendingFile) Write(b []byte) (int, error) {
-	n, err := p.f.Write(b)
+	n, err := p.w.Write(b)
 	p.add(b[:n])
 	return n, err
 }
@@ -105,7 +120,10 @@ func (p *pendingFile) Commit(name string) error {
 		os.Remove(p.f.Name())
 		return fmt.Errorf("commit %s: %w", name, err)
 	}
-	return CommitFile(p.f.File, final)
+	if p.d.volatile {
+		return renameFile(p.f, final)
+	}
+	return CommitFile(p.f, final)
 }
 
 func (p *pendingFile) CommitNew(name string) error {

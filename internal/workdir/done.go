@@ -59,3 +59,10 @@ func (d *Dir) Done(ctx context.Context, i int) (rows int64, ok bool, err error) 
 	}
 	return rec.Rows, true, nil
 }
+
+// ForgetDone removes the record that stream i was read to its end, so that its reader runs
+// again: for a stream whose segments, after a power loss, no longer reach the rows the record
+// gives (package shard checks that). The caller makes sure that no writer of the stream runs.
+func (d *Dir) ForgetDone(ctx context.Context, i int) error {
+	return d.st.Remove(ctx, path.Join(StreamDir(i), doneName))
+}

@@ -3,6 +3,7 @@ package workdir
 import (
 	"context"
 	"errors"
+	"github.com/bqread/bqread/internal/store"
 	"io"
 	"os"
 	"path/filepath"
@@ -141,5 +142,59 @@ func TestOutputTempJournalRefusesAnotherFile(t *testing.T) {
 				t.Fatalf("resume of a %s temp output: %v, %v; want ErrChanged", tt.name, tmp, err)
 			}
 		})
+	}
+}
+
+// TestDropLost: after a power loss took segments committed without fsync (one file gone, one cut
+// short), DropLost removes their records and the short file, keeps the merged segment (its file
+// removed by the merge) and the intact one, and leaves files that are not its own; the lost range
+// can then be committed again.
+func TestDropLost(t *testing.T) {
+	ctx := context.Background()
+	d, _, segs := journaled(t)
+	volatile := d.Store().(*store.Dir).Volatile()
+	var lost []Segment
+	for _, r := range [][2]int64{{20, 30}, {30, 40}} {
+		p, err := volatile.Create(ctx, StreamDir(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(p, "rows not yet on the disk")
+		s, err := d.CommitSegment(ctx, p, 0, r[0], r[1], "csv", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost = append(lost, s)
+	}
+	os.Remove(filepath.Join(d.Path(), lost[0].Name))
+	os.Truncate(filepath.Join(d.Path(), lost[1].Name), 5)
+	planted := filepath.Join(d.Path(), RecordName(0, 40, 50))
+	writeFile(t, planted, "not a record")
+	got, err := d.DropLost(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Lo+got[1].Lo != 50 {
+		t.Errorf("DropLost dropped %+v, want the segments of rows [20, 30) and [30, 40)", got)
+	}
+	for _, name := range []string{RecordName(0, 20, 30), RecordName(0, 30, 40), lost[1].Name} {
+		if _, err := os.Stat(filepath.Join(d.Path(), name)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v)", name, err)
+		}
+	}
+	if _, err := os.Stat(planted); err != nil {
+		t.Errorf("the file DropLost did not write is gone: %v", err)
+	}
+	left, err := d.Segments(ctx, 0)
+	if err != nil || len(left) != 2 || left[0].Name == left[1].Name || !left[0].Merged && !left[1].Merged {
+		t.Errorf("segments left %+v, %v; want the merged %s and the intact %s", left, err, segs[0].Name, segs[1].Name)
+	}
+	if again, _ := d.DropLost(ctx, 0); len(again) != 0 {
+		t.Errorf("a second DropLost dropped %+v", again)
+	}
+	p, _ := volatile.Create(ctx, StreamDir(0))
+	io.WriteString(p, "rows read again")
+	if s, err := d.CommitSegment(ctx, p, 0, 20, 30, "csv", nil); err != nil || s.Name == lost[0].Name {
+		t.Errorf("committing the lost range again: %+v, %v", s, err)
 	}
 }

@@ -105,9 +105,46 @@ func (d *Dir) commitNew(ctx context.Context, dir, name string, data []byte) erro
 // checked by OpenSegment, when the segment is read. Segments may overlap when two copies of a
 // task cut the stream differently; package shard picks the ones that tile it.
 func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
+	var segs []Segment
+	err := d.records(ctx, i, func(s Segment, _ string, backed bool) error {
+		if backed {
+			segs = append(segs, s)
+		}
+		return nil
+	})
+	return segs, err
+}
+
+// DropLost removes the commit records of stream i whose segment is neither merged nor in a file
+// of the recorded size, and such a file: what a power loss or a kernel crash leaves of a segment
+// committed without fsync (store.Dir.Volatile), whose rows are then read again. It returns the
+// segments it dropped. The caller makes sure that no writer of the stream runs: a record is
+// written only after its file is whole, so a live writer never leaves one of these.
+func (d *Dir) DropLost(ctx context.Context, i int) ([]Segment, error) {
+	var lost []Segment
+	err := d.records(ctx, i, func(s Segment, record string, backed bool) error {
+		if backed {
+			return nil
+		}
+		if err := d.st.Remove(ctx, record); err != nil {
+			return err
+		}
+		if err := d.st.Remove(ctx, s.Name); err != nil {
+			return err
+		}
+		lost = append(lost, s)
+		return nil
+	})
+	return lost, err
+}
+
+// records calls f with each commit record of stream i that bqread wrote for its range, the
+// record's name, and whether the segment is backed: merged (the journal holds it; Merged and
+// Offset are set) or in a file of the recorded size.
+func (d *Dir) records(ctx context.Context, i int, f func(s Segment, record string, backed bool) error) error {
 	entries, err := d.st.List(ctx, StreamDir(i)+"/")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sizes := make(map[string]int64, len(entries))
 	for _, e := range entries {
@@ -115,16 +152,15 @@ func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 	}
 	journal, err := d.mergedOf(i)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var segs []Segment
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name, recordSuffix) {
 			continue
 		}
 		s, ok, err := d.readRecord(ctx, e.Name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok || s.Stream != i {
 			continue
@@ -133,11 +169,12 @@ func (d *Dir) Segments(ctx context.Context, i int) ([]Segment, error) {
 		if merged {
 			s.Merged, s.Offset = true, m.Offset
 		}
-		if size, found := sizes[s.Name]; merged || found && size == s.Size {
-			segs = append(segs, s)
+		size, found := sizes[s.Name]
+		if err := f(s, e.Name, merged || found && size == s.Size); err != nil {
+			return err
 		}
 	}
-	return segs, nil
+	return nil
 }
 
 // readRecord reads the commit record name; ok is false for a missing file or one that is not a

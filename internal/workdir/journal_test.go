@@ -15,25 +15,13 @@ import (
 // bytes not made durable.
 func journaled(t *testing.T) (d *Dir, out string, segs []Segment) {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
 	out = filepath.Join(dir, "out.csv")
 	d, err := Create(filepath.Join(dir, "out.csv.bqread"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range [][2]int64{{0, 10}, {10, 20}} {
-		p, err := d.Store().Create(ctx, StreamDir(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(p, "rows of the segment")
-		s, err := d.CommitSegment(ctx, p, 0, r[0], r[1], "csv", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		segs = append(segs, s)
-	}
+	segs = commitSegments(t, d, d.Store(), "rows of the segment", [2]int64{0, 10}, [2]int64{10, 20})
 	tmp, err := d.OpenOutputTemp(out, true)
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +37,26 @@ func journaled(t *testing.T) (d *Dir, out string, segs []Segment) {
 	tmp.Close()
 	tmp.File.Close()
 	return d, out, segs
+}
+
+// commitSegments commits a segment of stream 0 holding data for each of the row ranges, its file
+// written through st.
+func commitSegments(t *testing.T, d *Dir, st store.Store, data string, ranges ...[2]int64) []Segment {
+	t.Helper()
+	var segs []Segment
+	for _, r := range ranges {
+		p, err := st.Create(context.Background(), StreamDir(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(p, data)
+		s, err := d.CommitSegment(context.Background(), p, 0, r[0], r[1], "csv", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, s)
+	}
+	return segs
 }
 
 // TestOutputTempJournal: once Commit recorded a segment as merged, its file is gone and
@@ -153,19 +161,7 @@ func TestDropLost(t *testing.T) {
 	ctx := context.Background()
 	d, _, segs := journaled(t)
 	volatile := d.Store().(*store.Dir).Volatile()
-	var lost []Segment
-	for _, r := range [][2]int64{{20, 30}, {30, 40}} {
-		p, err := volatile.Create(ctx, StreamDir(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(p, "rows not yet on the disk")
-		s, err := d.CommitSegment(ctx, p, 0, r[0], r[1], "csv", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lost = append(lost, s)
-	}
+	lost := commitSegments(t, d, volatile, "rows not yet on the disk", [2]int64{20, 30}, [2]int64{30, 40})
 	os.Remove(filepath.Join(d.Path(), lost[0].Name))
 	os.Truncate(filepath.Join(d.Path(), lost[1].Name), 5)
 	planted := filepath.Join(d.Path(), RecordName(0, 40, 50))

@@ -546,3 +546,41 @@ func TestWorkerDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// commitFails is a work dir whose disk fills when a segment is committed (the rename or fsync).
+type commitFails struct{ store.Store }
+
+func (s commitFails) Create(ctx context.Context, dir string) (store.Pending, error) {
+	p, err := s.Store.Create(ctx, dir)
+	return failingCommit{p}, err
+}
+
+type failingCommit struct{ store.Pending }
+
+func (p failingCommit) Commit(string) error {
+	p.Abort()
+	return &os.PathError{Op: "fsync", Path: "segment", Err: syscall.ENOSPC}
+}
+
+// TestWorkerCommitFails: a segment whose commit, in the background, fails stops the worker with a
+// fatal error that says what to do, and no segment is recorded.
+func TestWorkerCommitFails(t *testing.T) {
+	e := newWorkerEnv(t)
+	e.plan(t, "arrow", "ndjson", 1, 200)
+	events, err := e.runWorker(t, 0, withStore(commitFails{e.st}))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("worker whose commit fails: %v, want ENOSPC", err)
+	}
+	last := lastEvent(events)
+	if last.Kind != event.Error || last.Class != event.Fatal || !strings.Contains(last.Message, "the disk is full: free space") {
+		t.Errorf("last event %+v: want a fatal error saying the disk is full and what to do", last)
+	}
+	for _, ev := range events {
+		if ev.Kind == event.Segment || ev.Kind == event.Done {
+			t.Errorf("event %+v after a failed commit", ev)
+		}
+	}
+	if _, end, err := StreamSegments(t.Context(), e.wd, 0); err != nil || end != 0 {
+		t.Errorf("segments hold rows [0, %d) (%v): want none", end, err)
+	}
+}

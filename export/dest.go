@@ -153,7 +153,7 @@ func checkWritable(dir string) error {
 	if err != nil {
 		return errors.Unwrap(err) // the *PathError's cause: its path is a random name
 	}
-	return removeTemp(f)
+	return store.RemoveTemp(f)
 }
 
 // checkApart refuses destinations that would destroy each other: the summary written over the
@@ -216,18 +216,4 @@ func createBeside(path string) (*os.File, error) {
 		}
 	}
 	return nil, fmt.Errorf("create a temp file beside %s: too many name collisions", path)
-}
-
-// removeTemp closes f, a temp file bqread created (createBeside, os.CreateTemp), and removes it
-// while its name still holds that file: a file put at the name meanwhile is left alone.
-func removeTemp(f *os.File) error {
-	own, err := f.Stat()
-	f.Close()
-	if err != nil {
-		return err
-	}
-	if at, err := os.Lstat(f.Name()); err != nil || !os.SameFile(own, at) {
-		return err
-	}
-	return os.Remove(f.Name())
 }

@@ -104,7 +104,7 @@ func (p *localPart) Close() error {
 
 func (d *localParts) undo(context.Context) {
 	for _, f := range d.temps {
-		removeTemp(f)
+		store.RemoveTemp(f)
 	}
 	for _, p := range d.placed {
 		if info, err := os.Lstat(p.path); err == nil && os.SameFile(info, p.info) {

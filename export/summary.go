@@ -185,7 +185,7 @@ func writeDest(path string, overwrite bool, data []byte, stdout io.Writer) error
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
-		removeTemp(f)
+		store.RemoveTemp(f)
 		return err
 	}
 	return store.CommitFile(f, path)

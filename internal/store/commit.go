@@ -1,18 +1,20 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
 // CommitFile makes the written temp file f durable under the name final: fsync, close, rename,
-// fsync of final's directory. f is closed in every case, and removed unless it was renamed, so
-// that a failed commit leaves neither a temp file nor a partial file at final.
+// fsync of final's directory. f is closed in every case, and removed unless it was renamed (only
+// while its name still holds it: RemoveTemp), so that a failed commit leaves neither a temp file
+// nor a partial file at final.
 func CommitFile(f *os.File, final string) error {
 	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		RemoveTemp(f)
 		return fmt.Errorf("commit %s: %w", final, err)
 	}
 	if err := renameFile(f, final); err != nil {
@@ -23,16 +25,46 @@ func CommitFile(f *os.File, final string) error {
 
 // renameFile closes the written temp file f and renames it to final; f is removed if that fails.
 func renameFile(f *os.File, final string) error {
-	tmp := f.Name()
-	err := f.Close()
+	own, err := f.Stat()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil {
-		err = os.Rename(tmp, final)
+		err = os.Rename(f.Name(), final)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		if own != nil {
+			removeIfSame(f.Name(), own)
+		}
 		return fmt.Errorf("commit %s: %w", final, err)
 	}
 	return nil
+}
+
+// RemoveTemp closes f, a temp file this process created (O_EXCL, os.CreateTemp), and removes its
+// name while the name still holds that file: a file put there meanwhile is left alone, and a name
+// already gone is not an error.
+func RemoveTemp(f *os.File) error {
+	own, err := f.Stat()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	return removeIfSame(f.Name(), own)
+}
+
+// removeIfSame removes name if it is the file own describes.
+func removeIfSame(name string, own os.FileInfo) error {
+	at, err := os.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !os.SameFile(own, at):
+		return nil
+	}
+	return os.Remove(name)
 }
 
 // SyncDir fsyncs a directory so that a rename into it is durable.

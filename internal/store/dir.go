@@ -116,8 +116,7 @@ func (p *pendingFile) Commit(name string) error {
 	p.done = true
 	final := p.d.Path(name)
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		p.f.Close()
-		os.Remove(p.f.Name())
+		RemoveTemp(p.f)
 		return fmt.Errorf("commit %s: %w", name, err)
 	}
 	if p.d.volatile {
@@ -157,8 +156,7 @@ func (p *pendingFile) Abort() error {
 		return nil
 	}
 	p.done = true
-	p.f.Close()
-	if err := os.Remove(p.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := RemoveTemp(p.f); err != nil {
 		return fmt.Errorf("abort %s: %w", p.f.Name(), err)
 	}
 	return nil

@@ -253,20 +253,37 @@ func checkPhases(t *testing.T, s exportSummary) {
 // readNDJSON reads an ndjson file with encoding/json, one canonical JSON string per row, sorted.
 func readNDJSON(t *testing.T, path string) []string {
 	t.Helper()
+	rows := readNDJSONInOrder(t, path)
+	slices.Sort(rows)
+	return rows
+}
+
+// readNDJSONInOrder reads an ndjson file with encoding/json, one canonical JSON string per row, in
+// file order.
+func readNDJSONInOrder(t *testing.T, path string) []string {
+	t.Helper()
+	var rows []string
+	for _, row := range ndjsonRows(t, path) {
+		rows = append(rows, canonical(t, row))
+	}
+	return rows
+}
+
+// ndjsonRows decodes each row of an ndjson file with encoding/json.
+func ndjsonRows(t *testing.T, path string) []map[string]any {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []string
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for dec.More() {
+	var rows []map[string]any
+	for dec := json.NewDecoder(bytes.NewReader(data)); dec.More(); {
 		var row map[string]any
 		if err := dec.Decode(&row); err != nil {
 			t.Fatalf("%s: row %d: %v", path, len(rows), err)
 		}
-		rows = append(rows, canonical(t, row))
+		rows = append(rows, row)
 	}
-	slices.Sort(rows)
 	return rows
 }
 

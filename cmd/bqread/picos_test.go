@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
-	"github.com/linkedin/goavro/v2"
 
 	"github.com/bqread/bqread/internal/jsread"
 )
@@ -218,14 +216,7 @@ func readPicosBack(t *testing.T, format, path string) (names, events []string, t
 // attribute, or the field's name where it has none; the type is the "event time" field's type (in
 // its null union).
 func readPicosAvro(t *testing.T, path string) (names, events []string, typ string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ocf, err := goavro.NewOCFReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ocf := openOCF(t, path)
 	var root struct {
 		Fields []struct {
 			Name, DisplayName string

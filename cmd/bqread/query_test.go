@@ -167,25 +167,6 @@ func queryArgs(out, sql string, more ...string) []string {
 	return append([]string{"--project", "bqread-test", "-o", out, "--query", sql}, more...)
 }
 
-// readNDJSONInOrder reads an ndjson file with encoding/json, one canonical JSON string per row,
-// in the file's order.
-func readNDJSONInOrder(t *testing.T, path string) []string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []string
-	for dec := json.NewDecoder(bytes.NewReader(data)); dec.More(); {
-		var row map[string]any
-		if err := dec.Decode(&row); err != nil {
-			t.Fatalf("%s: row %d: %v", path, len(rows), err)
-		}
-		rows = append(rows, canonical(t, row))
-	}
-	return rows
-}
-
 // TestExportQuery exports queries over the test table from the emulator: the output holds the
 // rows the SQL asks for, computed here from the source rows and read back with encoding/json (or
 // arrow-go's Parquet reader); an ordered query is read with one stream and keeps its order.

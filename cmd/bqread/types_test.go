@@ -71,9 +71,9 @@ func readBackAsNDJSON(t *testing.T, format, path string) []byte {
 	return avroAsNDJSON(t, path)
 }
 
-// avroAsNDJSON reads an Avro container file with goavro (blocks, codec, sync markers), turns each
-// native row back into Avro binary with goavro, and decodes those rows for rendering.
-func avroAsNDJSON(t *testing.T, path string) []byte {
+// openOCF opens the Avro container file path with goavro's reader.
+func openOCF(t *testing.T, path string) *goavro.OCFReader {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +82,13 @@ func avroAsNDJSON(t *testing.T, path string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ocf
+}
+
+// avroAsNDJSON reads an Avro container file with goavro (blocks, codec, sync markers), turns each
+// native row back into Avro binary with goavro, and decodes those rows for rendering.
+func avroAsNDJSON(t *testing.T, path string) []byte {
+	ocf := openOCF(t, path)
 	codec := ocf.Codec()
 	var rows []byte
 	var n int64

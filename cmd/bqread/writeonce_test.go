@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/google/go-cmp/cmp"
-	"github.com/linkedin/goavro/v2"
 
 	"github.com/bqread/bqread/emulator"
 	"github.com/bqread/bqread/internal/workdir"
@@ -271,14 +269,7 @@ func arrowStreamKeys(t *testing.T, path string) []string {
 // avroKeys reads an Avro file with goavro.
 func avroKeys(t *testing.T, path string) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ocf, err := goavro.NewOCFReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ocf := openOCF(t, path)
 	var keys []string
 	for ocf.Scan() {
 		v, err := ocf.Read()
@@ -330,17 +321,8 @@ func csvKeys(t *testing.T, path string) []string {
 // source row its id names.
 func ndjsonKeys(t *testing.T, path string) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var keys []string
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for dec.More() {
-		var row map[string]any
-		if err := dec.Decode(&row); err != nil {
-			t.Fatalf("%s: row %d: %v", path, len(keys), err)
-		}
+	for _, row := range ndjsonRows(t, path) {
 		id, _ := strconv.Atoi(fmt.Sprint(row["id"]))
 		if got, want := canonical(t, row), canonical(t, sourceRow(id)); got != want {
 			t.Fatalf("%s: row %d is %s, want %s", path, len(keys), got, want)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
+	gax "github.com/googleapis/gax-go/v2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -39,6 +41,36 @@ func (rowsCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		return encoding.GetCodecV2(grpcproto.Name).Unmarshal(data, v)
 	}
 	return unmarshalReadRows(data.Materialize(), resp)
+}
+
+// RowsBuffer is a codec for ReadRows calls whose reader is done with each response before it
+// receives the next, as a worker copying payloads into a file is: every response is gathered into
+// the same buffer, grown when a response needs more, instead of a new one. A response received
+// through it holds its payload only until the next response of a call with the same RowsBuffer is
+// received. A new buffer per response, zeroed and its pages faulted in, cost a passthrough export
+// about a sixth of its CPU. One call at a time uses a RowsBuffer.
+type RowsBuffer struct {
+	rowsCodec
+	buf []byte
+}
+
+// CallOption makes a ReadRows call receive its responses into b.
+func (b *RowsBuffer) CallOption() gax.CallOption {
+	return gax.WithGRPCOptions(grpc.ForceCodecV2(b))
+}
+
+func (b *RowsBuffer) Unmarshal(data mem.BufferSlice, v any) error {
+	resp, ok := v.(*storagepb.ReadRowsResponse)
+	if !ok {
+		return b.rowsCodec.Unmarshal(data, v)
+	}
+	n := data.Len()
+	if cap(b.buf) < n {
+		b.buf = make([]byte, n)
+	}
+	b.buf = b.buf[:n]
+	data.CopyTo(b.buf)
+	return unmarshalReadRows(b.buf, resp)
 }
 
 // unmarshalReadRows is proto.Unmarshal(b, resp), except that the rows payload aliases b. Fields

@@ -103,3 +103,43 @@ func FuzzUnmarshalReadRows(f *testing.F) {
 		}
 	})
 }
+
+// TestRowsBuffer: responses received through a RowsBuffer read as proto.Unmarshal reads them,
+// gathered from pieces into one buffer whose payload they point into; the buffer grows for a
+// larger response and is reused for a smaller one.
+func TestRowsBuffer(t *testing.T) {
+	var rb RowsBuffer
+	samples := readRowsSamples()
+	samples = append(samples, samples[1]) // after the larger Avro sample: a smaller one
+	for i, want := range samples {
+		b, err := proto.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := cap(rb.buf)
+		var base *byte
+		if before > 0 {
+			base = &rb.buf[:1][0]
+		}
+		half := len(b) / 2
+		pieces := mem.BufferSlice{mem.SliceBuffer(b[:half]), mem.SliceBuffer(b[half:])}
+		got := &storagepb.ReadRowsResponse{}
+		if err := rb.Unmarshal(pieces, got); err != nil {
+			t.Fatalf("sample %d: %v", i, err)
+		}
+		if !proto.Equal(got, want) {
+			t.Errorf("sample %d: got %v, want %v", i, got, want)
+		}
+		for _, p := range [][]byte{got.GetArrowRecordBatch().GetSerializedRecordBatch(), got.GetAvroRows().GetSerializedBinaryRows()} {
+			if len(p) > 0 && !within(p, rb.buf) {
+				t.Errorf("sample %d: payload not in the buffer", i)
+			}
+		}
+		if reused := base != nil && &rb.buf[:1][0] == base; before > 0 && reused != (len(b) <= before) {
+			t.Errorf("sample %d of %d bytes: buffer of %d bytes reused: %v", i, len(b), before, reused)
+		}
+	}
+	if err := rb.Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0xff})}, &storagepb.ReadRowsResponse{}); err == nil {
+		t.Error("a truncated response gave no error")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	storage "cloud.google.com/go/bigquery/storage/apiv1"
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	gax "github.com/googleapis/gax-go/v2"
 	"github.com/pierrec/lz4/v4"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -165,6 +166,9 @@ type worker struct {
 	format output.Format
 	layout *output.Layout
 	dec    decode.Decoder // nil when payloads pass through
+	// recv, when payloads pass through (each copied into the segment before the next is
+	// received), is the one buffer every response is received into.
+	recv []gax.CallOption
 
 	idle    time.Duration
 	backoff backoff
@@ -234,6 +238,8 @@ func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writ
 		if w.dec, err = newDecoder(&m); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
+	} else {
+		w.recv = []gax.CallOption{(&session.RowsBuffer{}).CallOption()}
 	}
 	if w.layout, err = newLayout(&m, f, w.dec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
@@ -343,7 +349,7 @@ func (w *worker) readOnce(ctx context.Context, client *storage.BigQueryReadClien
 	timer := time.AfterFunc(w.idle, func() { cancel(errStalled) })
 	defer timer.Stop()
 	w.interruptOnCommand(callCtx, cancel)
-	stream, err := client.ReadRows(callCtx, &storagepb.ReadRowsRequest{ReadStream: w.readName(), Offset: w.offset})
+	stream, err := client.ReadRows(callCtx, &storagepb.ReadRowsRequest{ReadStream: w.readName(), Offset: w.offset}, w.recv...)
 	if err != nil {
 		return callErr(callCtx, err)
 	}

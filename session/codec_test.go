@@ -135,11 +135,42 @@ func TestRowsBuffer(t *testing.T) {
 				t.Errorf("sample %d: payload not in the buffer", i)
 			}
 		}
+		if c := cap(rb.buf); len(b) > 0 && (c&(c-1) != 0 || c < len(b) || c >= 2*len(b) && c > before) {
+			t.Errorf("sample %d of %d bytes: buffer capacity %d, want the least power of two that holds it", i, len(b), c)
+		}
 		if reused := base != nil && &rb.buf[:1][0] == base; before > 0 && reused != (len(b) <= before) {
 			t.Errorf("sample %d of %d bytes: buffer of %d bytes reused: %v", i, len(b), before, reused)
 		}
 	}
 	if err := rb.Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0xff})}, &storagepb.ReadRowsResponse{}); err == nil {
 		t.Error("a truncated response gave no error")
+	}
+}
+
+// TestRowsBufferPowerOfTwo: a response of exactly a power of two bytes gets a buffer of that size,
+// which the next response of that size reuses.
+func TestRowsBufferPowerOfTwo(t *testing.T) {
+	var b []byte
+	for n := 0; len(b) != 64; n++ {
+		resp := &storagepb.ReadRowsResponse{RowCount: 1, Rows: &storagepb.ReadRowsResponse_ArrowRecordBatch{ArrowRecordBatch: &storagepb.ArrowRecordBatch{SerializedRecordBatch: make([]byte, n)}}}
+		var err error
+		if b, err = proto.Marshal(resp); err != nil || len(b) > 64 {
+			t.Fatalf("no response of 64 bytes (%d bytes, %v)", len(b), err)
+		}
+	}
+	var rb RowsBuffer
+	var first *byte
+	for i := range 2 {
+		if err := rb.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &storagepb.ReadRowsResponse{}); err != nil {
+			t.Fatal(err)
+		}
+		if cap(rb.buf) != 64 {
+			t.Fatalf("response %d of 64 bytes: buffer capacity %d", i, cap(rb.buf))
+		}
+		if i == 0 {
+			first = &rb.buf[0]
+		} else if &rb.buf[0] != first {
+			t.Error("the second response of 64 bytes got a new buffer")
+		}
 	}
 }

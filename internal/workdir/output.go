@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -13,40 +15,99 @@ import (
 
 // CreateOutputTemp creates, empty, the file the output is written into before it is renamed to
 // out: OutputTempName in the work dir when that is on out's filesystem (then removing the work dir
-// removes it), else a hidden file beside out whose path is recorded in the work dir before it is
-// created, so that a resumed export, a new one or Remove finds it after a crash. A temp output of
-// an earlier run is removed first. The file's mode follows the umask.
+// removes it), else a hidden file beside out (createBesideOutput). A temp output of an earlier run
+// is removed first. The file's mode follows the umask.
 func (d *Dir) CreateOutputTemp(out string) (*os.File, error) {
 	if err := d.RemoveOutputTemp(); err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(d.path, OutputTempName)
-	if !store.SameFilesystem(d.path, filepath.Dir(out)) {
-		abs, err := filepath.Abs(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".bqread-"+d.mark.ID[:8]+".tmp"))
-		if err != nil {
-			return nil, err
-		}
-		data, _ := json.Marshal(outputRecord{Path: abs})
-		if err := d.writeFile(outputRecordName, data); err != nil {
-			return nil, err
-		}
-		tmp = abs
+	if store.SameFilesystem(d.path, filepath.Dir(out)) {
+		return createOutputTemp(filepath.Join(d.path, OutputTempName))
 	}
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	return d.createBesideOutput(out)
+}
+
+// createOutputTemp creates the temp output at path, which must not exist.
+func createOutputTemp(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("create the temp output: %w", err)
 	}
 	return f, nil
 }
 
-// outputRecord is the content of outputRecordName.
+// createBesideOutput creates the temp output as a hidden file of a new name beside out. Its path
+// is recorded in the work dir before it is created, and its device and inode once it is, so that
+// a resumed export, a new one or Remove finds it after a crash and knows it for the file bqread
+// created. A crash between the two records leaves the file where it is: nothing proves it
+// bqread's, and the next temp output gets another name.
+func (d *Dir) createBesideOutput(out string) (*os.File, error) {
+	name := fmt.Sprintf(".%s.bqread-%s-%08x.tmp", filepath.Base(out), d.mark.ID[:8], rand.Uint32())
+	abs, err := filepath.Abs(filepath.Join(filepath.Dir(out), name))
+	if err != nil {
+		return nil, err
+	}
+	rec := outputRecord{Path: abs}
+	if err := d.writeOutputRecord(rec); err != nil {
+		return nil, err
+	}
+	f, err := createOutputTemp(abs)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Dev, rec.Ino, err = fileID(f); err == nil {
+		err = d.writeOutputRecord(rec)
+	}
+	if err != nil {
+		store.RemoveTemp(f)
+		return nil, err
+	}
+	return f, nil
+}
+
+// outputRecord is the content of outputRecordName: the path of the temp output beside the output
+// and, once it is created, its device and inode.
 type outputRecord struct {
 	Path string `json:"path"`
+	Dev  uint64 `json:"dev,omitempty"`
+	Ino  uint64 `json:"ino,omitempty"`
+}
+
+// holds reports whether info, of the file at the recorded path, is the temp output bqread created
+// there: a regular file of the recorded device and inode. Without them (a crash before they were
+// recorded, or a system without inodes) nothing is.
+func (rec outputRecord) holds(info fs.FileInfo) bool {
+	dev, ino := infoID(info)
+	return info.Mode().IsRegular() && rec.Ino != 0 && dev == rec.Dev && ino == rec.Ino
+}
+
+// errOutputRecord is wrapped by the error for an output record bqread did not write.
+var errOutputRecord = errors.New("not a record bqread wrote")
+
+func (d *Dir) writeOutputRecord(rec outputRecord) error {
+	data, _ := json.Marshal(rec)
+	return d.writeFile(outputRecordName, data)
+}
+
+// besideOutput returns the record of the temp output beside the output; ok is false when there
+// is none (the temp output is in the work dir).
+func (d *Dir) besideOutput() (rec outputRecord, ok bool, err error) {
+	data, err := d.readFile(outputRecordName)
+	if errors.Is(err, store.ErrNotExist) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Path == "" {
+		return rec, false, fmt.Errorf("%s: %w", outputRecordName, errOutputRecord)
+	}
+	return rec, true, nil
 }
 
 // RemoveOutputTemp removes the temp output of an earlier run, if any, and its merge journal first:
-// the one in the work dir, or the regular file at the path recorded when it was created beside the
-// output.
+// the one in the work dir, or the one beside the output while the file at its recorded path is
+// the one bqread created (outputRecord.holds); any other file there is left.
 func (d *Dir) RemoveOutputTemp() error {
 	ctx := context.Background()
 	if err := d.st.Remove(ctx, journalName); err != nil {
@@ -55,17 +116,16 @@ func (d *Dir) RemoveOutputTemp() error {
 	if err := d.st.Remove(ctx, OutputTempName); err != nil {
 		return err
 	}
-	data, err := d.readFile(outputRecordName)
-	if errors.Is(err, store.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	rec, ok, err := d.besideOutput()
+	switch {
+	case errors.Is(err, errOutputRecord):
+	case err != nil:
 		return err
-	}
-	var rec outputRecord
-	if json.Unmarshal(data, &rec) == nil && rec.Path != "" {
-		if info, err := os.Lstat(rec.Path); err == nil && info.Mode().IsRegular() {
-			if err := os.Remove(rec.Path); err != nil {
+	case !ok:
+		return nil
+	default:
+		if info, err := os.Lstat(rec.Path); err == nil && rec.holds(info) {
+			if err := os.Remove(rec.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("remove the temp output: %w", err)
 			}
 		}
@@ -76,16 +136,9 @@ func (d *Dir) RemoveOutputTemp() error {
 // outputTempPath returns where CreateOutputTemp put the temp output: the path recorded beside
 // the output, else OutputTempName in the work dir.
 func (d *Dir) outputTempPath() (string, error) {
-	data, err := d.readFile(outputRecordName)
-	if errors.Is(err, store.ErrNotExist) {
-		return filepath.Join(d.path, OutputTempName), nil
+	rec, ok, err := d.besideOutput()
+	if err != nil || ok {
+		return rec.Path, err
 	}
-	if err != nil {
-		return "", err
-	}
-	var rec outputRecord
-	if err := json.Unmarshal(data, &rec); err != nil || rec.Path == "" {
-		return "", fmt.Errorf("%s: not a record bqread wrote", outputRecordName)
-	}
-	return rec.Path, nil
+	return filepath.Join(d.path, OutputTempName), nil
 }

@@ -1,13 +1,10 @@
 package workdir
 
 import (
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/bqread/bqread/internal/store"
 )
 
 // DiskUsage is the bytes of local disk the export holds now: the sizes of the regular files in a
@@ -32,18 +29,15 @@ func (d *Dir) DiskUsage() (int64, error) {
 			return total, err
 		}
 	}
-	data, err := d.readFile(outputRecordName)
-	if errors.Is(err, store.ErrNotExist) {
-		return total, nil
-	}
-	if err != nil {
+	rec, ok, err := d.besideOutput()
+	if err != nil && !errors.Is(err, errOutputRecord) {
 		return total, err
 	}
-	var rec outputRecord
-	if json.Unmarshal(data, &rec) == nil && rec.Path != "" {
-		if info, err := os.Lstat(rec.Path); err == nil && info.Mode().IsRegular() {
-			total += info.Size()
-		}
+	if !ok {
+		return total, nil
+	}
+	if info, err := os.Lstat(rec.Path); err == nil && rec.holds(info) {
+		total += info.Size()
 	}
 	return total, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,16 +223,7 @@ func TestSegmentsTrustOnlyRecords(t *testing.T) {
 // TestOutputTempBesideOutput puts the output on another filesystem than the work dir: the temp
 // output beside it is recorded, and a second run (a resume after SIGKILL) and Remove take it away.
 func TestOutputTempBesideOutput(t *testing.T) {
-	outDir := "/dev/shm"
-	wdPath := filepath.Join(t.TempDir(), "w")
-	if info, err := os.Stat(outDir); err != nil || !info.IsDir() || store.SameFilesystem(filepath.Dir(wdPath), outDir) {
-		t.Skip("no second filesystem (/dev/shm) to put the output on")
-	}
-	outDir, err := os.MkdirTemp(outDir, "bqread-test-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(outDir)
+	wdPath, outDir := besideDirs(t)
 	out := filepath.Join(outDir, "o.csv")
 	d, err := Create(wdPath, false)
 	if err != nil {
@@ -256,6 +248,79 @@ func TestOutputTempBesideOutput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outDir); len(entries) != 0 {
 		t.Errorf("beside the output after Remove: %v, want nothing", entries)
+	}
+}
+
+// besideDirs returns the path of a work dir to create and a directory for the output on another
+// filesystem (/dev/shm), or skips the test.
+func besideDirs(t *testing.T) (wdPath, outDir string) {
+	wdPath = filepath.Join(t.TempDir(), "w")
+	if info, err := os.Stat("/dev/shm"); err != nil || !info.IsDir() || store.SameFilesystem(filepath.Dir(wdPath), "/dev/shm") {
+		t.Skip("no second filesystem (/dev/shm) to put the output on")
+	}
+	outDir, err := os.MkdirTemp("/dev/shm", "bqread-test-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(outDir) })
+	return wdPath, outDir
+}
+
+// TestOutputTempBesideOutputOnlyOurs: a file at the recorded path of the temp output beside the
+// output is removed only while it is the file bqread created there (its device and inode), and
+// counted in the disk usage only then. A file put in its place, or one whose identity was never
+// recorded (a crash between the two records), is left, and the next temp output gets a new name.
+func TestOutputTempBesideOutputOnlyOurs(t *testing.T) {
+	wdPath, outDir := besideDirs(t)
+	out := filepath.Join(outDir, "o.csv")
+	d, err := Create(wdPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.CreateOutputTemp(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("partial")
+	f.Close()
+	replaced := f.Name()
+	if err := os.Remove(replaced); err != nil {
+		t.Fatal(err)
+	}
+	users := "the user's file at that name" + strings.Repeat(".", 1<<20)
+	writeFile(t, replaced, users)
+	if usage, err := d.DiskUsage(); err != nil || usage >= 1<<20 {
+		t.Errorf("disk usage %d (%v) counts a file bqread did not create", usage, err)
+	}
+	if err := d.RemoveOutputTemp(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(replaced); err != nil || string(got) != users {
+		t.Errorf("the file put at the temp output's name: %d bytes, %v; want it left", len(got), err)
+	}
+	unproven := filepath.Join(outDir, ".o.csv.bqread-unproven.tmp")
+	writeFile(t, unproven, "created before its identity was recorded")
+	if err := d.writeOutputRecord(outputRecord{Path: unproven}); err != nil {
+		t.Fatal(err)
+	}
+	f, err = d.CreateOutputTemp(out)
+	if err != nil {
+		t.Fatalf("a temp output after a record without identity: %v", err)
+	}
+	f.Close()
+	for _, p := range []string{replaced, unproven} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s: %v, want it left", p, err)
+		}
+	}
+	if f.Name() == replaced || f.Name() == unproven {
+		t.Errorf("the new temp output reuses the name %s", f.Name())
+	}
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(f.Name()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the temp output bqread created: %v after Remove, want it gone", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -135,8 +136,11 @@ func resumeKilled(t *testing.T, args []string, format, out string) (journaled bo
 	t.Helper()
 	workDir := out + ".bqread"
 	waitNoWorkers(t, workDir)
-	if _, err := os.Stat(out); err == nil { // killed after the rename, before the work dir was removed
+	if _, err := os.Stat(out); err == nil { // killed after the rename: remove the work dir, as a user would
 		d, err := workdir.Open(workDir)
+		if errors.Is(err, workdir.ErrMissing) { // killed after its removal too, before it exited
+			return false
+		}
 		if err == nil {
 			err = d.Remove()
 		}

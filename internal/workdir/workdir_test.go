@@ -419,3 +419,52 @@ func TestLock(t *testing.T) {
 		t.Errorf("Remove = %v", err)
 	}
 }
+
+// TestDiskUsage: the regular files of the work dir plus the temp output beside the output, while
+// it is the file bqread created; a damaged output record counts nothing and is removed without
+// error by RemoveOutputTemp, which leaves the file.
+func TestDiskUsage(t *testing.T) {
+	wdPath, outDir := besideDirs(t)
+	d, err := Create(wdPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage := func() int64 {
+		n, err := d.DiskUsage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	base := usage()
+	if base <= 0 {
+		t.Fatalf("a new work dir uses %d bytes, want its marker's", base)
+	}
+	writeFile(t, filepath.Join(wdPath, "stream-000001", "seg"), strings.Repeat("s", 1000))
+	f, err := d.CreateOutputTemp(filepath.Join(outDir, "o.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(strings.Repeat("o", 5000))
+	f.Close()
+	record, err := os.Stat(filepath.Join(wdPath, outputRecordName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := usage(), base+1000+record.Size()+5000; got != want {
+		t.Errorf("disk usage %d, want %d", got, want)
+	}
+	writeFile(t, filepath.Join(wdPath, outputRecordName), "damaged")
+	if got, want := usage(), base+1000+int64(len("damaged")); got != want {
+		t.Errorf("disk usage with a damaged output record %d, want %d", got, want)
+	}
+	if err := d.RemoveOutputTemp(); err != nil {
+		t.Errorf("RemoveOutputTemp with a damaged output record: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(wdPath, outputRecordName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the damaged output record: %v, want it removed", err)
+	}
+	if _, err := os.Lstat(f.Name()); err != nil {
+		t.Errorf("the temp output a damaged record names no more: %v, want it left", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bqread/bqread/internal/store"
+	"github.com/bqread/bqread/internal/workdir"
 )
 
 // partDest is the folder the files of a many-file output are put in: a local directory, or a
@@ -26,19 +27,25 @@ type partDest interface {
 	close()
 }
 
-// openPartDest opens the folder of pattern. mark identifies this export's objects in a bucket:
-// those an earlier run of it left there (killed while it wrote them) are removed first, so that
-// they are written again.
-func openPartDest(ctx context.Context, pattern string, overwrite bool, mark string) (partDest, error) {
+// openPartDest opens the folder of pattern for the export in wd. The files an earlier run of it
+// left there (killed while it wrote them) are removed first, so that they are written again:
+// in a bucket those that carry the work dir's ID as their mark, in a directory those the work dir
+// recorded (workdir.Dir.Placed).
+func openPartDest(ctx context.Context, pattern string, overwrite bool, wd *workdir.Dir) (partDest, error) {
 	dir, _ := splitPattern(pattern)
 	if !store.IsURL(pattern) {
-		return &localParts{dir: dir, overwrite: overwrite}, nil
+		for _, f := range patternFiles(pattern) {
+			if err := wd.RemovePlaced(f); err != nil {
+				return nil, err
+			}
+		}
+		return &localParts{dir: dir, overwrite: overwrite, wd: wd}, nil
 	}
 	b, err := store.OpenBlob(ctx, dir)
 	if err != nil {
 		return nil, bucketError("Out", pattern, err)
 	}
-	d := &bucketParts{b: b, overwrite: overwrite, mark: mark}
+	d := &bucketParts{b: b, overwrite: overwrite, mark: wd.ID()}
 	if err := d.removeEarlier(ctx, pattern); err != nil {
 		b.Close()
 		return nil, err
@@ -52,9 +59,11 @@ func changedError(final string, err error) error {
 }
 
 // localParts is a partDest in a local directory: each file is a hidden temp file beside its
-// name, renamed to it (store.CommitFile) when closed.
+// name, recorded in the work dir wd (workdir.Dir.RecordPlaced) and renamed to it
+// (store.CommitFile) when closed.
 type localParts struct {
 	dir       string
+	wd        *workdir.Dir
 	overwrite bool
 	temps     []*os.File   // created, not yet put in place
 	placed    []placedFile // put in place
@@ -67,7 +76,10 @@ type placedFile struct {
 }
 
 func (d *localParts) create(_ context.Context, name string) (io.WriteCloser, error) {
-	final := filepath.Join(d.dir, name)
+	final, err := filepath.Abs(filepath.Join(d.dir, name))
+	if err != nil {
+		return nil, err
+	}
 	f, err := createBeside(final)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", final, err)
@@ -92,6 +104,9 @@ func (p *localPart) Close() error {
 	}
 	info, err := p.f.Stat()
 	if err != nil {
+		return fmt.Errorf("write %s: %w", p.final, err)
+	}
+	if err := p.d.wd.RecordPlaced(p.f, p.final); err != nil {
 		return fmt.Errorf("write %s: %w", p.final, err)
 	}
 	p.d.temps = p.d.temps[:len(p.d.temps)-1] // CommitFile closes it, and removes it on failure

@@ -71,8 +71,9 @@ func partWorkDir(pattern string) string { return strings.Replace(pattern, "*", "
 
 // checkPattern checks a many-file Out: one "*", in the last path element; a directory that
 // exists and takes new files, or a bucket that exists and can be used; and, without Overwrite,
-// no file of the pattern nor its manifest there already, but, in a bucket, the objects that an
-// earlier run of the export in workDir put there (they carry its mark), which writeParts replaces.
+// no file of the pattern nor its manifest there already, but those that an earlier run of the
+// export in workDir put there (in a bucket, objects that carry its mark; in a directory, files
+// its work dir recorded), which writeParts replaces.
 func checkPattern(pattern string, overwrite bool, workDir string) error {
 	if strings.Count(pattern, "*") != 1 {
 		return optionErrorf("{{Out}} %s: a many-file output has one * in its file name, where each file's number goes", pattern)
@@ -82,7 +83,7 @@ func checkPattern(pattern string, overwrite bool, workDir string) error {
 	if store.IsURL(pattern) {
 		existing, err = existingObjects(pattern, workDir)
 	} else {
-		existing, err = existingFiles(pattern)
+		existing, err = existingFiles(pattern, workDir)
 	}
 	switch {
 	case err != nil:
@@ -93,18 +94,44 @@ func checkPattern(pattern string, overwrite bool, workDir string) error {
 	return nil
 }
 
-// existingFiles checks the directory of a local pattern and returns its files of the pattern
-// and its manifest.
-func existingFiles(pattern string) ([]string, error) {
+// existingFiles checks the directory of a local pattern and returns its files of the pattern and
+// its manifest, but those that an earlier run of the export in workDir put there (Placed).
+func existingFiles(pattern, workDir string) ([]string, error) {
 	if err := checkParent("Out", pattern); err != nil {
 		return nil, err
 	}
-	existing, _ := filepath.Glob(strings.ReplaceAll(pattern, "*", "[0-9]*"))
-	m := inPatternDir(pattern, partManifestName(pattern))
-	if _, err := os.Lstat(m); err == nil {
-		existing = append(existing, m)
+	d, err := workdir.Open(workDir)
+	if err != nil {
+		d = nil // no earlier run: no file of the pattern is this export's
+	}
+	var existing []string
+	for _, f := range patternFiles(pattern) {
+		ours := false
+		if d != nil {
+			if ours, err = d.Placed(f); err != nil {
+				return nil, err
+			}
+		}
+		if !ours {
+			existing = append(existing, f)
+		}
 	}
 	return existing, nil
+}
+
+// patternFiles returns the absolute paths of the files of a local pattern and of its manifest
+// that exist.
+func patternFiles(pattern string) []string {
+	abs, err := filepath.Abs(pattern)
+	if err != nil {
+		return nil
+	}
+	files, _ := filepath.Glob(strings.ReplaceAll(abs, "*", "[0-9]*"))
+	m := inPatternDir(abs, partManifestName(abs))
+	if _, err := os.Lstat(m); err == nil {
+		files = append(files, m)
+	}
+	return files
 }
 
 // existingObjects checks the bucket of a pattern in a bucket and returns its objects of the
@@ -220,7 +247,7 @@ func (e *Export) finishParts(ctx context.Context, res *shard.Result) (*Summary, 
 // error it removes what it put in place.
 func (e *Export) writeParts(ctx context.Context) (*PartManifest, error) {
 	pattern := e.p.opts.Out
-	dest, err := openPartDest(ctx, pattern, e.p.opts.Overwrite, e.dir.ID())
+	dest, err := openPartDest(ctx, pattern, e.p.opts.Overwrite, e.dir)
 	if err != nil {
 		return nil, err
 	}

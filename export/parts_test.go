@@ -228,3 +228,66 @@ func TestMaxFileSize(t *testing.T) {
 		t.Errorf("MaxFileSize with one output file: err = %v, want a usage error", err)
 	}
 }
+
+// TestManyFilesResumeReplacesOwnFiles: files of the pattern that an earlier run of the export put
+// in place, as a run killed between two files leaves them (here: a run that kept its work dir,
+// then its manifest and last file taken away), are the export's own: a resume without Overwrite
+// writes them again and completes the set. A file put in place of one of them is not: the resume
+// is refused, naming it, and leaves it.
+func TestManyFilesResumeReplacesOwnFiles(t *testing.T) {
+	inst, err := emulator.Start(t.Context(), emulator.Options{DataDir: writeClusterTable(t), ResponseBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	for _, replaced := range []bool{false, true} {
+		dir := t.TempDir()
+		o := export.Options{Table: "bqread-test.ds.t", Out: filepath.Join(dir, "part-*.ndjson"), Endpoint: inst.GRPCAddr(),
+			Streams: 3, SegmentRows: 200, KeepParts: true}
+		if _, err := export.Run(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "part-0*.ndjson"))
+		if len(files) < 3 {
+			t.Fatalf("%d files", len(files))
+		}
+		for _, f := range []string{filepath.Join(dir, "part-manifest.json"), files[len(files)-1]} {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if replaced {
+			os.Remove(files[1])
+			os.WriteFile(files[1], []byte("mine\n"), 0o644)
+		}
+		o.KeepParts, o.Resume = false, true
+		_, err := export.Run(t.Context(), o)
+		if replaced {
+			if !errors.Is(err, export.ErrUsage) || !strings.Contains(err.Error(), filepath.Base(files[1])) {
+				t.Errorf("resume with %s replaced: %v, want a usage error naming it", files[1], err)
+			}
+			if data, _ := os.ReadFile(files[1]); string(data) != "mine\n" {
+				t.Errorf("the file put in place of one of the export's was changed: %q", data)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		var all []string
+		files, _ = filepath.Glob(filepath.Join(dir, "part-0*.ndjson"))
+		for _, f := range files {
+			all = append(all, independentRows(t, "ndjson", f)...)
+		}
+		slices.Sort(all)
+		if !slices.Equal(all, sourceRows()) {
+			t.Errorf("after the resume the files hold %d rows, not the table's %d once each", len(all), clusterRows)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "part-manifest.json")); err != nil {
+			t.Errorf("no manifest after the resume: %v", err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != len(files)+1 {
+			t.Errorf("%d entries in the output directory, want the %d files and the manifest", len(entries), len(files))
+		}
+	}
+}

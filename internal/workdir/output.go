@@ -65,20 +65,28 @@ func (d *Dir) createBesideOutput(out string) (*os.File, error) {
 	return f, nil
 }
 
-// outputRecord is the content of outputRecordName: the path of the temp output beside the output
-// and, once it is created, its device and inode.
-type outputRecord struct {
-	Path string `json:"path"`
-	Dev  uint64 `json:"dev,omitempty"`
-	Ino  uint64 `json:"ino,omitempty"`
+// outputRecord is the content of outputRecordName: the temp output beside the output.
+type outputRecord = fileRecord
+
+// fileRecord is the record of a file bqread created outside the work dir: its path and, once it
+// is created, its device and inode; for a file recorded once complete, also its size and
+// modification time, since a file made after it was removed may get the same inode.
+type fileRecord struct {
+	Path  string `json:"path"`
+	Dev   uint64 `json:"dev,omitempty"`
+	Ino   uint64 `json:"ino,omitempty"`
+	Size  int64  `json:"size,omitempty"`
+	MTime int64  `json:"mtime_ns,omitempty"`
 }
 
-// holds reports whether info, of the file at the recorded path, is the temp output bqread created
-// there: a regular file of the recorded device and inode. Without them (a crash before they were
-// recorded, or a system without inodes) nothing is.
-func (rec outputRecord) holds(info fs.FileInfo) bool {
+// holds reports whether info, of the file at the recorded path, is the file bqread created there:
+// a regular file of the recorded device and inode, and size and modification time where they are
+// recorded. Without device and inode (a crash before they were recorded, or a system without
+// inodes) nothing is.
+func (rec fileRecord) holds(info fs.FileInfo) bool {
 	dev, ino := infoID(info)
-	return info.Mode().IsRegular() && rec.Ino != 0 && dev == rec.Dev && ino == rec.Ino
+	same := rec.MTime == 0 || info.Size() == rec.Size && info.ModTime().UnixNano() == rec.MTime
+	return info.Mode().IsRegular() && rec.Ino != 0 && dev == rec.Dev && ino == rec.Ino && same
 }
 
 // errOutputRecord is wrapped by the error for an output record bqread did not write.

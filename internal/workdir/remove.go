@@ -110,14 +110,14 @@ func (d *Dir) entries(ctx context.Context) (all []entry, folders []string, err e
 }
 
 // ours reports whether a file of the work dir is of one of bqread's kinds: the manifest, the
-// lock, the merge journal, an unfinished file, a merge piece, or in a stream folder a segment file, a commit, done or split record
+// lock, the merge journal, an unfinished file, a merge piece, a placed file's record, or in a stream folder a segment file, a commit, done or split record
 // or an unfinished file. Only a work dir with bqread's marker is cleared, so a name says what a
 // file is.
 func ours(name string) bool {
 	dir, base := path.Split(name)
 	switch {
 	case dir == "":
-		return base == ManifestName || base == lockName || base == journalName || base == MergeHeaderName || base == MergeFooterName || store.IsPendingName(base)
+		return base == ManifestName || base == lockName || base == journalName || base == MergeHeaderName || base == MergeFooterName || store.IsPendingName(base) || isPlacedRecord(base)
 	case isStreamDir(strings.TrimSuffix(dir, "/")):
 		return store.IsPendingName(base) || base == doneName || isSegmentFile(name) || isRecord(name) || isSplitRecord(name)
 	}

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -103,6 +104,8 @@ func existingFiles(pattern, workDir string) ([]string, error) {
 	d, err := workdir.Open(workDir)
 	if err != nil {
 		d = nil // no earlier run: no file of the pattern is this export's
+	} else {
+		defer d.Close()
 	}
 	var existing []string
 	for _, f := range patternFiles(pattern) {
@@ -183,10 +186,11 @@ func objectsOf(pattern string, objects []store.Entry) []string {
 // carry; "-" where there is no such work dir (no object carries it).
 func workDirMark(path string) string {
 	d, err := workdir.Open(path)
-	if err != nil || d.ID() == "" {
+	if err != nil {
 		return "-"
 	}
-	return d.ID()
+	defer d.Close()
+	return cmp.Or(d.ID(), "-")
 }
 
 // PartManifest is the manifest of a many-file output: its files in row order, each with its

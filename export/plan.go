@@ -124,17 +124,19 @@ func (e *Export) create(ctx context.Context) error {
 // openLocked opens an earlier export's work dir for this process alone (workdir.Dir.Lock).
 func openLocked(path string) (*workdir.Dir, error) {
 	d, err := workdir.Open(path)
-	if err == nil {
-		err = d.Lock()
-	}
 	if err != nil {
+		return nil, workDirError(err)
+	}
+	if err := d.Lock(); err != nil {
+		d.Close()
 		return nil, workDirError(err)
 	}
 	return d, nil
 }
 
-// Close releases the work dir that Plan took for this process (Run does so when it returns).
-func (e *Export) Close() { e.dir.Unlock() }
+// Close releases the work dir that Plan took for this process, and a bucket's client (Run does
+// so when it returns).
+func (e *Export) Close() { e.dir.Close() }
 
 // workDirError marks a work dir that cannot be used as bad input.
 func workDirError(err error) error {

@@ -54,6 +54,7 @@ func ReadStatus(ctx context.Context, workDir string) (*Status, error) {
 	if err != nil {
 		return nil, workDirError(err)
 	}
+	defer d.Close()
 	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
 		return nil, asUsage(err)

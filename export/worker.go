@@ -79,6 +79,7 @@ func plannedTasks(ctx context.Context, path string) (int, error) {
 	if err != nil {
 		return 0, workDirError(err)
 	}
+	defer d.Close()
 	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
 		return 0, asUsage(err)

@@ -106,6 +106,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer d.Close()
 	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
 		return nil, err

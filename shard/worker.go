@@ -74,6 +74,7 @@ func RunTask(ctx context.Context, workDir string, task, tasks int, out io.Writer
 		event.NewWriter(out).Send(event.Event{Kind: event.Error, Stream: -1, Pid: os.Getpid(), Class: event.Usage, Message: err.Error()})
 		return err
 	}
+	defer d.Close()
 	if task < 0 || tasks < 1 || task >= tasks {
 		err := fmt.Errorf("%w: task %d of %d: use a task index from 0 to the task count - 1", ErrUsage, task, tasks)
 		event.NewWriter(out).Send(event.Event{Kind: event.Error, Stream: -1, Pid: os.Getpid(), Class: event.Usage, Message: err.Error()})
@@ -102,6 +103,7 @@ func openWork(ctx context.Context, workDir string) (*workdir.Dir, *session.Manif
 	}
 	m, err := session.LoadManifest(ctx, d.Store())
 	if err != nil {
+		d.Close()
 		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	return d, m, nil
@@ -117,6 +119,7 @@ func RunWorker(ctx context.Context, workDir string, streamIndex int, out io.Writ
 		event.NewWriter(out).Send(event.Event{Kind: event.Error, Stream: streamIndex, Pid: os.Getpid(), Class: event.Usage, Message: err.Error()})
 		return err
 	}
+	defer d.Close()
 	return runWorker(ctx, d, m, streamIndex, out, opts)
 }
 

@@ -128,7 +128,8 @@ func TestBucketForeignObjects(t *testing.T) {
 }
 
 // TestBucketLock: a second user of a locked work dir is refused with the holder and the lock
-// object named; after Unlock it may take it. An earlier export is kept unless replaced.
+// object named; after Unlock (or Close, which also closes the bucket's client) it may take it.
+// An earlier export is kept unless replaced.
 func TestBucketLock(t *testing.T) {
 	eachBucket(t, func(t *testing.T, url string, raw *store.Blob) {
 		d, err := Create(url, false)
@@ -160,9 +161,14 @@ func TestBucketLock(t *testing.T) {
 		if r.has(ManifestName) {
 			t.Error("Create with replace kept the earlier manifest")
 		}
-		r.Unlock()
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.readFile(MarkerName); err == nil {
+			t.Error("the store of a closed work dir still reads")
+		}
 		if err := o.Lock(); err != nil {
-			t.Errorf("Lock after the holder unlocked = %v", err)
+			t.Errorf("Lock after the holder closed its work dir = %v", err)
 		}
 	})
 }

@@ -113,6 +113,16 @@ func (d *Dir) Unlock() {
 	d.unlockBucket()
 }
 
+// Close releases what the Dir holds: its lock, if it took one (Unlock), and the client of a
+// work dir in a bucket. The Dir is not used after.
+func (d *Dir) Close() error {
+	d.Unlock()
+	if d.bucket != nil {
+		return d.bucket.Close()
+	}
+	return nil
+}
+
 // Path returns the work dir's local path, or its gs:// or s3:// URL.
 func (d *Dir) Path() string { return d.path }
 

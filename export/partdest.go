@@ -80,7 +80,7 @@ func (d *localParts) create(_ context.Context, name string) (io.WriteCloser, err
 	if err != nil {
 		return nil, err
 	}
-	f, err := createBeside(final)
+	f, err := store.CreateBeside(final)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", final, err)
 	}

@@ -180,7 +180,7 @@ func writeDest(path string, overwrite bool, data []byte, stdout io.Writer) error
 		_, err = f.Write(data)
 		return errors.Join(err, f.Close())
 	}
-	f, err := createBeside(path)
+	f, err := store.CreateBeside(path)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 )
+
+// CreateBeside creates a new, empty hidden file beside path, of a name not used before
+// (.NAME.bqread-RANDOM.tmp), for it to be renamed to path; its mode follows the umask.
+func CreateBeside(path string) (*os.File, error) {
+	for range 10 {
+		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.bqread-%08x.tmp", filepath.Base(path), rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("create a temp file beside %s: too many name collisions", path)
+}
 
 // CommitFile makes the written temp file f durable under the name final: fsync, close, rename,
 // fsync of final's directory. f is closed in every case, and removed unless it was renamed (only

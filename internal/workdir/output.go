@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -21,40 +20,30 @@ func (d *Dir) CreateOutputTemp(out string) (*os.File, error) {
 	if err := d.RemoveOutputTemp(); err != nil {
 		return nil, err
 	}
-	if store.SameFilesystem(d.path, filepath.Dir(out)) {
-		return createOutputTemp(filepath.Join(d.path, OutputTempName))
+	if !store.SameFilesystem(d.path, filepath.Dir(out)) {
+		return d.createBesideOutput(out)
 	}
-	return d.createBesideOutput(out)
-}
-
-// createOutputTemp creates the temp output at path, which must not exist.
-func createOutputTemp(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	f, err := os.OpenFile(filepath.Join(d.path, OutputTempName), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("create the temp output: %w", err)
 	}
 	return f, nil
 }
 
-// createBesideOutput creates the temp output as a hidden file of a new name beside out. Its path
-// is recorded in the work dir before it is created, and its device and inode once it is, so that
-// a resumed export, a new one or Remove finds it after a crash and knows it for the file bqread
-// created. A crash between the two records leaves the file where it is: nothing proves it
-// bqread's, and the next temp output gets another name.
+// createBesideOutput creates the temp output as a hidden file of a new name beside out
+// (store.CreateBeside) and records its path, device and inode in the work dir, so that a resumed
+// export, a new one or Remove finds it after a crash and knows it for the file bqread created. A
+// crash between its creation and the record leaves it where it is, unknown.
 func (d *Dir) createBesideOutput(out string) (*os.File, error) {
-	name := fmt.Sprintf(".%s.bqread-%s-%08x.tmp", filepath.Base(out), d.mark.ID[:8], rand.Uint32())
-	abs, err := filepath.Abs(filepath.Join(filepath.Dir(out), name))
+	abs, err := filepath.Abs(out)
 	if err != nil {
 		return nil, err
 	}
-	rec := outputRecord{Path: abs}
-	if err := d.writeOutputRecord(rec); err != nil {
-		return nil, err
-	}
-	f, err := createOutputTemp(abs)
+	f, err := store.CreateBeside(abs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create the temp output: %w", err)
 	}
+	rec := outputRecord{Path: f.Name()}
 	if rec.Dev, rec.Ino, err = fileID(f); err == nil {
 		err = d.writeOutputRecord(rec)
 	}

@@ -155,6 +155,7 @@ func (w *worker) commit(ctx context.Context) error {
 	}
 	if err != nil {
 		s.pending.Abort()
+		w.committed() // the segment before ends its commit first; this error is the one to report
 		return diskFull(fmt.Errorf("finish the segment of rows %d to %d: %w", s.lo, w.offset, err))
 	}
 	if err := w.committed(); err != nil {

@@ -584,3 +584,51 @@ func TestWorkerCommitFails(t *testing.T) {
 		t.Errorf("segments hold rows [0, %d) (%v): want none", end, err)
 	}
 }
+
+// slowThenFull is a work dir whose first segment takes a while to commit and whose disk is full
+// for every segment after it.
+type slowThenFull struct {
+	store.Store
+	created   *atomic.Int32
+	committed *atomic.Bool // the first segment's commit returned
+}
+
+func (s slowThenFull) Create(ctx context.Context, dir string) (store.Pending, error) {
+	p, err := s.Store.Create(ctx, dir)
+	if s.created.Add(1) > 1 {
+		return fullPending{p, &atomic.Int64{}}, err
+	}
+	return slowCommit{p, s.committed}, err
+}
+
+type slowCommit struct {
+	store.Pending
+	done *atomic.Bool
+}
+
+func (p slowCommit) Commit(name string) error {
+	time.Sleep(200 * time.Millisecond)
+	err := p.Pending.Commit(name)
+	p.done.Store(true)
+	return err
+}
+
+// TestWorkerLastSegmentFails: when the stream's last segment cannot be written (here at its final
+// flush) while the segment before it is still being committed in the background, the worker
+// waits for that commit before it returns, so that nothing of it runs on after the worker, and
+// the segment is recorded.
+func TestWorkerLastSegmentFails(t *testing.T) {
+	e := newWorkerEnv(t)
+	e.plan(t, "arrow", "ndjson", 1, workerTestRows/2)
+	committed := &atomic.Bool{}
+	_, err := e.runWorker(t, 0, withStore(slowThenFull{e.st, &atomic.Int32{}, committed}))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("worker whose last segment cannot be written: %v, want ENOSPC", err)
+	}
+	if !committed.Load() {
+		t.Fatal("the worker returned while the segment before the failed one was still being committed")
+	}
+	if _, end, err := StreamSegments(t.Context(), e.wd, 0); err != nil || end < workerTestRows/2 || end >= workerTestRows {
+		t.Errorf("segments hold rows [0, %d) (%v): want the first segment's, about %d rows", end, err, workerTestRows/2)
+	}
+}

@@ -118,14 +118,34 @@ func (m *Merger) Resume(at int64, refs []BodyRef, orders [][]int64) error {
 }
 
 // Add appends body p. Unless AnyOrder, p must come after the bodies added before it.
-func (m *Merger) Add(p Part) error { return m.add(p, true) }
+func (m *Merger) Add(p Part) error {
+	return m.add(p, func() error { return copyRange(m.out, p.R, 0, p.Size) })
+}
+
+// AddFrom is Add of the body read from r, which ends after p.Size bytes; p.R is not read. An
+// error of r's last read, after its bytes were written, is returned.
+func (m *Merger) AddFrom(p Part, r io.Reader) error {
+	return m.add(p, func() error {
+		n, err := io.Copy(m.out, r)
+		if err == nil && n != p.Size {
+			err = fmt.Errorf("%d bytes, want %d", n, p.Size)
+		}
+		return err
+	})
+}
 
 // Place is Add without the copy: p.R is not read, and the caller puts p's Size bytes where the
 // body would be, between what this Merger writes before and after (a store that concatenates
 // objects puts the header, the bodies and the footer together). Written counts them as written.
-func (m *Merger) Place(p Part) error { return m.add(p, false) }
+func (m *Merger) Place(p Part) error {
+	return m.add(p, func() error {
+		m.out.N += p.Size
+		return nil
+	})
+}
 
-func (m *Merger) add(p Part, copying bool) error {
+// add writes body p with put, in its place among the bodies.
+func (m *Merger) add(p Part, put func() error) error {
 	i, order := len(m.orders), p.Order
 	if order == nil {
 		order = []int64{int64(i)}
@@ -139,9 +159,7 @@ func (m *Merger) add(p Part, copying bool) error {
 		return err
 	}
 	ref := BodyRef{Offset: m.out.N, Size: p.Size, Meta: p.Meta}
-	if !copying {
-		m.out.N += p.Size
-	} else if err := copyRange(m.out, p.R, 0, p.Size); err != nil {
+	if err := put(); err != nil {
 		return fmt.Errorf("%s merge: part %d: %w", f, i, err)
 	}
 	m.orders, m.refs = append(m.orders, order), append(m.refs, ref)

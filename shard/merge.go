@@ -188,27 +188,44 @@ func (mg *Merger) reload(ctx context.Context) error {
 // add copies segment s after checking its size and checksum against its commit record, whose
 // metadata goes into the footer.
 func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
-	o, err := mg.dir.OpenSegment(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	var r io.ReaderAt = o
-	if f, ok := store.File(o); ok {
-		r = f // lets the merge copy between files in the kernel
-	}
-	if err := mg.parts.Add(output.Part{R: r, Size: o.Size(), Meta: s.Meta, Order: segmentOrder(mg.m, s.Stream, s.Lo)}); err != nil {
+	part := output.Part{Size: s.Size, Meta: s.Meta, Order: segmentOrder(mg.m, s.Stream, s.Lo)}
+	if err := mg.copy(ctx, s, part); err != nil {
 		return diskFull(fmt.Errorf("merge segment %s: %w", s.Name, err))
 	}
 	mg.added[s.Name] = true
 	if mg.once == nil {
 		return nil
 	}
-	mg.pending = append(mg.pending, workdir.Merged{Name: s.Name, Stream: s.Stream, Lo: s.Lo, Hi: s.Hi, Offset: mg.parts.Written() - o.Size()})
-	if mg.unsync += o.Size(); mg.unsync >= syncEvery {
+	mg.pending = append(mg.pending, workdir.Merged{Name: s.Name, Stream: s.Stream, Lo: s.Lo, Hi: s.Hi, Offset: mg.parts.Written() - s.Size})
+	if mg.unsync += s.Size; mg.unsync >= syncEvery {
 		return mg.sync()
 	}
 	return nil
+}
+
+// copy adds segment s's body to the output as part. Into WriteOnce's temp output, whose journal
+// records only segments copied whole, s is checked as it is copied, which reads it once
+// (workdir.Dir.ReadSegment); into any other output, which may not take back what it got (a
+// stream), it is checked first, and copied between files in the kernel where it can be.
+func (mg *Merger) copy(ctx context.Context, s workdir.Segment, part output.Part) error {
+	if mg.once != nil {
+		r, err := mg.dir.ReadSegment(ctx, s)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return mg.parts.AddFrom(part, r)
+	}
+	o, err := mg.dir.OpenSegment(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	part.R = o
+	if f, ok := store.File(o); ok {
+		part.R = f
+	}
+	return mg.parts.Add(part)
 }
 
 // Finish checks that every stream was read to its end (its done record) and that its committed

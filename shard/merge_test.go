@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/bqread/bqread/internal/workdir"
@@ -102,5 +104,54 @@ func TestFinishReadsSplitsSavedSinceItStarted(t *testing.T) {
 	var inc *IncompleteError
 	if _, err := mg.Finish(ctx); !errors.As(err, &inc) {
 		t.Errorf("Finish with the remainder unread: %v, want an IncompleteError", err)
+	}
+}
+
+// TestWriteOnceChecksAsItCopies: a segment whose file changed after its commit (same size, other
+// bytes) stops a write-once merge with ErrChanged when it is copied, and the merge journal never
+// records it: only what was checked whole counts as merged.
+func TestWriteOnceChecksAsItCopies(t *testing.T) {
+	ctx := t.Context()
+	d, err := workdir.Open(writeManifest(t, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.LoadManifest(ctx, d.Store())
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitLine(t, d, 0)
+	tmp, err := d.OpenOutputTemp(filepath.Join(t.TempDir(), "out.ndjson"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Close()
+	mg, err := NewMerger(d, m, tmp.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mg.WriteOnce(ctx, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := mg.Add(ctx, 0, 0, 1); err != nil {
+		t.Fatalf("merge of an intact segment: %v", err)
+	}
+	commitLine(t, d, 1)
+	seg, err := d.Segment(ctx, 1, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.Path(), seg.Name), []byte("{\"s\":7}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := mg.Add(ctx, 1, 0, 1); !errors.Is(err, workdir.ErrChanged) {
+		t.Fatalf("merge of a changed segment: %v, want ErrChanged", err)
+	}
+	if err := mg.sync(); err != nil {
+		t.Fatal(err)
+	}
+	merged := tmp.Merged()
+	if len(merged) != 1 || merged[0].Stream != 0 {
+		t.Errorf("the journal records %+v, want stream 0's segment alone", merged)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/bqread/bqread/internal/store"
 )
@@ -224,6 +226,92 @@ func (d *Dir) Segment(ctx context.Context, i int, lo, hi int64) (Segment, error)
 	}
 	return s, nil
 }
+
+// ReadSegment opens segment s to be read once, from its start to its end, checking its size and
+// checksum as it is read: the read that ends it returns an error wrapping ErrChanged instead of
+// io.EOF when the file no longer matches its commit record. It reads each byte once where
+// OpenSegment, which checks the whole file before the first read, reads it twice; it is for a
+// writer that can disown what it wrote before the check failed (the temp output, whose journal
+// records only segments copied whole). The caller closes it.
+func (d *Dir) ReadSegment(ctx context.Context, s Segment) (*SegmentReader, error) {
+	if s.Merged {
+		return nil, fmt.Errorf("%w: %s was merged into the temp output and removed", ErrChanged, s.Name)
+	}
+	o, err := d.st.Open(ctx, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &SegmentReader{o: o, s: s, h: crc32.New(castagnoli)}, nil
+}
+
+// SegmentReader is a segment read once, in order (ReadSegment).
+type SegmentReader struct {
+	o store.Object
+	s Segment
+	h hash.Hash32
+	n int64 // bytes read
+}
+
+// Read reads the next bytes of the segment, and one byte past its recorded size, which a file
+// that grew has.
+func (r *SegmentReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p = p[:min(int64(len(p)), r.s.Size+1-r.n)]
+	k, err := r.o.ReadAt(p, r.n)
+	r.h.Write(p[:k])
+	r.n += int64(k)
+	switch {
+	case err != nil && err != io.EOF:
+		return k, err
+	case err == io.EOF || r.n > r.s.Size:
+		return k, r.check()
+	}
+	return k, nil
+}
+
+// check returns io.EOF when the bytes read are the segment's recorded size and checksum, else an
+// error wrapping ErrChanged.
+func (r *SegmentReader) check() error {
+	if r.n != r.s.Size || r.h.Sum32() != r.s.CRC32C {
+		return fmt.Errorf("%w: %s has %d bytes with CRC-32C %#08x, its record says %d bytes with %#08x", ErrChanged, r.s.Name, r.n, r.h.Sum32(), r.s.Size, r.s.CRC32C)
+	}
+	return io.EOF
+}
+
+// copyChunk is how much SegmentReader.WriteTo reads at a time: small enough to be in the CPU's
+// cache still when it is checksummed and written.
+const copyChunk = 256 << 10
+
+var copyBuffers = sync.Pool{New: func() any { return new([copyChunk]byte) }}
+
+// WriteTo writes the rest of the segment to w, checking it (Read), through a buffer that is
+// reused from one segment to the next.
+func (r *SegmentReader) WriteTo(w io.Writer) (int64, error) {
+	buf := copyBuffers.Get().(*[copyChunk]byte)
+	defer copyBuffers.Put(buf)
+	var total int64
+	for {
+		k, err := r.Read(buf[:])
+		if k > 0 {
+			n, werr := w.Write(buf[:k])
+			total += int64(n)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Close closes the segment's file.
+func (r *SegmentReader) Close() error { return r.o.Close() }
 
 // OpenSegment opens segment s for reading after checking that its file still has the recorded
 // size and checksum. The caller closes it.

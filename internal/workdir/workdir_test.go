@@ -468,3 +468,60 @@ func TestDiskUsage(t *testing.T) {
 		t.Errorf("the temp output a damaged record names no more: %v, want it left", err)
 	}
 }
+
+// TestReadSegment reads a segment once as its check goes along: an intact one gives its bytes and
+// io.EOF, read whole (WriteTo) or in small reads; one changed, grown or cut since its commit gives
+// ErrChanged at its end, never io.EOF.
+func TestReadSegment(t *testing.T) {
+	ctx := context.Background()
+	d, err := Create(filepath.Join(t.TempDir(), "w"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Store().Create(ctx, StreamDir(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Repeat("0123456789", 30_000) // more than one copy buffer
+	io.WriteString(p, want)
+	s, err := d.CommitSegment(ctx, p, 0, 0, 10, "csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(small bool) (string, error) {
+		r, err := d.ReadSegment(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out strings.Builder
+		if small {
+			_, err = io.CopyBuffer(&out, struct{ io.Reader }{r}, make([]byte, 4093))
+		} else {
+			_, err = io.Copy(&out, r)
+		}
+		return out.String(), err
+	}
+	for _, small := range []bool{false, true} {
+		if got, err := read(small); err != nil || got != want {
+			t.Errorf("intact segment (small reads: %v): %d bytes, %v; want its %d bytes", small, len(got), err, len(want))
+		}
+	}
+	path := filepath.Join(d.Path(), s.Name)
+	for name, data := range map[string]string{
+		"changed": "X" + want[1:],
+		"grown":   want + "\n",
+		"cut":     want[:len(want)-1],
+	} {
+		writeFile(t, path, data)
+		for _, small := range []bool{false, true} {
+			if _, err := read(small); !errors.Is(err, ErrChanged) {
+				t.Errorf("%s segment (small reads: %v): %v, want ErrChanged", name, small, err)
+			}
+		}
+	}
+	os.Remove(path)
+	if _, err := d.ReadSegment(ctx, s); err == nil {
+		t.Error("ReadSegment of a removed segment: no error")
+	}
+}

@@ -51,12 +51,20 @@ func createOutput(ctx context.Context, out string, kind destKind, overwrite, kee
 	return &outputFile{path: out, overwrite: overwrite, dir: d, f: t.File, temp: t, w: store.NewWritebackFile(t.File)}, nil
 }
 
-// newMerger returns the merger of the export's segments into o, which writes each byte once
-// when o's temp output has a merge journal.
+// newMerger returns the merger of the export's segments into o. Where a failed merge leaves the
+// destination as it was (a temp output is not renamed, an upload not completed), it checks each
+// segment as it copies it, reading it once; it also writes each byte once when the temp output
+// has a merge journal.
 func (o *outputFile) newMerger(ctx context.Context, d *workdir.Dir, m *session.Manifest) (*shard.Merger, error) {
 	mg, err := shard.NewMerger(d, m, o.w)
-	if err != nil || o.temp == nil || !o.temp.Journaled() {
-		return mg, err
+	if err != nil {
+		return nil, err
+	}
+	if o.temp != nil || o.up != nil {
+		mg.CheckAsCopied()
+	}
+	if o.temp == nil || !o.temp.Journaled() {
+		return mg, nil
 	}
 	return mg, mg.WriteOnce(ctx, o.temp)
 }

@@ -46,7 +46,16 @@ type Merger struct {
 	once    *workdir.OutputTemp // WriteOnce's temp output; nil: segments are kept
 	pending []workdir.Merged    // segments copied into once since its last Commit
 	unsync  int64               // their bytes
+	// checkAsCopied: each segment is checked as it is copied (CheckAsCopied), not before.
+	checkAsCopied bool
 }
+
+// CheckAsCopied makes mg check each segment's size and checksum against its commit record as it
+// copies it, which reads the segment once (workdir.Dir.ReadSegment), rather than before, which
+// reads it twice (and downloads it twice from a bucket). For a dst that is discarded when the
+// merge fails, such as a temp output, never for a stream, which cannot take back what it got.
+// WriteOnce implies it.
+func (mg *Merger) CheckAsCopied() { mg.checkAsCopied = true }
 
 // syncEvery is how many bytes of segments WriteOnce copies before it makes them durable in the
 // temp output and removes their files: the most the export holds twice, beyond one segment.
@@ -58,7 +67,7 @@ const syncEvery = 32 << 20
 // by an earlier run that stopped, count as copied, and the merge goes on at t's durable length.
 // It is called before anything is added.
 func (mg *Merger) WriteOnce(ctx context.Context, t *workdir.OutputTemp) error {
-	mg.once = t
+	mg.once, mg.checkAsCopied = t, true
 	var refs []output.BodyRef
 	var orders [][]int64
 	for _, p := range t.Merged() {
@@ -203,12 +212,11 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 	return nil
 }
 
-// copy adds segment s's body to the output as part. Into WriteOnce's temp output, whose journal
-// records only segments copied whole, s is checked as it is copied, which reads it once
-// (workdir.Dir.ReadSegment); into any other output, which may not take back what it got (a
-// stream), it is checked first, and copied between files in the kernel where it can be.
+// copy adds segment s's body to the output as part: checked as it is copied (CheckAsCopied;
+// WriteOnce's journal records only segments copied whole), or checked first and then copied
+// between files in the kernel where it can be.
 func (mg *Merger) copy(ctx context.Context, s workdir.Segment, part output.Part) error {
-	if mg.once != nil {
+	if mg.checkAsCopied {
 		r, err := mg.dir.ReadSegment(ctx, s)
 		if err != nil {
 			return err

@@ -19,14 +19,7 @@ import (
 // move on to stream 1 first (the bench once stopped with "part 8 does not come after part 7").
 func TestMergeReadsSplitsSavedSinceItStarted(t *testing.T) {
 	ctx := t.Context()
-	d, err := workdir.Open(writeManifest(t, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale, err := session.LoadManifest(ctx, d.Store())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, stale := openManifest(t, 3)
 	var out bytes.Buffer
 	mg, err := NewMerger(d, stale, &out)
 	if err != nil {
@@ -57,6 +50,21 @@ func TestMergeReadsSplitsSavedSinceItStarted(t *testing.T) {
 	}
 }
 
+// openManifest opens a new work dir with the manifest of n NDJSON streams (writeManifest) and
+// loads the manifest.
+func openManifest(t *testing.T, n int) (*workdir.Dir, *session.Manifest) {
+	t.Helper()
+	d, err := workdir.Open(writeManifest(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.LoadManifest(t.Context(), d.Store())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, m
+}
+
 // commitLine commits stream i's one row as an NDJSON segment and records the stream as done.
 func commitLine(t *testing.T, d *workdir.Dir, i int) {
 	t.Helper()
@@ -78,14 +86,7 @@ func commitLine(t *testing.T, d *workdir.Dir, i int) {
 // an error.
 func TestFinishReadsSplitsSavedSinceItStarted(t *testing.T) {
 	ctx := t.Context()
-	d, err := workdir.Open(writeManifest(t, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale, err := session.LoadManifest(ctx, d.Store())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, stale := openManifest(t, 1)
 	m := *stale
 	m.Streams = append([]string(nil), stale.Streams...)
 	k := m.AddSplit(0, "sessions/test/streams/0-primary", "sessions/test/streams/0-remainder")
@@ -107,51 +108,53 @@ func TestFinishReadsSplitsSavedSinceItStarted(t *testing.T) {
 	}
 }
 
-// TestWriteOnceChecksAsItCopies: a segment whose file changed after its commit (same size, other
-// bytes) stops a write-once merge with ErrChanged when it is copied, and the merge journal never
-// records it: only what was checked whole counts as merged.
-func TestWriteOnceChecksAsItCopies(t *testing.T) {
-	ctx := t.Context()
-	d, err := workdir.Open(writeManifest(t, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := session.LoadManifest(ctx, d.Store())
-	if err != nil {
-		t.Fatal(err)
-	}
-	commitLine(t, d, 0)
-	tmp, err := d.OpenOutputTemp(filepath.Join(t.TempDir(), "out.ndjson"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tmp.Close()
-	mg, err := NewMerger(d, m, tmp.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mg.WriteOnce(ctx, tmp); err != nil {
-		t.Fatal(err)
-	}
-	if err := mg.Add(ctx, 0, 0, 1); err != nil {
-		t.Fatalf("merge of an intact segment: %v", err)
-	}
-	commitLine(t, d, 1)
-	seg, err := d.Segment(ctx, 1, 0, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(d.Path(), seg.Name), []byte("{\"s\":7}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := mg.Add(ctx, 1, 0, 1); !errors.Is(err, workdir.ErrChanged) {
-		t.Fatalf("merge of a changed segment: %v, want ErrChanged", err)
-	}
-	if err := mg.sync(); err != nil {
-		t.Fatal(err)
-	}
-	merged := tmp.Merged()
-	if len(merged) != 1 || merged[0].Stream != 0 {
-		t.Errorf("the journal records %+v, want stream 0's segment alone", merged)
+// TestCheckAsCopied: a segment whose file changed after its commit (same size, other bytes)
+// stops a merge that checks segments as it copies them with ErrChanged, into a temp output with a
+// journal (WriteOnce), which then never records it, or without one (CheckAsCopied).
+func TestCheckAsCopied(t *testing.T) {
+	for _, writeOnce := range []bool{true, false} {
+		ctx := t.Context()
+		d, m := openManifest(t, 2)
+		commitLine(t, d, 0)
+		tmp, err := d.OpenOutputTemp(filepath.Join(t.TempDir(), "out.ndjson"), writeOnce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tmp.Close()
+		mg, err := NewMerger(d, m, tmp.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if writeOnce {
+			err = mg.WriteOnce(ctx, tmp)
+		} else {
+			mg.CheckAsCopied()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mg.Add(ctx, 0, 0, 1); err != nil {
+			t.Fatalf("write once %v: merge of an intact segment: %v", writeOnce, err)
+		}
+		commitLine(t, d, 1)
+		seg, err := d.Segment(ctx, 1, 0, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d.Path(), seg.Name), []byte("{\"s\":7}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := mg.Add(ctx, 1, 0, 1); !errors.Is(err, workdir.ErrChanged) {
+			t.Fatalf("write once %v: merge of a changed segment: %v, want ErrChanged", writeOnce, err)
+		}
+		if !writeOnce {
+			continue
+		}
+		if err := mg.sync(); err != nil {
+			t.Fatal(err)
+		}
+		if merged := tmp.Merged(); len(merged) != 1 || merged[0].Stream != 0 {
+			t.Errorf("the journal records %+v, want stream 0's segment alone", merged)
+		}
 	}
 }

@@ -231,8 +231,8 @@ func (d *Dir) Segment(ctx context.Context, i int, lo, hi int64) (Segment, error)
 // checksum as it is read: the read that ends it returns an error wrapping ErrChanged instead of
 // io.EOF when the file no longer matches its commit record. It reads each byte once where
 // OpenSegment, which checks the whole file before the first read, reads it twice; it is for a
-// writer that can disown what it wrote before the check failed (the temp output, whose journal
-// records only segments copied whole). The caller closes it.
+// destination that can disown what it got before the check failed (a temp output, whose journal
+// records only segments copied whole, or an upload not completed yet). The caller closes it.
 func (d *Dir) ReadSegment(ctx context.Context, s Segment) (*SegmentReader, error) {
 	if s.Merged {
 		return nil, fmt.Errorf("%w: %s was merged into the temp output and removed", ErrChanged, s.Name)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/bqread/bqread/internal/store"
 	"github.com/bqread/bqread/internal/workdir"
 	"github.com/bqread/bqread/output"
 	"github.com/bqread/bqread/session"
@@ -67,22 +66,20 @@ func WriteFiles(ctx context.Context, d *workdir.Dir, open func(k int) (io.WriteC
 	return stats, nil
 }
 
-// writeFile writes segment s as a file of l to w and returns its size.
+// writeFile writes segment s as a file of l to w and returns its size. The segment is checked as
+// it is copied (workdir.Dir.ReadSegment): a file whose segment fails the check is not closed, so
+// never put in place.
 func writeFile(ctx context.Context, d *workdir.Dir, l *output.Layout, s workdir.Segment, w io.Writer) (int64, error) {
-	o, err := d.OpenSegment(ctx, s)
+	r, err := d.ReadSegment(ctx, s)
 	if err != nil {
 		return 0, err
 	}
-	defer o.Close()
-	var r io.ReaderAt = o
-	if f, ok := store.File(o); ok {
-		r = f // lets the copy between files happen in the kernel
-	}
+	defer r.Close()
 	mg, err := output.NewMerger(w, l)
 	if err != nil {
 		return 0, err
 	}
-	if err := mg.Add(output.Part{R: r, Size: o.Size(), Meta: s.Meta}); err != nil {
+	if err := mg.AddFrom(output.Part{Size: s.Size, Meta: s.Meta}, r); err != nil {
 		return 0, err
 	}
 	if err := mg.Close(); err != nil {

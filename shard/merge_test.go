@@ -158,3 +158,42 @@ func TestCheckAsCopied(t *testing.T) {
 		}
 	}
 }
+
+// closeRecorder is a file of a many-file output that records whether it was closed, which is
+// where WriteFiles' caller puts it in place.
+type closeRecorder struct {
+	bytes.Buffer
+	closed bool
+}
+
+func (c *closeRecorder) Close() error {
+	c.closed = true
+	return nil
+}
+
+// TestWriteFilesChecksAsItCopies: a many-file output writes each intact segment as a file and
+// closes it; a segment whose file changed after its commit stops it with ErrChanged, and its file
+// is never closed, so never put in place.
+func TestWriteFilesChecksAsItCopies(t *testing.T) {
+	d, _ := openManifest(t, 2)
+	commitLine(t, d, 0)
+	commitLine(t, d, 1)
+	seg, err := d.Segment(t.Context(), 1, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.Path(), seg.Name), []byte("{\"s\":7}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var files []*closeRecorder
+	_, err = WriteFiles(t.Context(), d, func(int) (io.WriteCloser, error) {
+		files = append(files, &closeRecorder{})
+		return files[len(files)-1], nil
+	})
+	if !errors.Is(err, workdir.ErrChanged) {
+		t.Fatalf("WriteFiles with a changed segment: %v, want ErrChanged", err)
+	}
+	if len(files) != 2 || !files[0].closed || files[0].String() != "{\"s\":0}\n" || files[1].closed {
+		t.Errorf("files %+v: want the first closed with its row, the second not closed", files)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/bqread/bqread/internal/workdir"
@@ -153,8 +154,8 @@ func TestCheckAsCopied(t *testing.T) {
 		if err := mg.sync(); err != nil {
 			t.Fatal(err)
 		}
-		if merged := tmp.Merged(); len(merged) != 1 || merged[0].Stream != 0 {
-			t.Errorf("the journal records %+v, want stream 0's segment alone", merged)
+		if merged := tmp.Merged(); len(merged) != 1 || merged[0].Stream != 0 || merged[0].Offset != 0 {
+			t.Errorf("the journal records %+v, want stream 0's segment alone, at the start", merged)
 		}
 	}
 }
@@ -178,6 +179,16 @@ func TestWriteFilesChecksAsItCopies(t *testing.T) {
 	d, _ := openManifest(t, 2)
 	commitLine(t, d, 0)
 	commitLine(t, d, 1)
+	var files []*closeRecorder
+	open := func(int) (io.WriteCloser, error) {
+		files = append(files, &closeRecorder{})
+		return files[len(files)-1], nil
+	}
+	stats, err := WriteFiles(t.Context(), d, open)
+	want := []FileStats{{Rows: 1, Bytes: 8}, {Rows: 1, Bytes: 8}}
+	if err != nil || !slices.Equal(stats, want) || files[1].String() != "{\"s\":1}\n" {
+		t.Fatalf("WriteFiles of intact segments: %v, %v, %+v; want %v", stats, err, files, want)
+	}
 	seg, err := d.Segment(t.Context(), 1, 0, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -185,11 +196,8 @@ func TestWriteFilesChecksAsItCopies(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d.Path(), seg.Name), []byte("{\"s\":7}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var files []*closeRecorder
-	_, err = WriteFiles(t.Context(), d, func(int) (io.WriteCloser, error) {
-		files = append(files, &closeRecorder{})
-		return files[len(files)-1], nil
-	})
+	files = nil
+	_, err = WriteFiles(t.Context(), d, open)
 	if !errors.Is(err, workdir.ErrChanged) {
 		t.Fatalf("WriteFiles with a changed segment: %v, want ErrChanged", err)
 	}

@@ -260,7 +260,11 @@ func TestSplitAtBlockBoundaries(t *testing.T) {
 	})
 	t.Run("liquid", func(t *testing.T) {
 		env := startEnv(t, Options{StreamAllocation: AllocationLiquid, ResponseBytes: 1 << 10})
-		table := genTable(t, env, "split_liquid", 3000)
+		// Enough blocks that the server side of stream 0's cancelled read, which goes on taking
+		// blocks until it sees the cancel, cannot empty the pool first (it did with 24 blocks,
+		// which fit in the connection's flow-control window): the split would then be refused.
+		const rows = 300_000
+		table := genTable(t, env, "split_liquid", rows)
 		sess := env.mustSession(t, sessionOpts{table: table, fields: []string{"trip_id"}, maxStreams: 2})
 		streams := sess.GetStreams()
 		read := env.firstResponse(t, streams[0].GetName())
@@ -277,7 +281,7 @@ func TestSplitAtBlockBoundaries(t *testing.T) {
 		if len(r) == 0 || len(s1) != 0 {
 			t.Errorf("remainder %d rows, stream 1 %d rows: want the remainder, read first, to take all the blocks left", len(r), len(s1))
 		}
-		if diff := cmp.Diff(idRange(1, 3000), slices.Concat(p, r, s1)); diff != "" {
+		if diff := cmp.Diff(idRange(1, rows), slices.Concat(p, r, s1)); diff != "" {
 			t.Errorf("primary + remainder + stream 1 (-want +got):\n%s", diff)
 		}
 		if a, b := split(t, env, remainder, 0.5); a != "" || b != "" {

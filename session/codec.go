@@ -45,12 +45,13 @@ func (rowsCodec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 // RowsBuffer is a codec for ReadRows calls whose reader is done with each response before it
-// receives the next, as a worker copying payloads into a file is: every response is gathered into
-// the same buffer, grown to the next power of two when a response needs more, instead of a new
-// one. A response received through it holds its payload only until the next response of a call
-// with the same RowsBuffer is received. A new buffer per response, zeroed and its pages faulted
-// in, cost a 4-stream Arrow → arrow export a fifth of its CPU or more. One call at a time uses a
-// RowsBuffer.
+// receives the next, as a worker is: it copies a payload into its segment, or decodes it into a
+// record that aliases the payload and writes and releases that record, before its next Recv.
+// Every response is gathered into the same buffer, grown to the next power of two when a response
+// needs more, instead of a new one. A response received through it holds its payload only until
+// the next response of a call with the same RowsBuffer is received. A new buffer per response,
+// zeroed and its pages faulted in, cost a 4-stream Arrow → arrow export a fifth of its CPU or
+// more, and Arrow → Parquet about 6%. One call at a time uses a RowsBuffer.
 type RowsBuffer struct {
 	rowsCodec
 	buf []byte

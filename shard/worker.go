@@ -243,9 +243,9 @@ func newWorker(dir *workdir.Dir, shared *session.Manifest, i int, ev *event.Writ
 		if w.dec, err = newDecoder(&m); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
-	} else {
-		w.recv = []gax.CallOption{(&session.RowsBuffer{}).CallOption()}
 	}
+	// Each payload is written (copied, or decoded and the record released) before the next Recv.
+	w.recv = []gax.CallOption{(&session.RowsBuffer{}).CallOption()}
 	if w.layout, err = newLayout(&m, f, w.dec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}

@@ -1,6 +1,7 @@
 package export_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -59,13 +60,25 @@ func TestQueryLibrary(t *testing.T) {
 	}
 
 	dry := base
-	dry.Query = opts.Query
+	dry.Query, dry.Out = opts.Query, ""
 	ds, err := export.DryRun(t.Context(), dry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ds.DryRun || ds.Query == nil || ds.Query.BytesProcessed != processed || ds.Query.Job != "" {
 		t.Errorf("dry run %+v (query %+v): want the job's %d bytes processed and no job", ds, ds.Query, processed)
+	}
+	// Without --out the format is not known, and a query has no table or session yet: the JSON leaves
+	// them out.
+	js, err := json.Marshal(ds)
+	var top map[string]any
+	if err == nil {
+		err = json.Unmarshal(js, &top)
+	}
+	for _, k := range []string{"format", "table", "session"} {
+		if _, ok := top[k]; err != nil || ok {
+			t.Errorf("dry run summary %s (%v): want no %q", js, err, k)
+		}
 	}
 	dry.Query, dry.Table = "", "bqread-test.ds.t"
 	if ds, err = export.DryRun(t.Context(), dry); err != nil || ds.EstimatedRows != clusterRows || ds.Streams != 3 || ds.Rows != 0 {

@@ -32,17 +32,17 @@ type Summary struct {
 	// SnapshotTime is the instant asked for; without one the session reads the table as of its
 	// creation, at StartTime.
 	SnapshotTime          time.Time     `json:"snapshot_time,omitzero"`
-	Format                string        `json:"format"`
+	Format                string        `json:"format,omitempty"`
 	Compression           string        `json:"compression,omitempty"`
 	Schema                schema.Schema `json:"schema,omitempty"`
 	EstimatedBytesScanned int64         `json:"estimated_bytes_scanned"`
 	EstimatedRows         int64         `json:"estimated_rows,omitempty"`
-	Table                 string        `json:"table"`
+	Table                 string        `json:"table,omitempty"`
 	// Query is the job of a Query export; DryRun says nothing was read or written, only
 	// estimated (the summary of DryRun).
 	Query         *session.QueryJob `json:"query,omitempty"`
 	DryRun        bool              `json:"dry_run,omitempty"`
-	Session       string            `json:"session"`
+	Session       string            `json:"session,omitempty"`
 	Streams       int               `json:"streams"`
 	Rows          int64             `json:"rows"`
 	BytesReceived int64             `json:"bytes_received"`

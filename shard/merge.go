@@ -46,6 +46,8 @@ type Merger struct {
 	once    *workdir.OutputTemp // WriteOnce's temp output; nil: segments are kept
 	pending []workdir.Merged    // segments copied into once since its last Commit
 	unsync  int64               // their bytes
+	// syncEvery: once unsync reaches it, pending is made durable (syncEvery by default).
+	syncEvery int64
 	// checkAsCopied: each segment is checked as it is copied (CheckAsCopied), not before.
 	checkAsCopied bool
 }
@@ -111,7 +113,7 @@ func NewMerger(d *workdir.Dir, m *session.Manifest, dst io.Writer) (*Merger, err
 	if err != nil {
 		return nil, err
 	}
-	return &Merger{dir: d, m: m, parts: parts, added: map[string]bool{}}, nil
+	return &Merger{dir: d, m: m, parts: parts, added: map[string]bool{}, syncEvery: syncEvery}, nil
 }
 
 // Add is told that the segment of stream i's rows [lo, hi) was committed. Where the format takes
@@ -206,7 +208,7 @@ func (mg *Merger) add(ctx context.Context, s workdir.Segment) error {
 		return nil
 	}
 	mg.pending = append(mg.pending, workdir.Merged{Name: s.Name, Stream: s.Stream, Lo: s.Lo, Hi: s.Hi, Offset: mg.parts.Written() - s.Size})
-	if mg.unsync += s.Size; mg.unsync >= syncEvery {
+	if mg.unsync += s.Size; mg.unsync >= mg.syncEvery {
 		return mg.sync()
 	}
 	return nil

@@ -69,17 +69,25 @@ func openManifest(t *testing.T, n int) (*workdir.Dir, *session.Manifest) {
 // commitLine commits stream i's one row as an NDJSON segment and records the stream as done.
 func commitLine(t *testing.T, d *workdir.Dir, i int) {
 	t.Helper()
+	commitRow(t, d, i, 0, "{\"s\":"+string(rune('0'+i))+"}\n")
+	if err := d.MarkDone(t.Context(), i, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commitRow commits row lo of stream i, the NDJSON line line, as a segment of its own.
+func commitRow(t *testing.T, d *workdir.Dir, i int, lo int64, line string) workdir.Segment {
+	t.Helper()
 	p, err := d.Store().Create(t.Context(), workdir.StreamDir(i))
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(p, "{\"s\":"+string(rune('0'+i))+"}\n")
-	if _, err := d.CommitSegment(t.Context(), p, i, 0, 1, "ndjson-body", nil); err != nil {
+	io.WriteString(p, line)
+	s, err := d.CommitSegment(t.Context(), p, i, lo, lo+1, "ndjson-body", nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.MarkDone(t.Context(), i, 1); err != nil {
-		t.Fatal(err)
-	}
+	return s
 }
 
 // TestFinishReadsSplitsSavedSinceItStarted: a merge finished with a manifest read before a split
@@ -177,7 +185,11 @@ func (c *closeRecorder) Close() error {
 // is never closed, so never put in place.
 func TestWriteFilesChecksAsItCopies(t *testing.T) {
 	d, _ := openManifest(t, 2)
-	commitLine(t, d, 0)
+	commitRow(t, d, 0, 0, "{\"s\":0}\n")
+	commitRow(t, d, 0, 1, "{\"s\":0,\"r\":1}\n")
+	if err := d.MarkDone(t.Context(), 0, 2); err != nil {
+		t.Fatal(err)
+	}
 	commitLine(t, d, 1)
 	var files []*closeRecorder
 	open := func(int) (io.WriteCloser, error) {
@@ -185,8 +197,8 @@ func TestWriteFilesChecksAsItCopies(t *testing.T) {
 		return files[len(files)-1], nil
 	}
 	stats, err := WriteFiles(t.Context(), d, open)
-	want := []FileStats{{Rows: 1, Bytes: 8}, {Rows: 1, Bytes: 8}}
-	if err != nil || !slices.Equal(stats, want) || files[1].String() != "{\"s\":1}\n" {
+	want := []FileStats{{Rows: 1, Bytes: 8}, {Rows: 1, Bytes: 14}, {Rows: 1, Bytes: 8}}
+	if err != nil || !slices.Equal(stats, want) || files[2].String() != "{\"s\":1}\n" {
 		t.Fatalf("WriteFiles of intact segments: %v, %v, %+v; want %v", stats, err, files, want)
 	}
 	seg, err := d.Segment(t.Context(), 1, 0, 1)
@@ -201,7 +213,95 @@ func TestWriteFilesChecksAsItCopies(t *testing.T) {
 	if !errors.Is(err, workdir.ErrChanged) {
 		t.Fatalf("WriteFiles with a changed segment: %v, want ErrChanged", err)
 	}
-	if len(files) != 2 || !files[0].closed || files[0].String() != "{\"s\":0}\n" || files[1].closed {
-		t.Errorf("files %+v: want the first closed with its row, the second not closed", files)
+	if len(files) != 3 || !files[1].closed || files[1].String() != "{\"s\":0,\"r\":1}\n" || files[2].closed {
+		t.Errorf("files %+v: want stream 0's two closed with their rows, stream 1's not closed", files)
 	}
+}
+
+// TestWriteOnceSyncsAndResumes: a write-once merge makes the segments it copied durable in the
+// temp output once syncEvery bytes of them are pending, records where each body is in the
+// journal, and only then removes their files; a segment copied but not yet durable keeps its
+// file. A merge that stopped there and is resumed (the temp output truncated to its durable
+// length) goes on after the durable segments, and the output holds every row once, in order.
+func TestWriteOnceSyncsAndResumes(t *testing.T) {
+	ctx := t.Context()
+	d, m := openManifest(t, 2)
+	out := filepath.Join(t.TempDir(), "out.ndjson")
+	first := commitRow(t, d, 0, 0, "{\"s\":0,\"r\":0}\n")
+	tmp, mg := writeOnceMerger(t, d, m, out)
+	mg.syncEvery = first.Size // the first segment alone reaches it
+	if err := mg.Add(ctx, 0, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if segmentFileExists(t, d, first) {
+		t.Errorf("segment %s still there once durable in the temp output", first.Name)
+	}
+	second := commitRow(t, d, 0, 1, "{\"s\":0,\"r\":1}\n")
+	mg.syncEvery = 1 << 20
+	if err := mg.Add(ctx, 0, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if !segmentFileExists(t, d, second) {
+		t.Errorf("segment %s removed before it was durable in the temp output", second.Name)
+	}
+	tmp.Close() // the merge stops here, its second segment copied but not durable
+	tmp.File.Close()
+
+	tmp, mg = writeOnceMerger(t, d, m, out)
+	if tmp.Length() != first.Size {
+		t.Errorf("resumed temp output at %d bytes, want the durable %d", tmp.Length(), first.Size)
+	}
+	if err := mg.Add(ctx, 0, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.MarkDone(ctx, 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	commitLine(t, d, 1)
+	if _, err := mg.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(tmp.File.Name())
+	if want := "{\"s\":0,\"r\":0}\n{\"s\":0,\"r\":1}\n{\"s\":1}\n"; err != nil || string(got) != want {
+		t.Errorf("output %q (%v), want %q", got, err, want)
+	}
+	var offsets []int64
+	for _, s := range tmp.Merged() {
+		offsets = append(offsets, s.Offset)
+	}
+	if want := []int64{0, 14, 28}; !slices.Equal(offsets, want) {
+		t.Errorf("the journal records bodies at %v, want %v", offsets, want)
+	}
+	if segmentFileExists(t, d, second) {
+		t.Errorf("segment %s still there after the merge finished", second.Name)
+	}
+}
+
+// writeOnceMerger opens the temp output of out in d (resuming the one a stopped merge left) and
+// returns it with a write-once Merger of m into it.
+func writeOnceMerger(t *testing.T, d *workdir.Dir, m *session.Manifest, out string) (*workdir.OutputTemp, *Merger) {
+	t.Helper()
+	tmp, err := d.OpenOutputTemp(out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tmp.Close(); tmp.File.Close() })
+	mg, err := NewMerger(d, m, tmp.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mg.WriteOnce(t.Context(), tmp); err != nil {
+		t.Fatal(err)
+	}
+	return tmp, mg
+}
+
+// segmentFileExists reports whether segment s's file is in the work dir d.
+func segmentFileExists(t *testing.T, d *workdir.Dir, s workdir.Segment) bool {
+	t.Helper()
+	_, err := os.Stat(filepath.Join(d.Path(), s.Name))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return err == nil
 }

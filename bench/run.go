@@ -116,7 +116,8 @@ func (b *bench) withEmulator(ctx context.Context, o emulator.Options, f func(*em
 	return f(inst)
 }
 
-// buildBqread builds the bqread binary into dir.
+// buildBqread builds the bqread binary into dir, static (CGO_ENABLED=0) as the README and
+// examples/Dockerfile build it.
 func buildBqread(ctx context.Context, dir string) (string, error) {
 	root, err := moduleRoot(ctx)
 	if err != nil {
@@ -124,7 +125,7 @@ func buildBqread(ctx context.Context, dir string) (string, error) {
 	}
 	bin := filepath.Join(dir, "bqread")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/bqread")
-	cmd.Dir = root
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/bqread: %w\n%s", err, out)
 	}

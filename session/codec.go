@@ -51,7 +51,7 @@ func (rowsCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // needs more, instead of a new one. A response received through it holds its payload only until
 // the next response of a call with the same RowsBuffer is received. A new buffer per response,
 // zeroed and its pages faulted in, cost a 4-stream Arrow → arrow export a fifth of its CPU or
-// more, and Arrow → Parquet about 6%. One call at a time uses a RowsBuffer.
+// more, and Arrow → Parquet 2-6%. One call at a time uses a RowsBuffer.
 type RowsBuffer struct {
 	rowsCodec
 	buf []byte

@@ -116,7 +116,7 @@ func TestBucketForeignObjects(t *testing.T) {
 			plant(t, raw, prefix+f)
 		}
 		err = d.Remove()
-		if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "docs/thesis.tex, notes.txt, stream-000000/seg-000000000020-000000000030.csv") {
+		if !errors.Is(err, ErrForeign) || !strings.Contains(err.Error(), "docs/thesis.tex, notes.txt, stream-000000/seg-000000000020-000000000030.csv), so") {
 			t.Fatalf("Remove = %v, want an *Error naming the objects left", err)
 		}
 		d.Unlock()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -192,5 +193,101 @@ func TestDropLost(t *testing.T) {
 	io.WriteString(p, "rows read again")
 	if s, err := d.CommitSegment(ctx, p, 0, 20, 30, "csv", nil); err != nil || s.Name == lost[0].Name {
 		t.Errorf("committing the lost range again: %+v, %v", s, err)
+	}
+}
+
+// TestOutputTempCommitsSeveral: one Commit of several segments removes every one of their files;
+// Close closes the journal once (again, and without a journal, it does nothing); a temp output
+// that ends exactly at its durable length resumes there, and so does one longer than the
+// journal's checksummed tail (tailBytes) with bytes after its durable length.
+func TestOutputTempCommitsSeveral(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.csv")
+	d, err := Create(filepath.Join(dir, "out.csv.bqread"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := commitSegments(t, d, d.Store(), "rows", [2]int64{0, 10}, [2]int64{10, 20})
+	tmp, err := d.OpenOutputTemp(out, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("r", tailBytes)
+	io.WriteString(tmp.File, "header|"+body+body)
+	length := int64(7 + 2*len(body))
+	merged := []Merged{{Name: segs[0].Name, Stream: 0, Lo: 0, Hi: 10, Offset: 7}, {Name: segs[1].Name, Stream: 0, Lo: 10, Hi: 20, Offset: 7 + tailBytes}}
+	if err := tmp.Commit(length, merged); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range segs {
+		if _, err := os.Stat(filepath.Join(d.Path(), s.Name)); !os.IsNotExist(err) {
+			t.Errorf("segment %s's file is still there after its Commit: %v", s.Name, err)
+		}
+	}
+	if err := tmp.Close(); err != nil || tmp.j != nil {
+		t.Errorf("Close: %v, journal %v; want it closed", err, tmp.j)
+	}
+	if err := tmp.Close(); err != nil {
+		t.Errorf("Close again: %v, want nil", err)
+	}
+	tmp.File.Close()
+
+	for _, tail := range []string{"", "|half a segment"} {
+		tmp, err = d.OpenOutputTemp(out, true)
+		if err != nil {
+			t.Fatalf("resume of a temp output with %q after its durable length: %v", tail, err)
+		}
+		if tmp.Length() != length || len(tmp.Merged()) != 2 {
+			t.Errorf("resumed at %d with %+v, want %d and both segments", tmp.Length(), tmp.Merged(), length)
+		}
+		io.WriteString(tmp.File, "|half a segment") // copied, not made durable
+		tmp.Close()
+		tmp.File.Close()
+	}
+
+	plain, err := Create(filepath.Join(dir, "plain.bqread"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nj, err := plain.OpenOutputTemp(filepath.Join(dir, "plain.csv"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nj.File.Close()
+	if err := nj.Close(); err != nil || nj.Journaled() {
+		t.Errorf("Close of a temp output without a journal: %v (journaled %v), want nil", err, nj.Journaled())
+	}
+}
+
+// TestJournalCacheSeesANewJournal: a Dir that read a journal, then finds a new, shorter one in
+// its place (the temp output it described was removed and another started), reads the new one
+// from its start: no segment counts as merged because the old journal said so.
+func TestJournalCacheSeesANewJournal(t *testing.T) {
+	ctx := context.Background()
+	d, _, _ := journaled(t)
+	if s, err := d.Segments(ctx, 0); err != nil || !s[0].Merged {
+		t.Fatalf("segments %+v (%v): want the first merged", s, err)
+	}
+	path := filepath.Join(d.Path(), journalName)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	j, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := &OutputTemp{d: d, j: j}
+	if err := fresh.append(journalLine{Dev: 1, Ino: 1}); err != nil {
+		t.Fatal(err)
+	}
+	fresh.Close()
+	got, err := d.Segments(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range got {
+		if s.Merged {
+			t.Errorf("segment %s counts as merged, which only the old journal said", s.Name)
+		}
 	}
 }

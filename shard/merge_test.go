@@ -233,8 +233,8 @@ func TestWriteOnceSyncsAndResumes(t *testing.T) {
 	if err := mg.Add(ctx, 0, 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	if segmentFileExists(t, d, first) {
-		t.Errorf("segment %s still there once durable in the temp output", first.Name)
+	if segmentFileExists(t, d, first) || len(mg.pending) != 0 {
+		t.Errorf("segment %s still there once durable in the temp output, or still pending (%+v)", first.Name, mg.pending)
 	}
 	second := commitRow(t, d, 0, 1, "{\"s\":0,\"r\":1}\n")
 	mg.syncEvery = 1 << 20
@@ -304,4 +304,21 @@ func segmentFileExists(t *testing.T, d *workdir.Dir, s workdir.Segment) bool {
 		t.Fatal(err)
 	}
 	return err == nil
+}
+
+// TestWriteFilesOfNoRows: a many-file output of streams that hold no row is one file, closed (so
+// put in place), with the format's empty output.
+func TestWriteFilesOfNoRows(t *testing.T) {
+	d, _ := openManifest(t, 1)
+	if err := d.MarkDone(t.Context(), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	var files []*closeRecorder
+	stats, err := WriteFiles(t.Context(), d, func(int) (io.WriteCloser, error) {
+		files = append(files, &closeRecorder{})
+		return files[len(files)-1], nil
+	})
+	if err != nil || !slices.Equal(stats, []FileStats{{}}) || len(files) != 1 || !files[0].closed || files[0].Len() != 0 {
+		t.Errorf("WriteFiles of no rows: %v, %v, files %+v; want one empty file, closed", stats, err, files)
+	}
 }

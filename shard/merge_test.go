@@ -322,3 +322,27 @@ func TestWriteFilesOfNoRows(t *testing.T) {
 		t.Errorf("WriteFiles of no rows: %v, %v, files %+v; want one empty file, closed", stats, err, files)
 	}
 }
+
+// TestFinishRefusesAMergedSegmentGone: a segment the merge copied whose commit record was then
+// replaced by another's for the same rows (the work dir changed under the merge) stops Finish
+// with ErrTiling: the output would hold the rows of a segment the work dir no longer vouches for.
+func TestFinishRefusesAMergedSegmentGone(t *testing.T) {
+	ctx := t.Context()
+	d, m := openManifest(t, 1)
+	commitLine(t, d, 0)
+	var out bytes.Buffer
+	mg, err := NewMerger(d, m, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mg.Add(ctx, 0, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(d.Path(), workdir.StreamDir(0), "seg-000000000000-000000000001.commit")); err != nil {
+		t.Fatal(err)
+	}
+	commitRow(t, d, 0, 0, "{\"s\":9}\n")
+	if _, err := mg.Finish(ctx); !errors.Is(err, ErrTiling) {
+		t.Errorf("Finish after a merged segment's record was replaced: %v, want ErrTiling", err)
+	}
+}

@@ -507,6 +507,14 @@ func TestReadSegment(t *testing.T) {
 			t.Errorf("intact segment (small reads: %v): %d bytes, %v; want its %d bytes", small, len(got), err, len(want))
 		}
 	}
+	r, err := d.ReadSegment(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := r.Read(make([]byte, 10)); err == nil || err == io.EOF || errors.Is(err, ErrChanged) {
+		t.Errorf("reading a segment whose file fails: %v, want the read's own error", err)
+	}
 	path := filepath.Join(d.Path(), s.Name)
 	for name, data := range map[string]string{
 		"changed": "X" + want[1:],

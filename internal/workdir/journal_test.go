@@ -16,17 +16,7 @@ import (
 // bytes not made durable.
 func journaled(t *testing.T) (d *Dir, out string, segs []Segment) {
 	t.Helper()
-	dir := t.TempDir()
-	out = filepath.Join(dir, "out.csv")
-	d, err := Create(filepath.Join(dir, "out.csv.bqread"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	segs = commitSegments(t, d, d.Store(), "rows of the segment", [2]int64{0, 10}, [2]int64{10, 20})
-	tmp, err := d.OpenOutputTemp(out, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, out, segs, tmp := newOutputTemp(t, "rows of the segment")
 	if !tmp.Journaled() || tmp.Holds() {
 		t.Fatalf("a new temp output: journaled %v, holds %v; want a journal holding nothing", tmp.Journaled(), tmp.Holds())
 	}
@@ -38,6 +28,23 @@ func journaled(t *testing.T) (d *Dir, out string, segs []Segment) {
 	tmp.Close()
 	tmp.File.Close()
 	return d, out, segs
+}
+
+// newOutputTemp creates a work dir beside out's folder with two committed segments of stream 0,
+// rows [0, 10) and [10, 20), each holding data, and opens a journaled temp output of out.
+func newOutputTemp(t *testing.T, data string) (d *Dir, out string, segs []Segment, tmp *OutputTemp) {
+	t.Helper()
+	dir := t.TempDir()
+	out = filepath.Join(dir, "out.csv")
+	d, err := Create(filepath.Join(dir, "out.csv.bqread"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs = commitSegments(t, d, d.Store(), data, [2]int64{0, 10}, [2]int64{10, 20})
+	if tmp, err = d.OpenOutputTemp(out, true); err != nil {
+		t.Fatal(err)
+	}
+	return d, out, segs, tmp
 }
 
 // commitSegments commits a segment of stream 0 holding data for each of the row ranges, its file
@@ -201,17 +208,8 @@ func TestDropLost(t *testing.T) {
 // that ends exactly at its durable length resumes there, and so does one longer than the
 // journal's checksummed tail (tailBytes) with bytes after its durable length.
 func TestOutputTempCommitsSeveral(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out.csv")
-	d, err := Create(filepath.Join(dir, "out.csv.bqread"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	segs := commitSegments(t, d, d.Store(), "rows", [2]int64{0, 10}, [2]int64{10, 20})
-	tmp, err := d.OpenOutputTemp(out, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, out, segs, tmp := newOutputTemp(t, "rows")
+	dir := filepath.Dir(out)
 	body := strings.Repeat("r", tailBytes)
 	io.WriteString(tmp.File, "header|"+body+body)
 	length := int64(7 + 2*len(body))
@@ -233,7 +231,7 @@ func TestOutputTempCommitsSeveral(t *testing.T) {
 	tmp.File.Close()
 
 	for _, tail := range []string{"", "|half a segment"} {
-		tmp, err = d.OpenOutputTemp(out, true)
+		tmp, err := d.OpenOutputTemp(out, true)
 		if err != nil {
 			t.Fatalf("resume of a temp output with %q after its durable length: %v", tail, err)
 		}
